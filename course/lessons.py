@@ -1,0 +1,157 @@
+"""Lessons: list them, keep each `.py` paired with its `.ipynb`, execute them (cached).
+
+    python -m course.lessons run [LESSON ...] [--force]   # execute (all by default)
+    python -m course.lessons pair                          # rewrite every .ipynb from its .py
+    python -m course.lessons check-pairs                   # fail if a pair has drifted
+
+A LESSON is a path (`lessons/01_callbacks.py`) or a number (`01`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = ROOT / "lessons"
+EXECUTED = ROOT / "build" / "executed"
+# What a lesson's outputs depend on besides its own text: a change here re-executes every lesson.
+DEPENDENCIES = ("solutions/*.py", "course/data.py", "course/seed.py", "course/show.py")
+
+
+class LessonError(RuntimeError):
+    """A lesson that cannot be found, paired or executed."""
+
+
+def all_lessons() -> list[Path]:
+    return sorted(LESSONS.glob("[0-9][0-9]_*.py"))
+
+
+def find(ref: str | Path) -> Path:
+    """A lesson from its path or its two-digit number."""
+    if str(ref).isdigit():
+        matches = [p for p in all_lessons() if p.name.startswith(f"{int(ref):02d}_")]
+        if len(matches) != 1:
+            raise LessonError(f"no lesson numbered {ref}; lessons: {', '.join(p.stem for p in all_lessons())}")
+        return matches[0]
+    path = Path(ref).resolve()
+    if not path.is_file():
+        raise LessonError(f"no lesson file {ref}")
+    return path
+
+
+def notebook(path: Path) -> nbformat.NotebookNode:
+    """The lesson as a notebook without outputs, the form its paired `.ipynb` stores."""
+    nb = jupytext.read(path, fmt="py:percent")
+    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the repository when inside it, for messages."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def _cells(nb) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source) for c in nb.cells]
+
+
+def pair(path: Path) -> Path:
+    target = path.with_suffix(".ipynb")
+    jupytext.write(notebook(path), target, fmt="ipynb")
+    return target
+
+
+def pair_problems(path: Path) -> list[str]:
+    """Why `path`'s .ipynb is not an exact, output-free twin of it (empty when it is)."""
+    twin = path.with_suffix(".ipynb")
+    rel = _shown(twin)
+    if not twin.exists():
+        return [f"{rel} is missing"]
+    stored = nbformat.read(twin, as_version=4)
+    problems = []
+    if _cells(stored) != _cells(notebook(path)):
+        problems.append(f"{rel} and its .py have different cells")
+    if any(c.get("outputs") for c in stored.cells):
+        problems.append(f"{rel} stores outputs (it should be clean; outputs are made at build time)")
+    return problems
+
+
+def digest(path: Path) -> str:
+    h = hashlib.sha256(path.read_bytes())
+    for pattern in DEPENDENCIES:
+        for dep in sorted(ROOT.glob(pattern)):
+            h.update(dep.name.encode() + dep.read_bytes())
+    return h.hexdigest()
+
+
+def executed_path(path: Path) -> Path:
+    return EXECUTED / f"{path.stem}.ipynb"
+
+
+def run(path: Path, force: bool = False, timeout: int = 900) -> tuple[Path, bool]:
+    """Execute a lesson top to bottom into build/executed/; returns (notebook, was_executed).
+
+    Skipped when the lesson and what it depends on are unchanged since the last successful run.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    out, stamp, key = executed_path(path), executed_path(path).with_suffix(".sha256"), digest(path)
+    if not force and out.exists() and stamp.exists() and stamp.read_text() == key:
+        return out, False
+    nb = notebook(path)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError) as e:
+        raise LessonError(f"{_shown(path)} failed:\n{e}") from None
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    stamp.write_text(key)
+    return out, True
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.lessons", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_run = sub.add_parser("run", help="execute lessons (cached)")
+    p_run.add_argument("lessons", nargs="*")
+    p_run.add_argument("--force", action="store_true", help="execute even when cached")
+    sub.add_parser("pair", help="rewrite every lesson's .ipynb from its .py")
+    sub.add_parser("check-pairs", help="fail if a .ipynb has drifted from its .py")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "pair":
+            for path in all_lessons():
+                print(f"wrote {_shown(pair(path))}")
+        elif args.cmd == "check-pairs":
+            problems = [p for path in all_lessons() for p in pair_problems(path)]
+            for p in problems:
+                print(f"drift: {p}", file=sys.stderr)
+            if problems:
+                print("Run `make pair` to rewrite the notebooks from the lessons' .py files.", file=sys.stderr)
+                return 1
+            print(f"{len(all_lessons())} lesson notebooks are in sync with their .py files")
+        else:
+            for path in [find(r) for r in args.lessons] or all_lessons():
+                start = time.perf_counter()
+                out, executed = run(path, force=args.force)
+                what = f"executed in {time.perf_counter() - start:.1f} s" if executed else "unchanged (cached)"
+                print(f"{_shown(path)}: {what} -> {_shown(out)}")
+    except LessonError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Show library code inside a lesson, so lessons never keep a second copy of it."""
+
+import inspect
+from pathlib import Path
+
+from course.stubs import BEGIN, END, ROOT
+
+
+def source(obj) -> str:
+    """The source of `obj` as the learner should read it: without the solution markers."""
+    lines = inspect.getsource(obj).splitlines()
+    return "\n".join(l for l in lines if not (BEGIN.match(l) or END.match(l)))
+
+
+def show_source(*objs) -> None:
+    """Display the source of each object with the file and lines it comes from."""
+    for obj in objs:
+        path = Path(inspect.getsourcefile(obj)).resolve()
+        start = inspect.getsourcelines(obj)[1]
+        where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        text = f"`{where}`, line {start}:\n\n```python\n{source(obj)}\n```"
+        try:
+            from IPython import get_ipython
+            from IPython.display import Markdown, display
+            if get_ipython() is not None:
+                display(Markdown(text))
+                continue
+        except ImportError:
+            pass
+        print(text)

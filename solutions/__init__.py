@@ -1,0 +1,1 @@
+"""Reference solutions: the course library each lesson builds, one module per lesson."""
