@@ -31,10 +31,9 @@ SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION (?P<id>\d\d-[a-z0-9-]+)\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 LEAK = re.compile(r"(BEGIN|END) SOLUTION")
-HEADER = (
-    "# GENERATED from solutions/{name} by `make stubs`. This file is yours to edit: replace each\n"
-    "# `raise NotImplementedError(...)` with your answer, then run `make grade`.\n"
-)
+HEADER = "# GENERATED from solutions/{name} by `make stubs`.\n"
+YOURS = ("# This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,\n"
+         "# then run `make grade`.\n")
 
 
 class MarkerError(ValueError):
@@ -95,7 +94,8 @@ def find_regions(source: str, filename: str = "<solution>") -> list[Region]:
 def make_stub(source: str, name: str) -> str:
     """The exercise version of one solution file."""
     lines, out, last = source.splitlines(), [], 0
-    for r in find_regions(source, name):
+    regions = find_regions(source, name)
+    for r in regions:
         indent = BEGIN.match(lines[r.start - 1])["indent"]
         out += lines[last:r.start - 1]
         out.append(f'{indent}raise NotImplementedError("exercise {r.id}: {r.function}")')
@@ -103,7 +103,7 @@ def make_stub(source: str, name: str) -> str:
     out += lines[last:]
     body = "\n".join(out) + "\n"
     ast.parse(body, name)  # a stub must still import
-    return HEADER.format(name=name) + body
+    return HEADER.format(name=name) + (YOURS if regions else "") + body
 
 
 def expected(solutions: Path = SOLUTIONS) -> dict[str, str]:

@@ -1,3 +1,2 @@
-# GENERATED from solutions/__init__.py by `make stubs`. This file is yours to edit: replace each
-# `raise NotImplementedError(...)` with your answer, then run `make grade`.
-"""Reference solutions: the course library each lesson builds, one module per lesson."""
+# GENERATED from solutions/__init__.py by `make stubs`.
+"""The course library, one module per lesson: reference answers in solutions/, your copy in exercises/."""

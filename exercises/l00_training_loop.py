@@ -1,5 +1,6 @@
-# GENERATED from solutions/l00_training_loop.py by `make stubs`. This file is yours to edit: replace each
-# `raise NotImplementedError(...)` with your answer, then run `make grade`.
+# GENERATED from solutions/l00_training_loop.py by `make stubs`.
+# This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
+# then run `make grade`.
 """Lesson 00 - the training loop so far.
 
 Data (Dataset, DataLoader, DataBunch), a Learner that bundles model, optimiser, loss and data,

@@ -1,1 +1,1 @@
-"""Reference solutions: the course library each lesson builds, one module per lesson."""
+"""The course library, one module per lesson: reference answers in solutions/, your copy in exercises/."""
