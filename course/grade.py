@@ -1,0 +1,348 @@
+"""Grade the exercises: run the graded tests and print the points earned per exercise.
+
+Usage::
+
+    python -m course.grade [--lesson NN] [--impl exercises|solutions] [--timeout SECONDS]
+    python -m course.grade --check [--timeout SECONDS]
+
+The graded tests (`tests/graded/test_lNN_*.py`, marked `exercise`) run in a pytest subprocess, where
+pytest-timeout cuts each test after `--timeout` seconds and `course.grade_plugin` records each
+result as a JSON line. A test that even the timeout cannot stop (a hang inside C code, a crash of
+the interpreter) brings the run down; the grader records it as failed and resumes after it.
+
+`--check` is the course's own check (`make test`): every graded test passes on `solutions/` and
+fails on the untouched stubs in `exercises/` (keep them in sync with `python -m course.stubs`), and
+exercise ids match between the tests and the solution regions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from course.stubs import ROOT, MarkerError, Region, find_regions
+
+IMPLS = ("solutions", "exercises")
+GRACE = 30.0  # seconds past --timeout without a new result before the grader kills a hung run
+LESSON = re.compile(r"test_l(\d\d)_")
+
+
+class GradeError(Exception):
+    """Grading itself went wrong (a learner's failing exercise is not a GradeError)."""
+
+
+class NoTests(GradeError):
+    """No graded test to run."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One graded test's outcome; a test file that could not be collected has outcome "error"."""
+    nodeid: str  # tests/graded/test_l01_callbacks.py::test_closure
+    exercise: str | None  # None for a collection error
+    points: float
+    hint: str
+    outcome: str  # "passed", "failed", "skipped" or "error"
+    message: str  # first line of the first failure, "" when passed
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+    @property
+    def lesson(self) -> str:
+        m = LESSON.search(self.nodeid)
+        return m[1] if m else "??"
+
+    @property
+    def module(self) -> str:
+        """The module the test file targets: test_l01_callbacks.py -> l01_callbacks."""
+        return Path(self.nodeid.partition("::")[0]).stem.removeprefix("test_")
+
+
+# ---------------------------------------------------------------------------------------- running
+
+def graded_files(root: Path = ROOT, lesson: str | None = None) -> list[Path]:
+    """The graded test files, those of one lesson when `lesson` ("01") is given."""
+    return sorted((root / "tests" / "graded").glob(f"test_l{lesson or '[0-9][0-9]'}_*.py"))
+
+
+def run_graded(impl: str = "exercises", lesson: str | None = None, timeout: float = 10,
+               root: Path = ROOT, grace: float = GRACE) -> list[Result]:
+    """Run the graded tests against `impl` and return one Result per test (and per uncollectable file)."""
+    files = graded_files(root, lesson)
+    if not files:
+        where = f"tests/graded/test_l{lesson}_*.py" if lesson else "tests/graded/test_lNN_*.py"
+        raise NoTests(f"no graded tests{f' for lesson {lesson}' if lesson else ''}: no file matches {root / where}")
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        report = Path(tmp) / "report.jsonl"
+        args = [*map(str, files), "-m", "exercise", f"--impl={impl}", f"--rootdir={root}",
+                f"--timeout={timeout}", "--timeout-method=signal",  # signal: the run goes on after a cut
+                "--continue-on-collection-errors", "-p", "no:cacheprovider",
+                "-p", "course.grade_plugin", f"--grade-report={report}"]
+        while True:
+            code, log = _pytest(args, root, report, hang_after=timeout + grace)
+            records = _read(report)
+            if not (hung := _unfinished(records)):
+                break
+            # the run died inside this test: fail it, and resume with the tests still to run
+            why = (f"Hung >{timeout + grace:g}s: killed by the grader (the timeout could not interrupt it)"
+                   if code is None else f"Crashed the test run ({_exit_status(code)})")
+            _append(report, {**hung, "event": "result", "outcome": "failed", "message": why})
+        results = _results(records)
+    if code not in (0, 1, 5):  # 5: nothing left to run after a resume
+        raise GradeError(f"pytest failed (exit code {code}); its output ends with:\n{_tail(log)}")
+    if not results:
+        raise NoTests(f"no test marked `exercise` in {', '.join(f.name for f in files)}")
+    return results
+
+
+def _pytest(args: list[str], root: Path, report: Path, hang_after: float) -> tuple[int | None, str]:
+    """Run pytest in `root`; return its exit code (None if killed as hung) and its output."""
+    path = [str(root), str(ROOT), os.environ.get("PYTHONPATH", "")]  # root's packages, then course
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
+    env.pop("PYTEST_ADDOPTS", None)  # a learner's own pytest options must not change the grading
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=root, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        code = _wait(proc, report, hang_after)
+        log.seek(0)
+        return code, log.read()
+
+
+def _exit_status(code: int) -> str:
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"pytest exit code {code}"
+
+
+def _wait(proc: subprocess.Popen, report: Path, hang_after: float) -> int | None:
+    """Wait for `proc`; kill its process group once `report` has not grown for `hang_after` seconds."""
+    started = time.time()
+    while True:
+        try:
+            return proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            last = report.stat().st_mtime if report.exists() else started
+            if time.time() - max(last, started) > hang_after:
+                os.killpg(proc.pid, signal.SIGKILL)  # the group: also any process the test started
+                proc.wait()
+                return None
+
+
+def _read(report: Path) -> list[dict]:
+    if not report.exists():
+        return []
+    # a line cut short by a kill is dropped: its test has no result yet and will run again
+    return [json.loads(l) for l in report.read_text().splitlines() if l.endswith("}")]
+
+
+def _append(report: Path, record: dict) -> None:
+    with report.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _unfinished(records: list[dict]) -> dict | None:
+    """The start record of a test that started but has no result: the one the run died in."""
+    finished = {r["nodeid"] for r in records if r["event"] == "result"}
+    return next((r for r in records if r["event"] == "start" and r["nodeid"] not in finished), None)
+
+
+def _results(records: list[dict]) -> list[Result]:
+    """One Result per test and per uncollectable file, in the order they ran (a resume repeats errors)."""
+    results = {}
+    for r in records:
+        if r["event"] == "result":
+            fields = {k: v for k, v in r.items() if k != "event"}
+            results.setdefault(r["nodeid"], Result(**fields))
+        elif r["event"] == "collect_error":
+            results.setdefault(r["nodeid"], Result(r["nodeid"], None, 0, "", "error", r["message"]))
+    return list(results.values())
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+# -------------------------------------------------------------------------------------- rendering
+
+def _by(items, key) -> dict:
+    groups = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
+
+
+def _pts(x: float) -> str:
+    return f"{x:g}"
+
+
+def _percent(earned: float, possible: float) -> str:
+    return f"{100 * earned / possible:.0f}%" if possible else "-"
+
+
+def _verdict(tests: list[Result]) -> str:
+    passed = sum(r.passed for r in tests)
+    return "PASS" if passed == len(tests) else "FAIL" if passed == 0 else "PARTIAL"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
+
+
+def render(results: list[Result], width: int = 100) -> str:
+    """The learner's table: per lesson, one row per exercise, a subtotal; then the grand total."""
+    graded = [r for r in results if r.exercise is not None]
+    id_width = max([len(r.exercise) for r in graded] + [len("exercise"), len("subtotal")])
+    head = f"  {'exercise':<{id_width}}  {'points':>7}  {'verdict':<7}  "
+    room = max(width - len(head), 20)  # for the failure and the hint
+    out = []
+    for lesson, in_lesson in sorted(_by(results, lambda r: r.lesson).items()):
+        out += ["", f"Lesson {lesson}", head + "first failure", "  " + "-" * (len(head) - 2 + room)]
+        for r in in_lesson:
+            if r.exercise is None:
+                out.append(_clip(f"  ERROR: {r.nodeid} could not be collected: {r.message}", width))
+        tests = [r for r in in_lesson if r.exercise is not None]
+        for exercise, runs in _by(tests, lambda r: r.exercise).items():
+            earned, possible = sum(r.points for r in runs if r.passed), sum(r.points for r in runs)
+            failure = next((r for r in runs if not r.passed), None)
+            row = f"  {exercise:<{id_width}}  {_pts(earned) + '/' + _pts(possible):>7}  {_verdict(runs):<7}  "
+            # a stub's message repeats the row's exercise id: drop it, to leave room for the function
+            message = failure.message.replace(f"exercise {exercise}: ", "") if failure else ""
+            out.append((row + _clip(message, room)).rstrip())
+            if failure and failure.hint:
+                out += [" " * len(head) + l for l in textwrap.wrap("hint: " + failure.hint, room)]
+        earned, possible = sum(r.points for r in tests if r.passed), sum(r.points for r in tests)
+        out.append(f"  {'subtotal':<{id_width}}  {_pts(earned) + '/' + _pts(possible):>7}  {_percent(earned, possible)}")
+    earned, possible = sum(r.points for r in graded if r.passed), sum(r.points for r in graded)
+    exercises = _by(graded, lambda r: r.exercise)
+    done = sum(_verdict(runs) == "PASS" for runs in exercises.values())
+    out += ["", "=" * min(width, len(head) + room),
+            f"Total: {_pts(earned)}/{_pts(possible)} points ({_percent(earned, possible)}); "
+            f"{done} of {len(exercises)} exercises pass"]
+    return "\n".join(out[1:])
+
+
+# ------------------------------------------------------------------------------------------ check
+
+@dataclass
+class CheckReport:
+    problems: list[str]
+    tests: int
+    lessons: int
+    exercises: int
+
+    def summary(self) -> str:
+        return (f"{self.tests} graded tests in {self.lessons} lessons: all pass on solutions, all fail on "
+                f"the stubs; {self.exercises} exercises, each with a region and a test")
+
+
+def _run_or_empty(impl: str, timeout: float, root: Path) -> list[Result]:
+    try:
+        return run_graded(impl, timeout=timeout, root=root)
+    except NoTests:  # a course with no graded tests yet: its regions are reported below
+        return []
+
+
+def solution_regions(root: Path = ROOT) -> tuple[dict[str, list[Region]], list[str]]:
+    """Module name -> its solution regions, and the problems of files whose markers are broken."""
+    regions, problems = {}, []
+    for path in sorted((root / "solutions").glob("*.py")):
+        try:
+            regions[path.stem] = find_regions(path.read_text(), f"solutions/{path.name}")
+        except (MarkerError, SyntaxError) as e:
+            problems.append(f"solutions/{path.name}: {e}")
+    return regions, problems
+
+
+def check(root: Path = ROOT, timeout: float = 10) -> CheckReport:
+    """Check the graded tests against the solutions, the stubs and the solution regions."""
+    with ThreadPoolExecutor(len(IMPLS)) as pool:  # the two runs are independent: overlap them
+        on_solutions, on_stubs = pool.map(lambda impl: _run_or_empty(impl, timeout, root), IMPLS)
+    problems = [f"{r.nodeid} could not be collected: {r.message}" for r in on_solutions if r.exercise is None]
+    tests = [r for r in on_solutions if r.exercise is not None]
+    problems += [f"{r.nodeid} fails on solutions: {r.message}" for r in tests if not r.passed]
+    problems += [f"{r.nodeid} passes on the untouched stub in exercises/ (exercise {r.exercise})"
+                 for r in on_stubs if r.passed]
+    regions, broken = solution_regions(root)
+    problems += broken
+    tested = {(r.module, r.exercise): r.nodeid.partition("::")[0] for r in tests}
+    for (module, exercise), file in tested.items():
+        if module not in regions:
+            problems.append(f"{file} tests exercise {exercise}, but solutions/{module}.py does not exist")
+        elif exercise not in {g.id for g in regions[module]}:
+            problems.append(f"{file} tests exercise {exercise}, but solutions/{module}.py has no region {exercise}")
+    for module, found in regions.items():
+        problems += [f"region {g.id} (solutions/{module}.py:{g.start}, in {g.function}) has no graded test"
+                     for g in found if (module, g.id) not in tested]
+    return CheckReport(problems, len(tests), len({r.lesson for r in tests}), len({r.exercise for r in tests}))
+
+
+# -------------------------------------------------------------------------------------------- CLI
+
+def _lesson(text: str) -> str:
+    if not (text.isdigit() and int(text) < 100):
+        raise argparse.ArgumentTypeError(f"a lesson number such as 01, not {text!r}")
+    return f"{int(text):02d}"
+
+
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("the timeout must be positive")
+    return seconds
+
+
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.grade", description=__doc__.split("\n")[0])
+    parser.add_argument("--lesson", type=_lesson, help="grade only this lesson (e.g. 01)")
+    parser.add_argument("--impl", choices=IMPLS, help="package to grade (default: exercises)")
+    parser.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per test (default: 10)")
+    parser.add_argument("--check", action="store_true",
+                        help="check the course itself: tests pass on solutions, fail on stubs, ids match")
+    args = parser.parse_args(argv)
+    if args.check and (args.lesson or args.impl):
+        parser.error("--check runs every lesson on both packages; drop --lesson and --impl")
+    try:
+        return _check(root, args.timeout) if args.check else _grade(root, args.impl or "exercises",
+                                                                      args.lesson, args.timeout)
+    except GradeError as e:
+        print(f"grading failed: {e}", file=sys.stderr)
+        return 2
+
+
+def _grade(root: Path, impl: str, lesson: str | None, timeout: float) -> int:
+    print(f"Grading {impl}/{f' (lesson {lesson})' if lesson else ''}...", flush=True)
+    results = run_graded(impl, lesson, timeout, root)
+    print(render(results, width=max(shutil.get_terminal_size((100, 24)).columns, 60)))
+    if (failed := next((r for r in results if r.exercise and not r.passed), None)):
+        print(f"\nSee a failure in full: python -m pytest --impl {impl} {failed.nodeid}")
+    if (errors := [r for r in results if r.exercise is None]):
+        print(f"grading incomplete: {len(errors)} test file(s) could not be collected (ERROR above); "
+              "their tests are not counted", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _check(root: Path, timeout: float) -> int:
+    report = check(root, timeout)
+    if report.problems:
+        print(f"course check failed, {len(report.problems)} problem(s):", file=sys.stderr)
+        print("\n".join(f"  - {p}" for p in report.problems), file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""The grader (course.grade), run on throwaway courses built in a temporary directory."""
+
+import textwrap
+
+import pytest
+
+from course.grade import Result, check, main, render, run_graded
+from course.stubs import make_stub
+
+# the fake course's own conftest: the repo's `--impl` and `mod`, without the seeding (no torch import)
+CONFTEST = """
+import importlib, sys
+import pytest
+
+def pytest_addoption(parser):
+    parser.addoption("--impl", choices=("solutions", "exercises"), default="solutions")
+
+@pytest.fixture
+def mod(request):
+    name = request.config.getoption("impl") + "." + request.module.__name__.rpartition(".")[2].removeprefix("test_")
+    sys.modules.pop(name, None)
+    return importlib.import_module(name)
+"""
+
+
+def make_course(root, files):
+    """Write a course tree: the packages, the conftest and `files` (path -> source)."""
+    files = {"solutions/__init__.py": "", "exercises/__init__.py": "", "tests/conftest.py": CONFTEST, **files}
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(textwrap.dedent(text))
+    return root
+
+
+# A learner's course: lesson 01 has a passing, a partial (wrong return type), an untouched and a
+# looping exercise; lesson 02's exercise file does not parse; lesson 03 has an exercise that even
+# the timeout cannot stop and one that ends the interpreter, before one that passes; lesson 04's
+# test file cannot be collected.
+LEARNER = {
+    "exercises/l01_basics.py": """
+        def add(a, b):
+            return a + b
+
+        def mul(a, b):
+            return str(a * b)
+
+        def greet(name):
+            raise NotImplementedError("exercise 01-greet: greet")
+
+        def count_up(n):
+            while True:
+                pass
+        """,
+    "tests/graded/test_l01_basics.py": """
+        import pytest
+
+        @pytest.mark.exercise("01-add")
+        def test_add(mod):
+            assert mod.add(1, 2) == 3
+
+        @pytest.mark.exercise("01-add")
+        def test_add_negative(mod):
+            assert mod.add(-1, -2) == -3
+
+        @pytest.mark.exercise("01-mul")
+        def test_mul_value(mod):
+            assert int(mod.mul(2, 3)) == 6
+
+        @pytest.mark.exercise("01-mul", points=2, hint="Return a number, not its text.")
+        def test_mul_type(mod):
+            assert mod.mul(2, 3) == 6
+
+        @pytest.mark.exercise("01-greet", points=2, hint="Use an f-string.")
+        def test_greet(mod):
+            assert mod.greet("Ada") == "Hello, Ada!"
+
+        @pytest.mark.exercise("01-count", hint="range(n) already counts.")
+        def test_count_up(mod):
+            assert mod.count_up(3) == [0, 1, 2]
+        """,
+    "exercises/l02_broken.py": """
+        def square(x):
+            return x *
+        """,
+    "tests/graded/test_l02_broken.py": """
+        import pytest
+
+        @pytest.mark.exercise("02-square")
+        def test_square(mod):
+            assert mod.square(3) == 9
+        """,
+    "exercises/l03_stubborn.py": """
+        import os
+        import signal
+
+        def spin():
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)  # pytest-timeout's alarm no longer fires
+            while True:
+                pass
+
+        def quit():
+            os._exit(1)
+
+        def one():
+            return 1
+        """,
+    "tests/graded/test_l03_stubborn.py": """
+        import pytest
+
+        @pytest.mark.exercise("03-spin")
+        def test_spin(mod):
+            mod.spin()
+
+        @pytest.mark.exercise("03-quit")
+        def test_quit(mod):
+            mod.quit()
+
+        @pytest.mark.exercise("03-one")
+        def test_one(mod):
+            assert mod.one() == 1
+        """,
+    "tests/graded/test_l04_typo.py": """
+        import pytest
+
+        def test_typo(mod:
+            pass
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def learner(tmp_path_factory):
+    return make_course(tmp_path_factory.mktemp("learner"), LEARNER)
+
+
+@pytest.fixture(scope="module")
+def graded(learner):
+    """The learner's results, graded once for the tests below (timeout 1 s, hang cut after 1 + 3 s)."""
+    return {r.nodeid.rpartition("::")[2] or r.nodeid: r for r in run_graded(root=learner, timeout=1, grace=3)}
+
+
+def test_each_test_gets_a_result_with_its_marker_fields(graded):
+    mul = graded["test_mul_type"]
+    assert (mul.exercise, mul.points, mul.hint, mul.outcome) == ("01-mul", 2, "Return a number, not its text.", "failed")
+    assert mul.message == "AssertionError: assert '6' == 6"
+    assert mul.lesson == "01" and mul.module == "l01_basics"
+    assert graded["test_add"].passed and graded["test_add"].message == ""
+    assert graded["test_greet"].message == "NotImplementedError: exercise 01-greet: greet"
+
+
+def test_syntax_error_fails_only_its_own_exercise(graded):
+    square = graded["test_square"]
+    assert not square.passed
+    assert square.message.startswith("SyntaxError: ") and "(l02_broken.py, line 3)" in square.message
+    assert graded["test_add"].passed
+
+
+def test_infinite_loop_is_cut_by_the_timeout(graded):
+    assert graded["test_count_up"].outcome == "failed"
+    assert graded["test_count_up"].message.startswith("Timeout (>1.0s)")
+
+
+def test_a_hang_or_a_crash_fails_its_test_and_the_run_resumes(graded):
+    assert graded["test_spin"].message.startswith("Hung >4s: killed by the grader")
+    assert graded["test_quit"].message == "Crashed the test run (pytest exit code 1)"
+    assert graded["test_one"].passed
+
+
+def test_a_test_file_that_cannot_be_collected_is_an_error(graded):
+    typo = graded["tests/graded/test_l04_typo.py"]
+    assert (typo.outcome, typo.exercise, typo.lesson) == ("error", None, "04")
+    assert typo.message.startswith("SyntaxError")
+
+
+def test_table_of_the_learner_run(graded):
+    table = render(list(graded.values()), width=100)
+    rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
+    assert rows["01-add"].split()[1:] == ["2/2", "PASS"]
+    assert rows["01-mul"].split()[1:3] == ["1/3", "PARTIAL"] and "assert '6' == 6" in rows["01-mul"]
+    assert rows["01-greet"].split()[1:] == ["0/2", "FAIL", "NotImplementedError:", "greet"]  # no repeated id
+    assert rows["01-count"].split()[1:4] == ["0/1", "FAIL", "Timeout"]
+    assert "hint: range(n) already counts." in table
+    assert rows["03-one"].split()[1:] == ["1/1", "PASS"]
+    assert "ERROR: tests/graded/test_l04_typo.py could not be collected: SyntaxError" in table
+    assert table.splitlines()[-1] == "Total: 4/12 points (33%); 2 of 8 exercises pass"
+
+
+def r(test, exercise, points=1, passed=True, message="", hint="", lesson="01"):
+    return Result(f"tests/graded/test_l{lesson}_x.py::{test}", exercise, points,
+                  hint, "passed" if passed else "failed", message)
+
+
+def test_render_totals_verdicts_and_hints():
+    table = render([
+        r("a", "01-add", 2), r("b", "01-add", 1),
+        r("c", "01-mul", 1), r("d", "01-mul", 2, False, "AssertionError: assert 3 == 4", "Multiply."),
+        r("e", "02-div", 2, False, "ZeroDivisionError: division by zero " + "x" * 200, "Mind zero.", lesson="02"),
+    ], width=80)
+    lines = table.splitlines()
+    assert lines[0] == "Lesson 01"
+    assert lines[3].split() == ["01-add", "3/3", "PASS"]
+    assert lines[4].split() == ["01-mul", "1/3", "PARTIAL", "AssertionError:", "assert", "3", "==", "4"]
+    assert lines[5].strip() == "hint: Multiply."
+    assert lines[6].split() == ["subtotal", "4/6", "67%"]
+    assert "hint: Multiply." not in lines[3]  # no hint for a passing exercise
+    div = next(l for l in lines if l.startswith("  02-div"))
+    assert len(div) == 80 and div.endswith("...")
+    assert lines[-1] == "Total: 4/8 points (50%); 1 of 3 exercises pass"
+    assert all(len(l) <= 80 for l in lines)
+
+
+def test_cli_grades_one_lesson(learner, capsys):
+    assert main(["--lesson", "2", "--timeout", "5"], root=learner) == 0
+    out = capsys.readouterr().out
+    assert "Lesson 02" in out and "Lesson 01" not in out
+    assert "Total: 0/1 points (0%)" in out
+    assert "python -m pytest --impl exercises tests/graded/test_l02_broken.py::test_square" in out
+
+
+def test_cli_unknown_lesson_is_a_grader_error(learner, capsys):
+    assert main(["--lesson", "07"], root=learner) == 2
+    assert "no graded tests for lesson 07" in capsys.readouterr().err
+
+
+def test_cli_uncollectable_test_file_is_a_grader_error(learner, capsys):
+    assert main(["--lesson", "04"], root=learner) == 2
+    out, err = capsys.readouterr()
+    assert "ERROR: tests/graded/test_l04_typo.py could not be collected" in out
+    assert "grading incomplete: 1 test file(s) could not be collected" in err
+
+
+SOLUTION = '''
+def add(a, b):
+    """Return a + b."""
+    # BEGIN SOLUTION 01-add
+    return a + b
+    # END SOLUTION
+
+def neg(a):
+    """Return -a."""
+    # BEGIN SOLUTION 01-neg
+    return -a
+    # END SOLUTION
+'''
+GOOD_TESTS = """
+import pytest
+
+@pytest.mark.exercise("01-add")
+def test_add(mod):
+    assert mod.add(1, 2) == 3
+
+@pytest.mark.exercise("01-neg")
+def test_neg(mod):
+    assert mod.neg(2) == -2
+"""
+
+
+def course_to_check(root, solution, tests):
+    return make_course(root, {"solutions/l01_calc.py": solution, "exercises/l01_calc.py": make_stub(solution, "l01_calc.py"),
+                              "tests/graded/test_l01_calc.py": tests})
+
+
+def test_check_passes_on_a_sound_course(tmp_path, capsys):
+    assert main(["--check", "--timeout", "5"], root=course_to_check(tmp_path, SOLUTION, GOOD_TESTS)) == 0
+    assert capsys.readouterr().out == ("2 graded tests in 1 lessons: all pass on solutions, all fail on the stubs; "
+                                       "2 exercises, each with a region and a test\n")
+
+
+def test_check_finds_every_kind_of_problem(tmp_path):
+    solution = SOLUTION + '''
+def orphan():
+    """Nobody tests this."""
+    # BEGIN SOLUTION 01-orphan
+    return 0
+    # END SOLUTION
+'''
+    tests = GOOD_TESTS + """
+@pytest.mark.exercise("01-neg")
+def test_neg_exists(mod):
+    assert callable(mod.neg)
+
+@pytest.mark.exercise("01-ghost")
+def test_ghost(mod):
+    assert mod.add(0, 0) == 0
+
+@pytest.mark.exercise("01-add")
+def test_add_wrong(mod):
+    assert mod.add(1, 1) == 3
+"""
+    problems = check(course_to_check(tmp_path, solution, tests), timeout=5).problems
+    file = "tests/graded/test_l01_calc.py"
+    assert sorted(problems) == sorted([
+        f"{file}::test_add_wrong fails on solutions: AssertionError: assert 2 == 3",
+        f"{file}::test_neg_exists passes on the untouched stub in exercises/ (exercise 01-neg)",
+        f"{file} tests exercise 01-ghost, but solutions/l01_calc.py has no region 01-ghost",
+        "region 01-orphan (solutions/l01_calc.py:16, in orphan) has no graded test",
+    ])
