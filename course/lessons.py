@@ -63,10 +63,12 @@ def _cells(nb) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source) for c in nb.cells]
 
 
-def pair(path: Path) -> Path:
-    target = path.with_suffix(".ipynb")
-    jupytext.write(notebook(path), target, fmt="ipynb")
-    return target
+def pair(path: Path) -> bool:
+    """Write `path`'s .ipynb twin unless it is already in sync (rewriting would churn cell ids)."""
+    if not pair_problems(path):
+        return False
+    jupytext.write(notebook(path), path.with_suffix(".ipynb"), fmt="ipynb")
+    return True
 
 
 def pair_problems(path: Path) -> list[str]:
@@ -132,7 +134,8 @@ def main(argv=None) -> int:
     try:
         if args.cmd == "pair":
             for path in all_lessons():
-                print(f"wrote {_shown(pair(path))}")
+                twin = _shown(path.with_suffix(".ipynb"))
+                print(f"wrote {twin}" if pair(path) else f"{twin} already in sync")
         elif args.cmd == "check-pairs":
             problems = [p for path in all_lessons() for p in pair_problems(path)]
             for p in problems:
