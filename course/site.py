@@ -1,0 +1,573 @@
+"""The course site: the hand-written pages in docs/ plus pages generated from the course itself.
+
+    python -m course.site build    # execute changed lessons, then `mkdocs build --strict` into build/site
+    python -m course.site serve    # build and serve http://127.0.0.1:8000, rebuilding on every edit
+
+Generated for every lesson `lessons/NN_slug.py` (discovered, never listed by hand):
+
+    lessons/NN_slug/             the lesson, executed: build/executed/NN_slug.ipynb (`course.lessons.run`,
+                                 cached), rendered by mkdocs-jupyter with `execute: false`
+    lessons/NN_slug/exercises/   what to implement: the solution regions of solutions/lNN_*.py as the
+                                 learner's stubs, points and hints from tests/graded/test_lNN_*.py
+    lessons/NN_slug/solutions/   the reference code, read from solutions/lNN_*.py at build time
+
+mkdocs.yml names `course/site_hooks.py`, whose MkDocs hooks call the functions below, so a plain
+`mkdocs build` or `mkdocs serve` builds the same site. MathJax comes from npm (package.json) and is
+served by the site itself: the site makes no request to any other host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import base64
+import hashlib
+import html
+import logging
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from mkdocs.utils import get_relative_url
+
+from course import lessons as lesson_runner
+from course.stubs import BEGIN, END, Region, find_regions, make_stub
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+SITE = BUILD / "site"
+CONFIG = ROOT / "mkdocs.yml"
+MATHJAX = ROOT / "node_modules" / "mathjax" / "es5"
+# What the site serves of MathJax: the TeX-to-HTML bundle and what it loads on demand (TeX
+# extensions, fonts, the menu's accessibility tools). Everything else in the package stays out.
+MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2", "ui", "a11y", "sre")
+SERVE_ADDR = "127.0.0.1:8000"
+# The challenges set in the lessons (docs/challenges.md describes them), by lesson number.
+CHALLENGES = {"03": ["beat-98"], "04": ["one-epoch", "tiny-batch"]}
+LESSON_MAP_MARKER = "<!-- lesson-map -->"
+
+log = logging.getLogger("mkdocs.course.site")
+
+
+class SiteError(RuntimeError):
+    """The site cannot be built; the message says why and what to do."""
+
+
+# ------------------------------------------------------------------------------ what a lesson has
+
+@dataclass(frozen=True)
+class GradedTest:
+    name: str
+    exercise: str
+    points: float
+    hint: str
+    path: Path
+
+
+@dataclass
+class Exercise:
+    id: str
+    module: Path  # solutions/lNN_slug.py
+    regions: list[Region] = field(default_factory=list)
+    tests: list[GradedTest] = field(default_factory=list)
+
+    @property
+    def functions(self) -> list[str]:
+        return list(dict.fromkeys(r.function for r in self.regions))
+
+    @property
+    def points(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    @property
+    def hints(self) -> list[str]:
+        return list(dict.fromkeys(t.hint for t in self.tests if t.hint))
+
+
+@dataclass
+class Lesson:
+    path: Path  # lessons/NN_slug.py
+
+    @property
+    def number(self) -> str:
+        return self.path.name[:2]
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @cached_property
+    def cells(self) -> list:
+        return lesson_runner.notebook(self.path).cells
+
+    @cached_property
+    def title(self) -> str:
+        """The first markdown heading, without a leading "Lesson NN -" (the number is shown apart)."""
+        for cell in self.cells:
+            if cell.cell_type == "markdown" and (m := re.search(r"^#{1,6}\s+(.+?)\s*#*\s*$", cell.source, re.M)):
+                title = re.sub(r"^lesson\s*\d+\s*[-:.\u2013\u2014\u00b7]*\s*", "", m[1], flags=re.I)
+                title = re.sub(r"[`*]", "", title)  # the navigation shows it as plain text
+                return title[:1].upper() + title[1:]
+        return self.stem[3:].replace("_", " ").capitalize()
+
+    @property
+    def label(self) -> str:
+        return f"Lesson {self.number}: {self.title}"
+
+    @cached_property
+    def concepts(self) -> list[str]:
+        """The lesson's second-level headings: what it teaches, in order."""
+        found = []
+        for cell in self.cells:
+            if cell.cell_type == "markdown":
+                found += [re.sub(r"^\d+[.)]\s*", "", h) for h in re.findall(r"^##\s+(.+?)\s*#*\s*$", cell.source, re.M)]
+        return found
+
+    @property
+    def solutions(self) -> list[Path]:
+        return sorted((ROOT / "solutions").glob(f"l{self.number}_*.py"))
+
+    @property
+    def graded(self) -> list[Path]:
+        return sorted((ROOT / "tests" / "graded").glob(f"test_l{self.number}_*.py"))
+
+    @cached_property
+    def exercises(self) -> list[Exercise]:
+        found: dict[str, Exercise] = {}
+        for module in self.solutions:
+            for region in find_regions(module.read_text(), f"solutions/{module.name}"):
+                found.setdefault(region.id, Exercise(region.id, module)).regions.append(region)
+        for path in self.graded:
+            for test in graded_tests(path):
+                if test.exercise in found:
+                    found[test.exercise].tests.append(test)
+        return list(found.values())
+
+    # where its pages live in the site (paths inside the docs, as mkdocs sees them)
+    @property
+    def page(self) -> str:
+        return f"lessons/{self.stem}.ipynb"
+
+    @property
+    def exercises_page(self) -> str:
+        return f"lessons/{self.stem}/exercises.md"
+
+    @property
+    def solutions_page(self) -> str:
+        return f"lessons/{self.stem}/solutions.md"
+
+
+def all_lessons() -> list[Lesson]:
+    return [Lesson(p) for p in lesson_runner.all_lessons()]
+
+
+def graded_tests(path: Path) -> list[GradedTest]:
+    """The `@pytest.mark.exercise(id, points=, hint=)` tests of one graded test file, read with ast."""
+    rel = path.relative_to(ROOT)
+    try:
+        tree = ast.parse(path.read_text(), str(rel))
+    except SyntaxError as e:
+        raise SiteError(f"{rel} does not parse: {e}") from None
+    tests = []
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for dec in node.decorator_list:
+            if isinstance(dec, ast.Call) and ast.unparse(dec.func).endswith("mark.exercise"):
+                try:
+                    args = [ast.literal_eval(a) for a in dec.args]
+                    kwargs = {k.arg: ast.literal_eval(k.value) for k in dec.keywords}
+                except ValueError:
+                    raise SiteError(f"{rel}:{dec.lineno}: the exercise marker's arguments must be literals") from None
+                exercise = args[0] if args else kwargs.get("id")
+                points = args[1] if len(args) > 1 else kwargs.get("points", 1)
+                hint = args[2] if len(args) > 2 else kwargs.get("hint", "")
+                tests.append(GradedTest(node.name, exercise, points, hint, path))
+    return tests
+
+
+# ------------------------------------------------------------------------------ generated markdown
+
+def fence(code: str, lang: str = "python", **attrs) -> str:
+    """A fenced code block that survives backticks in `code`."""
+    ticks = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", code)), default=0))
+    options = "".join(f' {k}="{v}"' for k, v in attrs.items() if v)
+    return f"{ticks}{lang}{options}\n{code.rstrip()}\n{ticks}"
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return textwrap.indent(text, prefix, lambda line: True).replace(prefix + "\n", "\n")
+
+
+def _pts(points: float) -> str:
+    return f"{points:g} point{'s' if points != 1 else ''}"
+
+
+def code_blocks(source: str, functions: list[str], regions: list[Region] = ()) -> list[tuple[str, int, str, str]]:
+    """The code of `functions` in `source`, methods grouped under their class's header and docstring.
+
+    Returns (name, first line, code, hl_lines) per block: solution markers are dropped and the lines
+    inside `regions` are listed in hl_lines (1-based in the block) so the page can highlight them.
+    """
+    lines = source.splitlines()
+    nodes, classes = {}, {}  # qualified name (as course.stubs names a region's function) -> node
+
+    def walk(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                (classes if isinstance(child, ast.ClassDef) else nodes)[prefix + child.name] = child
+                walk(child, prefix + child.name + ".")
+    walk(ast.parse(source), "")
+
+    def span(node) -> range:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        return range(first, node.end_lineno + 1)
+
+    def header(cls) -> range:
+        """A class's decorators, `class` line(s) and docstring."""
+        first = span(cls).start
+        body = cls.body[0]
+        has_doc = isinstance(body, ast.Expr) and isinstance(getattr(body, "value", None), ast.Constant) \
+            and isinstance(body.value.value, str)
+        return range(first, (body.end_lineno if has_doc else body.lineno - 1) + 1)
+
+    groups: dict[str, list[str]] = {}  # owner (a class, or the function itself) -> functions
+    for name in functions:
+        owner = name.rpartition(".")[0]
+        groups.setdefault(owner if owner in classes else name, []).append(name)
+    marked = {n for r in regions for n in range(r.start + 1, r.end)}
+    blocks = []
+    for owner, names in groups.items():
+        numbers: list[int | None] = []
+        if owner in classes:
+            numbers += list(header(classes[owner]))
+            for name in names:
+                numbers += [None] + list(span(nodes[name]))
+        else:
+            numbers += list(span(nodes[owner]))
+        numbers = [n for n in numbers if n is None or not (BEGIN.match(lines[n - 1]) or END.match(lines[n - 1]))]
+        text = textwrap.dedent("\n".join("" if n is None else lines[n - 1] for n in numbers))
+        hl = " ".join(str(i) for i, n in enumerate(numbers, 1) if n in marked)
+        blocks.append((owner, numbers[0], text, hl))
+    return blocks
+
+
+def exercises_markdown(lesson: Lesson) -> str:
+    n, exercises = lesson.number, lesson.exercises
+    head = ["---", f"title: Exercises for lesson {n}", "---", "", f"# Exercises · lesson {n}", "",
+            f"**{lesson.title}**: the [lesson](../{lesson.stem}.ipynb) shows each piece at work; here you "
+            "write them.", ""]
+    if not exercises:
+        return "\n".join(head + ["This lesson has no graded exercises: it is there to read and run.", ""])
+    files = " and ".join(f"`exercises/{m}`" for m in sorted({e.module.name for e in exercises}))
+    tests = " and ".join(f"`tests/graded/{p.name}`" for p in lesson.graded) or "the graded tests"
+    out = head + [
+        f"Your answers go in {files}. Every exercise below is a function (or a few methods) whose body is "
+        "`raise NotImplementedError(...)`: replace it with your code, then check your work:", "",
+        fence(f"make grade LESSON={n}", "bash"), "",
+        f"The grader runs {tests} on your code and prints the points of each exercise, with the first "
+        "failure and a hint ([how grading works](../../grading.md)). Stuck? Open the hint under the "
+        "exercise, then compare with the [reference solution](solutions.md) (spoilers!).", "",
+    ]
+    total = sum(e.points for e in exercises)
+    out += ["| Exercise | What you implement | Points |", "| --- | --- | ---: |"]
+    out += [f"| [{e.id}](#{e.id}) | {', '.join(f'`{f}`' for f in e.functions)} | {e.points:g} |" for e in exercises]
+    out += [f"| **Total** | {len(exercises)} exercises | **{total:g}** |", ""]
+    stubs = {m: make_stub(m.read_text(), m.name) for m in {e.module for e in exercises}}  # = exercises/lNN_*.py
+    for e in exercises:
+        stub = stubs[e.module]
+        tests = list(dict.fromkeys(t.name for t in e.tests))
+        tested = (f"{len(tests)} test{'s' if len(tests) != 1 else ''}: {', '.join(f'`{t}`' for t in tests)}"
+                  if tests else "no graded test yet")
+        out += [f"## {e.id} {{ #{e.id} }}", "", f"**{_pts(e.points)}** · {tested}", ""]
+        for name, line, code, _ in code_blocks(stub, e.functions):
+            out += [fence(code, title=f"exercises/{e.module.name}, line {line}: {name}"), ""]
+        for hint in e.hints:
+            out += ['??? tip "Hint"', "", indent(hint), ""]
+        out += [f"[Reference solution for {e.id}](solutions.md#{e.id}){{ .spoiler-link }}", ""]
+    return "\n".join(out)
+
+
+def solutions_markdown(lesson: Lesson) -> str:
+    n = lesson.number
+    out = [
+        "---", f"title: Solutions for lesson {n}", "search:", "  exclude: true", "---", "",
+        f"# Solutions · lesson {n}", "",
+        '!!! danger "Spoilers"', "",
+        indent(f"These are the reference answers to the [exercises of lesson {n}](exercises.md). You learn "
+               "more from a failing test and a hint than from reading an answer, so try first. Every answer "
+               "is folded: open one only when you need it. The highlighted lines are the part you write."),
+        "",
+        indent("The code is read from `solutions/` when the site is built: it is exactly what the "
+               "lessons import and what the graded tests pass on."),
+        "",
+    ]
+    for e in lesson.exercises:
+        source = e.module.read_text()
+        out += [f"## {e.id} {{ #{e.id} }}", "", f'??? success "Show the solution to {e.id}"', ""]
+        for name, line, code, hl in code_blocks(source, e.functions, e.regions):
+            out += [indent(fence(code, title=f"solutions/{e.module.name}, line {line}: {name}", hl_lines=hl)), ""]
+    for module in lesson.solutions:
+        source = module.read_text()
+        marked = [n for r in find_regions(source, module.name) for n in range(r.start + 1, r.end)]
+        out += [f"## The whole file: `solutions/{module.name}`", "",
+                f'??? abstract "Show solutions/{module.name}"', "",
+                indent(fence(source, title=f"solutions/{module.name}", linenums="1",
+                             hl_lines=" ".join(map(str, marked)))), ""]
+    return "\n".join(out)
+
+
+def lesson_map_markdown(lessons: list[Lesson], page_dir: str = "") -> str:
+    """The home page's table: lesson -> concepts -> exercises -> challenge."""
+    if not lessons:
+        return "*No lesson yet: they appear here as soon as `lessons/` holds one.*"
+    rows = ["| Lesson | What you learn | Exercises | Challenge |", "| --- | --- | --- | --- |"]
+    for lesson in lessons:
+        concepts = " · ".join(lesson.concepts) or "-"
+        exercises = lesson.exercises
+        ex = (f"[{len(exercises)} exercise{'s' if len(exercises) != 1 else ''}, "
+              f"{sum(e.points for e in exercises):g} points]({page_dir}{lesson.exercises_page})" if exercises else "-")
+        challenges = ", ".join(f"[{c}]({page_dir}challenges.md#{c})" for c in CHALLENGES.get(lesson.number, [])) or "-"
+        rows.append(f"| [{lesson.label}]({page_dir}{lesson.page}) | {concepts} | {ex} | {challenges} |")
+    return "\n".join(rows)
+
+
+def page_titles(lesson: Lesson) -> dict[str, str]:
+    """The full titles of a lesson's pages, which the navigation shortens to "Lesson", "Exercises"..."""
+    return {lesson.page: lesson.label, lesson.exercises_page: f"Exercises for lesson {lesson.number}",
+            lesson.solutions_page: f"Solutions for lesson {lesson.number}"}
+
+
+def nav(lessons: list[Lesson]) -> list:
+    """The site's navigation: the hand-written pages around one section per lesson, in lesson order."""
+    per_lesson = []
+    for lesson in lessons:
+        pages = [{"Lesson": lesson.page}]
+        if lesson.solutions:
+            pages += [{"Exercises": lesson.exercises_page}, {"Solutions": lesson.solutions_page}]
+        per_lesson.append({f"{lesson.number} · {lesson.title}": pages})
+    return [{"Home": "index.md"}] + ([{"Lessons": per_lesson}] if per_lesson else []) + [
+        {"Grading": "grading.md"},
+        {"Challenges": "challenges.md"},
+        {"Data": "data.md"},
+        {"Setup": "setup.md"},
+    ]
+
+
+# ------------------------------------------------------------------------------ building blocks
+
+def lint(lesson: Lesson) -> list[str]:
+    """What a lesson's markdown asks for that its page cannot show (notebooks are not rendered by
+    Python-Markdown: no admonitions, no attribute lists, no snippets)."""
+    problems = []
+    for i, cell in enumerate(lesson.cells):
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if re.match(r"\s*(!!!|\?\?\?\+?)\s*\w", line):
+                    problems.append(f"lessons/{lesson.path.name}, cell {i}: admonition `{line.strip()}` "
+                                    "shows as plain text in a notebook; use a blockquote (> **Note** ...)")
+    return problems
+
+
+def execute_lessons(lessons: list[Lesson]) -> dict[str, Path]:
+    """Run every lesson through `course.lessons.run` (cached); lesson stem -> executed notebook.
+
+    A lesson that fails, or whose markdown the page cannot render, stops the build (strict)."""
+    executed = {}
+    for lesson in lessons:
+        for problem in lint(lesson):
+            log.warning(f"course: {problem}")
+        start = time.perf_counter()
+        try:
+            out, ran = lesson_runner.run(lesson.path)
+        except lesson_runner.LessonError as e:
+            raise SiteError(f"{e}\n(run `python -m course.lessons run {lesson.number}` to reproduce)") from None
+        what = f"executed in {time.perf_counter() - start:.1f} s" if ran else "unchanged, not re-executed"
+        log.info(f"course: lessons/{lesson.path.name} {what}")
+        executed[lesson.stem] = out
+    return executed
+
+
+def ensure_mathjax() -> Path:
+    """node_modules/mathjax/es5, installed with `npm ci` from the pinned package-lock.json if missing."""
+    if (MATHJAX / "tex-chtml.js").exists():
+        return MATHJAX
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SiteError("MathJax is not installed and npm is missing: install Node.js 20+ (it brings npm), "
+                        "then run `npm ci` in the repository (or `make site` again)")
+    log.info("course: installing MathJax with `npm ci`")
+    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode or not (MATHJAX / "tex-chtml.js").exists():
+        raise SiteError(f"`npm ci` failed (is the npm registry reachable?):\n{proc.stdout}{proc.stderr}")
+    return MATHJAX
+
+
+def mathjax_files() -> list[tuple[str, Path]]:
+    """(path in the site, file) for every MathJax file the site serves."""
+    root = ensure_mathjax()
+    found = []
+    for part in MATHJAX_PARTS:
+        path = root / part
+        for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
+            found.append((f"assets/mathjax/{file.relative_to(root).as_posix()}", file))
+    return found
+
+
+# ------------------------------------------------------------------------------ notebook pages
+
+# The math delimiters nbconvert leaves in a notebook's markdown (its own MathInlineParser's rules).
+_MATH = re.compile(
+    r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
+    r"|(?P<env>\\begin\{(?P<name>[a-z]*\*?)\}.*?\\end\{(?P=name)\})"
+    r"|(?<![$\\])\$(?P<inline>.+?)(?<![$\\])\$",
+    re.S,
+)
+_TAG = re.compile(r"(<!--.*?-->|<[^>]*>)", re.S)
+_RAW_TAGS = ("pre", "code", "script", "style", "textarea", "svg")
+
+
+def _math_to_arithmatex(match: re.Match) -> str:
+    """nbconvert's `$..$` / `$$..$$` in the shape pymdownx.arithmatex gives markdown pages' math,
+    so one MathJax configuration typesets both, and search indexes no raw `$$`."""
+    if match["display"] is not None:
+        return f'<div class="arithmatex" data-search-exclude>\\[{match["display"]}\\]</div>'
+    if match["env"] is not None:
+        return f'<div class="arithmatex" data-search-exclude>{match["env"]}</div>'
+    return f'<span class="arithmatex">\\({match["inline"]}\\)</span>'
+
+
+def typeset_notebook_math(content: str) -> str:
+    """Wrap the math of a notebook's rendered HTML, outside code, for MathJax."""
+    parts, out, raw = _TAG.split(content), [], []
+    for i, part in enumerate(parts):
+        if i % 2:  # a tag
+            if (m := re.match(r"<(/?)([a-zA-Z0-9]+)", part)) and m[2].lower() in _RAW_TAGS \
+                    and not part.endswith("/>"):
+                if m[1]:
+                    if raw and raw[-1] == m[2].lower():
+                        raw.pop()
+                else:
+                    raw.append(m[2].lower())
+            out.append(part)
+        else:
+            out.append(part if raw or "$" not in part and "\\begin" not in part else _MATH.sub(_math_to_arithmatex, part))
+    return "".join(out)
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    return None
+
+
+def polish_notebook(content: str, site_dir: Path, page_url: str, page_dir: Path, links: dict[str, str]) -> str:
+    """Make mkdocs-jupyter's HTML for one lesson light, searchable and at home in the theme.
+
+    - math becomes arithmatex markup (see `typeset_notebook_math`);
+    - the notebook's CSS (about 600 kB, inlined into every page) becomes one shared, cached file;
+    - base64 plots become PNG files next to the page (lighter pages, cached images);
+    - nbconvert's MathJax 2 loader and config (inert, with an empty src) are dropped;
+    - heading anchors look like the theme's; the hidden copies of code for the copy buttons are
+      kept out of search;
+    - a bar of links (download the notebook, exercises, solutions) goes under the title.
+
+    `page_url` is the page's URL relative to the site root, `page_dir` its folder in the built site;
+    `links` maps a label to a URL relative to the page.
+    """
+    content = re.sub(r'<script src="[^"]*">\s*</script>\s*(?=<!-- MathJax configuration -->)', "", content)
+    content = re.sub(r'<!-- Load mathjax -->|<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>'
+                     r'|<!-- End of mathjax configuration -->', "", content, flags=re.S)
+
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", content, re.S)
+    if styles:
+        css = "\n".join(s.strip() for s in styles).encode()
+        name = f"notebook-{hashlib.sha256(css).hexdigest()[:12]}.css"
+        target = site_dir / "assets" / name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(css)
+        first = [True]
+
+        def link(_m):
+            if first[0]:
+                first[0] = False
+                return f'<link rel="stylesheet" href="{get_relative_url(f"assets/{name}", page_url)}">'
+            return ""
+        content = re.sub(r"<style[^>]*>.*?</style>", link, content, flags=re.S)
+
+    def image(m: re.Match) -> str:
+        data = base64.b64decode(m["data"])
+        name = f"fig-{hashlib.sha256(data).hexdigest()[:12]}.{m['ext']}"
+        page_dir.mkdir(parents=True, exist_ok=True)
+        (page_dir / name).write_bytes(data)
+        size = _png_size(data) if m["ext"] == "png" else None
+        dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+        return f'<img alt="Figure made by the code above" src="{name}"{dims}'
+    content = re.sub(r'<img\s+alt="[^"]*"\s+class="[^"]*"\s+src="data:image/(?P<ext>png|jpeg);base64,(?P<data>[^"]+)"',
+                     image, content)
+
+    content = content.replace('<a class="anchor-link"', '<a class="headerlink" title="Permanent link"')
+    content = content.replace('class="clipboard-copy-txt"', 'class="clipboard-copy-txt" data-search-exclude')
+    content = re.sub(r'<span class="notice" hidden(="")?>', '<span class="notice" hidden data-search-exclude>', content)
+    # show_source() output (markdown holding a python block): give it the theme's code blocks, copy button included
+    content = re.sub(r'(<div class="highlight"><pre>(?:<span></span>)?)(.*?)(</pre></div>)',
+                     r'\1<code>\2</code>\3', content, flags=re.S)
+    content = typeset_notebook_math(content)
+
+    bar = " ".join(f'<a class="md-button{" md-button--primary" if i == 0 else ""}" href="{href}"'
+                   f'{" download" if href.endswith(".ipynb") else ""}>{html.escape(label)}</a>'
+                   for i, (label, href) in enumerate(links.items()))
+    bar = f'<p class="lesson-links" data-search-exclude>{bar}</p>'
+    content, found = re.subn(r"(</h1>)", r"\1" + bar.replace("\\", "\\\\"), content, count=1)
+    return content if found else bar + content
+
+
+# ------------------------------------------------------------------------------ CLI
+
+def _mkdocs(*args: str, replace: bool = False) -> int:
+    """Run the mkdocs CLI on mkdocs.yml; with `replace`, as this very process (so Ctrl-C stops it)."""
+    argv = [sys.executable, "-m", "mkdocs", *args, "--config-file", str(CONFIG)]
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # material's banner about MkDocs 2, on every run
+    if replace:
+        os.chdir(ROOT)
+        sys.stdout.flush()
+        os.execve(sys.executable, argv, env)
+    return subprocess.call(argv, cwd=ROOT, env=env)
+
+
+def build() -> int:
+    """`mkdocs build --strict` into build/site (the hooks execute changed lessons first)."""
+    start = time.perf_counter()
+    code = _mkdocs("build", "--strict")
+    if code == 0:
+        print(f"site built in {time.perf_counter() - start:.1f} s: {SITE.relative_to(ROOT)}/index.html")
+    return code
+
+
+def serve(addr: str = SERVE_ADDR) -> int:
+    """Build and serve on http://ADDR, rebuilding (and re-executing a changed lesson) on every edit."""
+    print(f"Serving the course on http://{addr}/ (Ctrl-C to stop); edits rebuild the page.")
+    return _mkdocs("serve", "--strict", "--dev-addr", addr, replace=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.site", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("build", help="execute changed lessons and build build/site (strict)")
+    p_serve = sub.add_parser("serve", help="build and serve the site, rebuilding on edits")
+    p_serve.add_argument("--addr", default=SERVE_ADDR, help=f"host:port (default {SERVE_ADDR})")
+    args = parser.parse_args(argv)
+    return build() if args.cmd == "build" else serve(args.addr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

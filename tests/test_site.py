@@ -1,0 +1,265 @@
+"""The built site (build/site, from `make site`), read in a real browser: headless Chromium.
+
+Every page must load without a console error or a request to any host but the local server, show
+every image, typeset every formula, and link only to pages that exist; the navigation must reach
+every lesson in lessons/ and search must find each lesson. A screenshot of every page goes to
+build/screenshots/ for a person to look at.
+
+Needs Debian's chromium (`/usr/bin/chromium`, or $CHROMIUM) and the playwright package. Without
+them, or without a built site, the test is skipped locally and fails under CI (where $CI is set).
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+from functools import partial
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+
+from course.lessons import all_lessons, digest, executed_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "build" / "site"
+SHOTS = ROOT / "build" / "screenshots"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+# A word to search for per lesson, when the lesson uses it; otherwise the longest word of its title.
+SEARCH_TERMS = {"00": "DataBunch", "01": "closure", "02": "CancelTrainException", "03": "kaiming",
+                "04": "RunningBatchNorm"}
+TIMEOUT_MS = 15_000
+
+
+def unavailable(reason: str):
+    """Skip locally; fail under CI, where a missing piece means a broken setup."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+def site_pages() -> list[str]:
+    """Every page of the built site, as a path under the server ("" is the home page)."""
+    pages = []
+    for index in sorted(SITE.rglob("index.html")):
+        rel = index.parent.relative_to(SITE).as_posix()
+        if not rel.startswith("assets"):
+            pages.append("" if rel == "." else rel + "/")
+    return pages
+
+
+def lesson_stems() -> list[str]:
+    return [p.stem for p in all_lessons()]
+
+
+def shot_name(page: str) -> str:
+    return (page.strip("/").replace("/", "-") or "index") + ".png"
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(request):
+    if not (SITE / "index.html").exists():
+        unavailable(f"no built site at {SITE.relative_to(ROOT)}: run `make site` first")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(SITE)))
+    httpd.timeout = 5
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+
+    def stop():
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+    request.addfinalizer(stop)
+    return f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+
+@pytest.fixture(scope="module")
+def browser(request):
+    if not CHROMIUM.exists():
+        unavailable(f"Chromium is missing ({CHROMIUM}): `apt-get install chromium`, or set $CHROMIUM")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package is missing: `pip install -e '.[dev]'`")
+    pw = sync_playwright().start()
+    request.addfinalizer(pw.stop)
+    chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True, timeout=60_000)
+    request.addfinalizer(chromium.close)
+    return chromium
+
+
+class Visit:
+    """A browser tab that records what went wrong while it loaded a page."""
+
+    def __init__(self, browser, server, color_scheme="light"):
+        self.server = server
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=color_scheme)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.problems: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"uncaught exception: {e}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"))
+        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(self.server) or url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            self.problems.append(f"request to another host: {url}")
+            route.abort()
+
+    def open(self, path: str):
+        self.page.goto(self.server + path, wait_until="load")
+        # MathJax typesets after load; wait until it is done (pages without math load it too)
+        self.page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        self.page.evaluate("() => MathJax.startup.promise")
+        return self.page
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, server):
+    tabs = []
+
+    def open_tab(color_scheme="light"):
+        tabs.append(Visit(browser, server, color_scheme))
+        return tabs[-1]
+    yield open_tab
+    for tab in tabs:
+        tab.close()
+
+
+# ------------------------------------------------------------------------------ the checks
+
+PAGE_FACTS = """() => {
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const images = [...document.images].filter(visible)
+      .map((img) => ({src: img.getAttribute("src"), ok: img.complete && img.naturalWidth > 0}));
+  const math = [...document.querySelectorAll(".arithmatex")];
+  const text = document.querySelector("article").cloneNode(true);
+  text.querySelectorAll("pre, code, script, style, mjx-container, .clipboard-copy-txt").forEach((el) => el.remove());
+  return {
+    images,
+    math: math.length,
+    typeset: math.filter((el) => el.querySelector("mjx-container")).length,
+    mathErrors: [...document.querySelectorAll("mjx-merror")].map((el) => el.getAttribute("data-mjx-error") || el.textContent),
+    rawMath: (text.textContent.match(/\\$\\$|\\\\\\[|\\\\\\(/g) || []).length,
+    links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
+  };
+}"""
+
+
+def _has_math(stem: str) -> bool:
+    """Whether a lesson's markdown holds math (its executed notebook, which the site renders)."""
+    import nbformat
+    nb = nbformat.read(executed_path(ROOT / "lessons" / f"{stem}.py"), as_version=4)
+    return any(c.cell_type == "markdown" and re.search(r"\$[^$]+\$", c.source) for c in nb.cells)
+
+
+def test_every_page_renders_cleanly(visit, server):
+    """Each page: no console error, no outside request, every image loaded, all math typeset."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*.png"):
+        old.unlink()
+    problems, links = [], set()
+    pages = site_pages()
+    assert pages, "the built site has no pages"
+    for path in pages:
+        tab = visit()
+        page = tab.open(path)
+        facts = page.evaluate(PAGE_FACTS)
+        page.screenshot(path=str(SHOTS / shot_name(path)), full_page=True, animations="disabled")
+        found = list(tab.problems)
+        found += [f"image not loaded: {i['src'][:80]}" for i in facts["images"] if not i["ok"]]
+        if facts["typeset"] < facts["math"]:
+            found.append(f"{facts['math'] - facts['typeset']} of {facts['math']} formulas not typeset")
+        found += [f"MathJax error: {e}" for e in facts["mathErrors"]]
+        if facts["rawMath"]:
+            found.append(f"{facts['rawMath']} raw math delimiters ($$, \\[, \\() left in the text")
+        stem = path.removeprefix("lessons/").rstrip("/")
+        if stem in lesson_stems() and _has_math(stem) and not facts["math"]:
+            found.append("the lesson has math, but the page has no formula for MathJax")
+        problems += [f"/{path}: {p}" for p in found]
+        links.update(l for l in facts["links"] if l.startswith(server))
+        tab.close()
+    # one dark-mode picture of a lesson, for the person looking at the screenshots
+    if (lessons := [p for p in pages if p.removeprefix("lessons/").rstrip("/") in lesson_stems()]):
+        tab = visit("dark")
+        tab.open(lessons[-1]).screenshot(path=str(SHOTS / ("dark-" + shot_name(lessons[-1]))), full_page=True,
+                                         animations="disabled")
+        problems += [f"/{lessons[-1]} (dark): {p}" for p in tab.problems]
+    for link in sorted(links):
+        url = link.split("#")[0]
+        try:
+            urllib.request.urlopen(url, timeout=10).close()
+        except urllib.error.URLError as e:
+            problems.append(f"broken link: {urlsplit(url).path} ({e})")
+    assert not problems, f"{len(problems)} problem(s) in the site:\n" + "\n".join(problems)
+
+
+def test_navigation_reaches_every_lesson(visit, server):
+    """Every lesson in lessons/ has a page that the navigation links to (the site is not stale)."""
+    tab = visit()
+    page = tab.open("")
+    hrefs = page.eval_on_selector_all("nav a[href]", "els => els.map(a => a.href)")
+    paths = {urlsplit(urljoin(server, h)).path for h in hrefs}
+    missing = [s for s in lesson_stems() if f"/lessons/{s}/" not in paths]
+    assert not missing, f"lessons missing from the navigation (rebuild the site?): {missing}"
+    assert not tab.problems, tab.problems
+
+
+def test_site_shows_the_current_lessons(server):
+    """Each lesson's page comes from executing the lesson as it is now (and what it imports)."""
+    stale = []
+    for path in all_lessons():
+        executed = executed_path(path)
+        stamp, shown = executed.with_suffix(".sha256"), SITE / "lessons" / path.stem / executed.name
+        if not (stamp.exists() and stamp.read_text() == digest(path)):
+            stale.append(f"{path.name}: changed since it was last executed")
+        elif not (shown.exists() and shown.read_bytes() == executed.read_bytes()):
+            stale.append(f"{path.name}: the site shows an older execution")
+    assert not stale, "the site is stale, run `make site`:\n" + "\n".join(stale)
+
+
+def _search_term(stem: str) -> str:
+    source = (ROOT / "lessons" / f"{stem}.py").read_text()
+    term = SEARCH_TERMS.get(stem[:2])
+    if term and term.lower() in source.lower():
+        return term
+    from course.site import Lesson
+    return max(re.findall(r"[A-Za-z]+", Lesson(ROOT / "lessons" / f"{stem}.py").title), key=len)
+
+
+@pytest.mark.parametrize("stem", lesson_stems())
+def test_search_finds_the_lesson(visit, server, stem):
+    term = _search_term(stem)
+    tab = visit()
+    page = tab.open("")
+    page.locator("input.md-search__input").press_sequentially(term)  # material searches on key presses
+    page.wait_for_selector(".md-search-result__item", state="attached")
+    hrefs = page.eval_on_selector_all(".md-search-result__item a[href]", "els => els.map(a => a.href)")
+    paths = [urlsplit(h).path for h in hrefs]
+    assert f"/lessons/{stem}/" in paths, f"searching {term!r} does not find lesson {stem}; found {paths}"
+    text = page.inner_text(".md-search-result")
+    assert "$$" not in text and "In [" not in text, f"search results show raw math or prompts:\n{text}"
+    assert not tab.problems, tab.problems
