@@ -1,15 +1,16 @@
 """Show library code inside a lesson, so lessons never keep a second copy of it."""
 
 import inspect
+import textwrap
 from pathlib import Path
 
 from course.stubs import BEGIN, END, ROOT
 
 
 def source(obj) -> str:
-    """The source of `obj` as the learner should read it: without the solution markers."""
+    """The source of `obj` as the learner should read it: dedented, without the solution markers."""
     lines = inspect.getsource(obj).splitlines()
-    return "\n".join(l for l in lines if not (BEGIN.match(l) or END.match(l)))
+    return textwrap.dedent("\n".join(l for l in lines if not (BEGIN.match(l) or END.match(l))))
 
 
 def show_source(*objs) -> None:
