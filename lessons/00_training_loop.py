@@ -40,8 +40,8 @@ from course.data import get_mnist
 from course.seed import set_seed
 from course.show import show_source
 from solutions.l00_training_loop import (
-    AvgStatsCallback, Callback, DataBunch, DataLoader, Dataset, Learner, ParamScheduler, Recorder, Runner,
-    TrainEvalCallback, accuracy, combine_scheds, get_dls, get_learner, sched_cos, sched_exp, sched_lin, sched_no,
+    AvgStats, AvgStatsCallback, Callback, DataBunch, DataLoader, Dataset, Learner, ParamScheduler, Recorder, Runner,
+    TrainEvalCallback, accuracy, annealer, combine_scheds, get_dls, get_learner, sched_cos, sched_exp, sched_lin, sched_no,
 )
 
 set_seed(42)
@@ -113,12 +113,15 @@ show_source(Runner.__call__, Runner.one_batch, Runner.all_batches, Runner.fit)
 #
 # - A callback cancels by **returning True**: from `begin_batch` it skips the batch, from
 #   `begin_epoch` the training pass, from `after_epoch` the remaining epochs. Every step of the loop
-#   has to check the return value. Lesson 02 replaces this with exceptions, and explains why.
+#   has to check the return value, and "skip the rest of the batch" is blunt: a True from
+#   `after_backward` or `after_step` also skips `zero_grad`, so the gradients leak into the next
+#   batch. Lesson 02 replaces this with exceptions, and explains why.
 # - `after_fit` sits in a `finally:` block, so clean-up runs even when something fails.
 #
 # A `Callback` gets access to everything the runner knows through `__getattr__`: an attribute the
 # callback doesn't have itself is looked up on the runner, so callbacks can say `self.model` or
-# `self.in_train`. Its `name` is how the runner stores it (`run.avg_stats`).
+# `self.in_train`. Its `name` is the attribute under which the runner stores a callback it made
+# from `cb_funcs` (`run.avg_stats`), as we will see at the end.
 
 # %%
 show_source(Callback)
@@ -132,24 +135,25 @@ class Tracer(Callback):
     def begin_fit(self):      print("begin_fit")
     def begin_epoch(self):    print(f"  begin_epoch {self.epoch}")
     def begin_validate(self): print("  begin_validate")
+    def after_batch(self):    print(f" -> after_batch, n_iter {self.n_iter}")
     def after_epoch(self):    print("  after_epoch")
     def after_fit(self):      print("after_fit")
     def begin_batch(self):
         print(f"    batch of {len(self.xb)} ({'train' if self.in_train else 'valid'})", end="")
         if self.n_iter >= 2 and self.in_train:
-            print(" - skipped")
+            print(" skipped", end="")
             return True  # cancel the rest of this batch
-        print()
 
 
 small = DataBunch(*get_dls(Dataset(x_train[:256], y_train[:256]), Dataset(x_valid[:256], y_valid[:256]), bs=64), 784, 10)
 Runner(cbs=[Tracer()]).fit(1, get_learner(small))
 
 # %% [markdown]
-# Notice that the skipped batches still reach `after_batch`, but `TrainEvalCallback` kept
-# counting only the ones that... wait: it counted all of them (`n_iter` kept growing, which is why
-# every batch after the second was skipped). Returning True skips the *rest of the batch*, not the
-# bookkeeping around it. Keep this in mind for lesson 02.
+# The third and fourth training batches were skipped: `begin_batch` returned True, so the runner
+# never made a prediction for them. But the loop carried on around them: each skipped batch still
+# reached `after_batch`, where `TrainEvalCallback` counted it (`n_iter` went on to 4), and
+# validation ran as usual. Returning True cancels only the rest of *this* step; stopping the whole
+# fit this way would need a check at every level of the loop. Lesson 02 fixes that.
 #
 # `TrainEvalCallback` is the one callback every runner gets: it puts the model in training or
 # evaluation mode and counts progress as a fractional number of epochs, which is what schedules
@@ -164,10 +168,11 @@ show_source(TrainEvalCallback)
 # The loss we print at the end of an epoch must be the average over *items*, not over batches: the
 # last batch is usually smaller, and averaging batch means would over-weight it. `AvgStats`
 # therefore multiplies each batch's loss and metrics by the batch size and divides by the item
-# count at the end.
+# count at the end. `AvgStatsCallback` keeps one `AvgStats` for training and one for validation,
+# feeds them after every loss, and reports both after each epoch.
 
 # %%
-show_source(accuracy, AvgStatsCallback)
+show_source(accuracy, AvgStats, AvgStatsCallback)
 
 # %% [markdown]
 # ## Schedules
@@ -175,12 +180,23 @@ show_source(accuracy, AvgStatsCallback)
 # A learning rate that changes during training works better than a constant one: start low while
 # the weights are random and gradients are wild (warm-up), go high to move fast, and finish low to
 # settle into a good minimum. An *annealer* maps the position in training, `pos` from 0 to 1, to a
-# value between `start` and `end`:
+# value between `start` $s$ and `end` $e$:
 #
-# $$\text{lin}(p) = s + p\,(e - s) \qquad \text{cos}(p) = s + \frac{1 + \cos(\pi (1 - p))}{2}\,(e - s) \qquad \text{exp}(p) = s \left(\frac{e}{s}\right)^{p}$$
+# $$\text{lin}(p) = s + p\,(e - s)$$
+#
+# $$\text{cos}(p) = s + \frac{1 + \cos(\pi (1 - p))}{2}\,(e - s)$$
+#
+# $$\text{exp}(p) = s \left(\frac{e}{s}\right)^{p}$$
+#
+# A schedule has to be a function of `pos` alone, but an annealer needs `start` and `end` too.
+# The `annealer` decorator bridges the two: `sched_cos(0.3, 0.6)` does not compute anything, it
+# returns `partial(f, 0.3, 0.6)`, a function that still waits for `pos`. (Lesson 01 looks closely
+# at decorators' building blocks: closures and `partial`.)
 
 # %%
-show_source(sched_cos)
+show_source(annealer, sched_cos)
+warm_up = sched_cos(0.3, 0.6)
+print(f"{type(warm_up).__name__} of {warm_up.func.__name__} with {warm_up.args}; at pos 0.5 it gives {warm_up(0.5):.2f}")
 pos = torch.linspace(0.01, 1, 100)
 fig, ax = plt.subplots()
 for name, sched in [("lin", sched_lin), ("cos", sched_cos), ("no", sched_no), ("exp", sched_exp)]:
@@ -232,9 +248,12 @@ run.recorder.plot_loss(ax=ax2)
 fig.tight_layout()
 
 # %% [markdown]
-# The learning rate followed the one-cycle shape, and the loss fell fast while it was high, then
-# settled as it came down. The final validation accuracy is printed above: this small MLP gets
-# about 97% of the validation digits right after three epochs.
+# The learning rate followed the one-cycle shape. The loss dropped steeply in the first few dozen
+# iterations - from random weights, even a small learning rate makes fast progress - then kept
+# falling slowly and noisily. The biggest spikes come while the learning rate is near its peak,
+# where the steps are largest, and the curve calms down as the rate comes down at the end. The
+# last line printed above is the result: this small MLP gets about 97% of the validation digits
+# right after three epochs.
 #
 # ## What you built, and what's next
 #

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
-from functools import partial
+from functools import partial, wraps
 
 import matplotlib.pyplot as plt
 import torch
@@ -460,6 +460,7 @@ class ParamScheduler(Callback):
 
 def annealer(f):
     """Turn `f(start, end, pos)` into a maker: `sched_lin(1, 2)` is the function `pos -> f(1, 2, pos)`."""
+    @wraps(f)  # keep f's name, docstring and source visible through the decorator
     def make(start, end):
         return partial(f, start, end)
     return make

@@ -62,19 +62,23 @@ def test_dataloader_batches_in_order(mod):
 def test_dataloader_shuffles_each_pass_and_covers_everything(mod):
     ds = mod.Dataset(torch.arange(50.), torch.arange(50))
     dl = mod.DataLoader(ds, bs=8, shuffle=True)
-    first, second = (torch.cat([yb for _, yb in dl]).tolist() for _ in range(2))
+    passes = [list(dl) for _ in range(2)]
+    for batches in passes:
+        assert all(torch.equal(xb, yb.float()) for xb, yb in batches)  # inputs stay with their targets
+    first, second = (torch.cat([yb for _, yb in batches]).tolist() for batches in passes)
     assert sorted(first) == sorted(second) == list(range(50))
     assert first != list(range(50)) and first != second
 
 
 @pytest.mark.exercise("00-get-dls", points=1, hint="Validation needs no gradients: twice the batch size, and no shuffling.")
 def test_get_dls_valid_twice_the_batch_and_in_order(mod):
-    train = mod.Dataset(torch.arange(20.), torch.arange(20))
+    train = mod.Dataset(torch.arange(40.), torch.arange(40))
     valid = mod.Dataset(torch.arange(20.), torch.arange(20))
     train_dl, valid_dl = mod.get_dls(train, valid, bs=5)
-    assert (train_dl.bs, train_dl.shuffle) == (5, True)
-    assert (valid_dl.bs, valid_dl.shuffle) == (10, False)
-    assert [yb.tolist() for _, yb in valid_dl][0] == list(range(10))
+    assert [len(yb) for _, yb in train_dl] == [5] * 8
+    assert [yb.tolist() for _, yb in valid_dl] == [list(range(10)), list(range(10, 20))]
+    orders = [torch.cat([yb for _, yb in train_dl]).tolist() for _ in range(2)]
+    assert orders[0] != list(range(40)) and orders[0] != orders[1]  # shuffled, anew each pass
 
 
 @pytest.mark.exercise("00-accuracy", points=1, hint="Compare out.argmax(dim=1) with the targets and average as floats.")
@@ -133,15 +137,22 @@ def test_runner_calls_every_event_in_order(mod):
 def test_runner_trains_only_on_training_batches(mod):
     learn = tiny_learner(mod)
     before = learn.model.weight.detach().clone()
-    grads_in_valid = []
+    grads_in_valid, grad_errors = [], []
 
-    class SpyValid(mod.Callback):
+    class Spy(mod.Callback):
         def after_loss(self):
             if not self.in_train:
                 grads_in_valid.append(self.loss.requires_grad)
-    mod.Runner(cbs=[SpyValid()]).fit(2, learn)
+
+        def after_backward(self):
+            # the gradient must be this batch's alone: zero_grad ran after the previous step
+            model = self.model
+            fresh = torch.autograd.grad(self.loss_func(model(self.xb), self.yb), model.weight)[0]
+            grad_errors.append((model.weight.grad - fresh).abs().max().item())
+    mod.Runner(cbs=[Spy()]).fit(2, learn)
     assert not torch.equal(before, learn.model.weight)
     assert grads_in_valid == [False, False]
+    assert len(grad_errors) == 6 and max(grad_errors) < 1e-6
 
 
 @pytest.mark.exercise("00-runner", points=2, hint="A True from begin_epoch skips training; from after_epoch it ends the fit.")
@@ -149,6 +160,33 @@ def test_runner_cancels_by_returning_true(mod):
     log = EventLog(cancel_at={"begin_epoch", "after_epoch"})
     mod.Runner(cbs=[log]).fit(3, tiny_learner(mod))
     assert log.events == ["begin_fit", "begin_epoch", "begin_validate"] + VALID_BATCH + ["after_epoch", "after_fit"]
+
+
+@pytest.mark.exercise("00-runner", points=2, hint="Check the return value of every event: begin_fit, begin_batch, after_loss, begin_validate.")
+@pytest.mark.parametrize("cancel_at, expected", [
+    ("begin_fit", ["begin_fit", "after_fit"]),
+    ("begin_batch", ["begin_fit", "begin_epoch"] + ["begin_batch", "after_batch"] * 3 + ["begin_validate"]
+     + ["begin_batch", "after_batch"] + ["after_epoch", "after_fit"]),
+    ("after_loss", ["begin_fit", "begin_epoch"] + ["begin_batch", "after_pred", "after_loss", "after_batch"] * 3
+     + ["begin_validate"] + VALID_BATCH + ["after_epoch", "after_fit"]),
+    ("begin_validate", ["begin_fit", "begin_epoch"] + BATCH * 3 + ["begin_validate", "after_epoch", "after_fit"]),
+])
+def test_runner_cancels_at_every_level(mod, cancel_at, expected):
+    log = EventLog(cancel_at={cancel_at})
+    mod.Runner(cbs=[log]).fit(1, tiny_learner(mod))
+    assert log.events == expected
+
+
+@pytest.mark.exercise("00-runner", points=1, hint="all_batches checks `stop` before each batch and resets it after the pass.")
+def test_runner_stop_ends_the_pass_and_is_reset(mod):
+    log = EventLog()
+
+    class StopAfterFirst(mod.Callback):
+        def after_batch(self):
+            self.run.stop = True
+    mod.Runner(cbs=[log, StopAfterFirst()]).fit(2, tiny_learner(mod))
+    one_pass = ["begin_fit"] + (["begin_epoch"] + BATCH + ["begin_validate"] + VALID_BATCH + ["after_epoch"]) * 2
+    assert log.events == one_pass + ["after_fit"]
 
 
 @pytest.mark.exercise("00-runner", points=2, hint="Put after_fit in a finally block.")
