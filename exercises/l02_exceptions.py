@@ -306,7 +306,8 @@ def suggest_lr(lrs, losses, beta: float = 0.9) -> float:
 
 def plot_lr_find(lrs, losses, beta: float = 0.9, ax=None, title: str = "LR finder") -> float:
     """Plot an LR finder run, loss against lr on a log axis: the raw losses, their smoothed curve,
-    its minimum, and the `suggest_lr` learning rate. Returns the suggestion."""
+    its minimum, the `suggest_lr` learning rate, and the range between the two (the learning rates
+    worth trying: the suggestion is its cautious end). Returns the suggestion."""
     ax = ax or plt.gca()
     smoothed, suggestion = smooth(losses, beta), suggest_lr(lrs, losses, beta)
     i_min = min((s, i) for i, s in enumerate(smoothed) if math.isfinite(s))[1]
@@ -314,6 +315,7 @@ def plot_lr_find(lrs, losses, beta: float = 0.9, ax=None, title: str = "LR finde
     ax.plot(lrs, smoothed, color="tab:blue", lw=2, label=f"smoothed (beta={beta})")
     ax.plot(lrs[i_min], smoothed[i_min], "o", color="tab:red", label=f"minimum at lr={lrs[i_min]:.2g}")
     ax.axvline(suggestion, color="tab:green", ls="--", label=f"suggestion: min / 10 = {suggestion:.2g}")
+    ax.axvspan(suggestion, lrs[i_min], color="tab:green", alpha=0.1, label="range: suggestion to minimum")
     start = [l for l in losses[:max(i_min, 1)] if math.isfinite(l)]
     top = max(start) if start else smoothed[i_min]
     ax.set_ylim(min(l for l in losses if math.isfinite(l)) * 0.9, top * 1.15)  # the blow-up goes off the top

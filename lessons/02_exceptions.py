@@ -203,17 +203,15 @@ show_source(Callback, Runner.__call__)
 # for code that calls a callback directly.
 #
 # Why bother? Because now a callback can override `__call__` and see **every** event, including
-# the ones it has no method for. Here is one that prints each event it sees, on a single training
-# batch and a single validation batch:
+# the ones it has no method for. The library's `TraceEvents` does just that: it defines no handler
+# at all, only a `__call__` that appends each event to its `events` list and passes it to
+# `report` (if given), before handing over to the base class. Its `_order` of -10 puts it first,
+# so it sees an event even when a later callback raises there (section 3). With `report=print`,
+# on a single training batch and a single validation batch:
 
 # %%
-class PrintEvents(Callback):
-    def __call__(self, event):
-        print(event)
-        return super().__call__(event)
-
-
-Runner(cbs=[PrintEvents()]).fit(1, get_learner(one))
+show_source(TraceEvents)
+Runner(cbs=[TraceEvents(report=print)]).fit(1, get_learner(one))
 
 # %% [markdown]
 # And here is one for debugging: it stops in Python's debugger at a chosen event, when a condition
@@ -298,9 +296,12 @@ show_source(Runner.one_batch, Runner.all_batches, Runner.fit)
 # | a callback raises | caught in | then runs | skipped |
 # | --- | --- | --- | --- |
 # | `CancelBatchException` | `one_batch` | `after_cancel_batch`, `after_batch` | the rest of this batch |
-# | `CancelEpochException` | `all_batches` | `after_cancel_epoch` | the rest of this pass over the data |
-# | `CancelTrainException` | `fit` | `after_cancel_train`, `after_fit` | the rest of the fit |
-# | anything else (a bug) | nowhere | `after_batch`, `after_fit` | everything: the error reaches you, with its traceback |
+# | `CancelEpochException` | `all_batches` | `after_batch` (if raised during a batch), `after_cancel_epoch` | the rest of this pass over the data |
+# | `CancelTrainException` | `fit` | `after_batch` (if raised during a batch), `after_cancel_train`, `after_fit` | the rest of the fit |
+# | anything else (a bug) | nowhere | `after_batch` (if raised during a batch), `after_fit` | everything: the error reaches you, with its traceback |
+#
+# The `after_batch` in those rows is the one of the interrupted batch: the exception passes
+# through `one_batch` on its way up, and `one_batch`'s `finally` runs on the way.
 #
 # Compare `one_batch` with lesson 00's: no `if` after the events, and one more change - the
 # gradients are zeroed just *before* `backward` instead of after the step. A batch cancelled
@@ -340,11 +341,11 @@ except TypeError as e:
 # *Exercise `02-stop-after`*: write `StopAfterStep.after_step`.
 
 # %%
-show_source(StopAfterStep, TraceEvents)
+show_source(StopAfterStep)
 
 # %%
 set_seed(42)
-trace = TraceEvents()  # records every event (it overrides __call__, like PrintEvents)
+trace = TraceEvents()  # no report this time: we only look at trace.events afterwards
 run = Runner(cbs=[trace, StopAfterStep(10, report=lambda i: print(i, end=" "))])
 run.fit(1, get_learner(data, lr=0.5))
 print(f"\nsteps: {trace.events.count('after_step')}, validation: {'begin_validate' in trace.events}, "
@@ -388,13 +389,20 @@ class SkipBatch(Callback):
 
 
 trace = TraceEvents()
-Runner(cbs=[trace, SkipBatch(1)]).fit(1, get_learner(tiny))
+run = Runner(cbs=[trace, SkipBatch(1)], cb_funcs=[Recorder])
+run.fit(1, get_learner(tiny))
 show_trace(trace.events)
+print(f"n_iter: {run.n_iter}; Recorder losses: {[round(l, 4) for l in run.recorder.losses]}")
 
 # %% [markdown]
 # The second batch ran `begin_batch`, then jumped straight to `after_cancel_batch` and
-# `after_batch`, and the third batch ran normally. Now a callback that ends the training pass of
-# the first epoch at its second batch:
+# `after_batch`, and the third batch ran normally. A skipped batch still counts as a batch,
+# though: `TrainEvalCallback` and `Recorder` do their work at `after_batch`, which runs for it
+# too, so `n_iter` counts it and the Recorder records a loss for it - `self.loss`, which this
+# batch never computed, so it is still the previous batch's loss (the repeated value above).
+# Keep that in mind when you read a Recorder's losses from a run that skipped batches.
+#
+# Now a callback that ends the training pass of the first epoch at its second batch:
 
 # %%
 class CutFirstEpoch(Callback):
@@ -408,8 +416,10 @@ Runner(cbs=[trace, CutFirstEpoch()]).fit(2, get_learner(tiny))
 show_trace(trace.events)
 
 # %% [markdown]
-# Epoch 0 trained on one batch, announced `after_cancel_epoch`, validated, and ended normally;
-# epoch 1 ran in full.
+# Epoch 0 trained on one batch. The second batch was interrupted at `begin_batch`, yet it still
+# ran its `after_batch` (the `finally` of `one_batch`, on the exception's way up); then
+# `all_batches` caught the exception and announced `after_cancel_epoch`, and the epoch validated
+# and ended normally. Epoch 1 ran in full.
 #
 # ## 6. Errors are still errors
 #
@@ -539,8 +549,13 @@ start = time.perf_counter()
 run = Runner(cb_funcs=[Recorder, LRFinder])
 run.fit(1, learn)
 lrs, losses = run.recorder.lrs[0], run.recorder.losses
-print(f"{len(losses)} iterations in {time.perf_counter() - start:.1f} s; best loss {run.lr_finder.best_loss:.3f}; "
-      f"stopped at lr {lrs[-1]:.3g} with loss {losses[-1]:.3g}")
+finder = run.lr_finder
+print(f"{len(losses)} iterations in {time.perf_counter() - start:.1f} s; best loss {finder.best_loss:.3f}")
+if should_stop(losses[-1], finder.best_loss, finder.stop_factor):
+    print(f"stopped by the stop rule after {len(losses)} of {finder.max_iter} planned iterations, at lr {lrs[-1]:.3g}: "
+          f"loss {losses[-1]:.3g} > {finder.stop_factor:g} x best loss {finder.best_loss:.3f}")
+else:
+    print(f"it ran all {finder.max_iter} iterations, up to lr {lrs[-1]:.3g}")
 
 # %% [markdown]
 # This lesson's `Recorder` is lesson 00's plus one method, `plot`: the loss against the learning
@@ -557,8 +572,9 @@ fig.tight_layout()
 # %% [markdown]
 # The curve has the three parts we expected: flat up to about $10^{-2}$, falling until about
 # $0.2$, then climbing until a last batch with a huge loss (left out of the plot: it would squash
-# everything else) triggered the stop, well before 100 iterations. The schedule on the right is
-# the exponential one, cut short.
+# everything else) triggered the stop rule before the planned 100 iterations were up: the printout
+# above says after how many, and at which learning rate, which is why both plots end short of
+# $\text{lr} = 10$. The schedule on the right is the exponential one, cut short there.
 #
 # And the model and optimiser are back as they were:
 
@@ -645,17 +661,20 @@ print(f"{len(losses)} iterations; best smoothed loss {run.lr_finder.best_loss:.3
 # %% [markdown]
 # ### Reading a learning rate off the curve
 #
-# Which learning rate should we train with? Not the one at the **minimum** of the curve: there
-# the loss has stopped falling because the steps have become too large, so it sits at the edge of
-# divergence - and the smoothed curve lags, so its minimum is even a bit further right than the
-# raw one. Training at the minimum would be living on that edge for a whole run.
+# Which learning rate should we train with? The **minimum** of the curve is the obvious
+# candidate, but not a safe one to take blindly: the loss stops falling there because the steps are
+# becoming too large, so it is not far from where training diverges - and the smoothed curve lags,
+# so its minimum is even a bit further right than the raw one. The finder saw each learning rate
+# for a single batch, early in training; it cannot tell us how much margin the minimum leaves over
+# a whole run. It may work well, or it may be too much.
 #
-# We choose the **minimum of the smoothed loss, divided by 10**: one order of magnitude back from
-# the edge, well inside the region where the loss still falls steadily. It is a simple rule and a
+# So we suggest the **minimum of the smoothed loss, divided by 10**: one order of magnitude back,
+# where the loss has clearly started to fall. Think of the suggestion as the cautious end of a
+# *range* that reaches up to the minimum, not as the one right answer. It is a simple rule and a
 # robust one, because finding the lowest point of a smoothed curve is hardly disturbed by noise.
 # The other popular rule, the point of **steepest descent**, needs the slope of the curve, and a
 # slope is a difference of neighbouring noisy losses: it amplifies exactly the noise we smoothed
-# away. Our rule is deliberately cautious; we check below what that costs.
+# away. We check below what the caution costs, and whether the minimum itself was too much.
 #
 # *Exercise `02-suggest-lr`*: write `suggest_lr`.
 
@@ -664,6 +683,10 @@ show_source(suggest_lr)
 suggestion = suggest_lr(lrs, losses, beta=0.9)
 i_sugg = next(i for i, lr in enumerate(lrs) if lr >= suggestion)
 print(f"suggested learning rate: {suggestion:.3g} (minimum of the smoothed loss at lr {10 * suggestion:.3g}, divided by 10)")
+smoothed = smooth(losses, beta=0.9)
+i_min = min((s, i) for i, s in enumerate(smoothed) if math.isfinite(s))[1]
+print(f"smoothed loss: {smoothed[0]:.2f} at the start, {smoothed[i_sugg]:.2f} at the suggestion (lr {lrs[i_sugg]:.2g}), "
+      f"{smoothed[i_min]:.2f} at the minimum (lr {lrs[i_min]:.2g})")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
 plot_lr_find(lrs, losses, beta=0.9, ax=ax1, title="LR finder: loss against learning rate")
@@ -676,6 +699,10 @@ fig.tight_layout()
 
 # %% [markdown]
 # ### Does the suggestion train well?
+#
+# On the plot, the suggestion (green line) sits where the smoothed loss has started to fall, and
+# the minimum (red dot) at the bottom of the fall, as the numbers printed above confirm; the shaded
+# band between them is the range the finder points to.
 #
 # A finder run is 100 batches from a random start, so its answer is a hint, not a measurement. The
 # only real test is training. One epoch each at the suggestion, at ten times it (the minimum of

@@ -264,6 +264,24 @@ def test_fit_carries_on_after_a_cancelled_batch_or_pass(mod):
     assert log.events == ["begin_fit"] + epoch0 + epoch1 + ["after_fit"]
 
 
+@pytest.mark.exercise("02-cancel-train", points=1,
+                      hint="Run begin_validate and the validation pass inside `with torch.no_grad():`, and only those.")
+def test_fit_validates_without_gradients(mod):
+    class GradLog(mod.Callback):
+        def begin_fit(self):
+            self.seen = []
+
+        def begin_validate(self):
+            self.seen.append(("begin_validate", torch.is_grad_enabled()))
+
+        def after_loss(self):
+            self.seen.append(("train" if self.in_train else "valid", self.loss.requires_grad))
+    log = GradLog()
+    mod.Runner(cbs=[log]).fit(2, tiny_learner(mod))
+    assert log.seen == (([("train", True)] * 3 + [("begin_validate", False), ("valid", False)]) * 2)
+    assert torch.is_grad_enabled()  # and gradients are back on after the fit
+
+
 @pytest.mark.exercise("02-cancel-train", points=2,
                       hint="Don't catch ordinary exceptions: the finally blocks run after_batch and after_fit, then it propagates.")
 def test_an_error_in_a_callback_propagates_after_after_fit(mod):
@@ -437,6 +455,8 @@ def test_lr_finder_leaves_the_learner_as_it_found_it(mod):
     with pytest.raises(RuntimeError):
         mod.Runner(cbs=[Broken(), mod.LRFinder(max_iter=7)]).fit(4, learn)
     assert all(torch.equal(v, before[k]) for k, v in learn.model.state_dict().items())
+    assert torch.equal(learn.opt.state[learn.model.weight]["momentum_buffer"], buf)
+    assert learn.opt.param_groups[0]["lr"] == 0.1  # not the finder's lr of the step that failed
 
 
 @pytest.mark.exercise("02-suggest-lr", points=2,
