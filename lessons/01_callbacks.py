@@ -57,6 +57,7 @@
 
 # %%
 import functools
+import gc
 import inspect
 import time
 from pathlib import Path
@@ -101,34 +102,35 @@ g(None)   # calling it
 # function whenever someone clicks. In a notebook, `ipywidgets` provides such buttons:
 # `button.on_click(f)` stores `f`, and each click calls `f(button)`.
 #
-# The cell below uses `ipywidgets` if it is installed. If not, it uses a ten-line stand-in with
-# the same two methods, which shows all a button does with your callback: keep it, and call it on
-# each click. Either way we then "click" from code, because on a static page like this one no
-# button is live; in a running notebook you can click the real one yourself.
+# This page was run once and saved, so no widget on it is live: there is no button to press. The
+# cell below therefore defines `ToyButton`, a ten-line stand-in with the same interface as the
+# `ipywidgets` button (`on_click` and `click`). It shows all a button does with your callback:
+# keep it, and call it on each click. We "click" it from code. When you run the notebook yourself
+# with `ipywidgets` installed, the same cell shows the real button, and you can click it too.
 
 # %%
-try:
+class ToyButton:
+    """What a GUI button does with a callback: keep it, and call it back on each click."""
+    def __init__(self, description):
+        self.description, self.handlers = description, []
+
+    def on_click(self, callback):
+        self.handlers.append(callback)
+
+    def click(self):  # the GUI calls this when you press the button
+        for callback in self.handlers:
+            callback(self)
+
+try:  # a running notebook with ipywidgets: the real, clickable button
     import ipywidgets as widgets
     button = widgets.Button(description="Click me")
-    display(button)  # live in a running notebook: click it and "hi" appears
-except ImportError:
-    class ToyButton:
-        """What a GUI button does with a callback: keep it, and call it back on each click."""
-        def __init__(self, description):
-            self.description, self.handlers = description, []
-
-        def on_click(self, callback):
-            self.handlers.append(callback)
-
-        def click(self):  # the GUI calls this when you press the button
-            for callback in self.handlers:
-                callback(self)
-
+    display(button)
+except ImportError:  # this page: the stand-in
     button = ToyButton(description="Click me")
-    print("ipywidgets is not installed, so we use a stand-in button with the same interface.")
 
+print("button:", type(button).__name__)
 button.on_click(f)  # hand the function over: note f, not f()
-button.click()      # a click: the button calls f back
+button.click()      # a click from code: the button calls f back
 
 # %% [markdown]
 # ## 2. Writing our own: a slow calculation with a progress callback
@@ -428,7 +430,12 @@ a + b
 #
 # A short tour, each one run. `__new__` creates the object and `__init__` fills it in; `__repr__`
 # is for developers (the REPL, containers), `__str__` for users (`print`); `__del__` runs when the
-# last reference goes away (in CPython, at once; do not rely on the timing elsewhere).
+# object is destroyed. When that is depends on the interpreter: CPython counts references and
+# destroys an object as soon as the last one goes away, so below `del t` runs `__del__` at once.
+# That holds only in CPython, and only when no reference cycle holds the object (an object that
+# refers to itself, or two that refer to each other, wait for the cycle collector, which runs
+# when it likes); PyPy and other interpreters collect later. Never rely on `__del__`'s timing to
+# release a resource: that is what `with` is for.
 
 # %%
 class Traced:
@@ -452,7 +459,13 @@ class Traced:
 t = Traced("t")
 print(t)    # __str__
 print([t])  # a list shows its items' __repr__
-del t       # the last reference: __del__ runs
+del t       # the last reference: in CPython __del__ runs at once
+
+u = Traced("u")
+u.me = u    # a reference cycle: u refers to itself
+del u       # no __del__ yet: the cycle still holds the object
+print("after del u: nothing yet")
+unreachable = gc.collect()  # the cycle collector finds the cycle: now __del__ runs
 
 # %% [markdown]
 # `__setattr__` sees every assignment and `__getattr__` is asked only when the normal lookup
@@ -533,15 +546,20 @@ print("after:", cfg)
 # really do?" is to jump to its definition, including inside PyTorch. These are the moves worth
 # having in your fingers:
 #
-# | to ... | VS Code (Linux/Windows; on macOS Cmd for Ctrl) | vim |
-# | --- | --- | --- |
-# | jump to a symbol by (partial) name, anywhere | `Ctrl+T`, then type part of the name | `:tag /part` then `:tselect` (with ctags), or `:Telescope lsp_workspace_symbols` in Neovim |
-# | jump to a symbol in this file | `Ctrl+Shift+O` | `:tag` as above, or `/def name` |
-# | go to the definition (also into installed libraries) | `F12` (`Alt+F12` to peek) | `Ctrl-]` (ctags) or `gd` (with a language server) |
-# | jump back | `Alt+Left` (macOS `Ctrl+-`) | `Ctrl-T` (tag stack) or `Ctrl-O` (jump list) |
-# | fold / unfold a block | `Ctrl+Shift+[` / `Ctrl+Shift+]` | `zc` / `zo` (`:set foldmethod=indent`) |
-# | fold / unfold everything (an outline) | `Ctrl+K Ctrl+0` / `Ctrl+K Ctrl+J` (also the Outline view) | `zM` / `zR` |
-# | search across files | `Ctrl+Shift+F` | `:vimgrep /pattern/ **/*.py` then `:copen` (or `:grep`) |
+# | to ... | VS Code, Windows | VS Code, Linux | VS Code, macOS | vim |
+# | --- | --- | --- | --- | --- |
+# | jump to a symbol by (partial) name, anywhere | `Ctrl+T` | `Ctrl+T` | `Cmd+T` | `:tag /part` (a pattern), `:tselect /part` to choose (with ctags) |
+# | jump to a symbol in this file | `Ctrl+Shift+O` | `Ctrl+Shift+O` | `Cmd+Shift+O` | `:tag` as above, or search: `/def name` |
+# | go to the definition (also into installed libraries) | `F12` | `F12` | `F12` | `Ctrl-]` on the name (with ctags) |
+# | peek at the definition in place | `Alt+F12` | `Ctrl+Shift+F10` | `Option+F12` | `Ctrl-W }` (preview window, with ctags) |
+# | jump back | `Alt+Left` | `Ctrl+Alt+-` | `Ctrl+-` | `Ctrl-t` (tag stack) or `Ctrl-o` (jump list) |
+# | fold / unfold a block | `Ctrl+Shift+[` / `Ctrl+Shift+]` | `Ctrl+Shift+[` / `Ctrl+Shift+]` | `Cmd+Option+[` / `Cmd+Option+]` | `zc` / `zo` (after `:set foldmethod=indent`) |
+# | fold / unfold everything (an outline) | `Ctrl+K Ctrl+0` / `Ctrl+K Ctrl+J` | `Ctrl+K Ctrl+0` / `Ctrl+K Ctrl+J` | `Cmd+K Cmd+0` / `Cmd+K Cmd+J` | `zM` / `zR` |
+# | search across files | `Ctrl+Shift+F` | `Ctrl+Shift+F` | `Cmd+Shift+F` | `:vimgrep /pattern/ **/*.py` then `:copen`, or `:grep` |
+#
+# These are VS Code's default bindings; `Ctrl+K Ctrl+S` (macOS `Cmd+K Cmd+S`) lists yours, and the
+# Outline view in the Explorer shows a file's symbols too. In Neovim with a language server
+# attached, `Ctrl-]`, `Ctrl-W }` and `:tag` ask the server instead of a tags file.
 #
 # VS Code's Python extension follows definitions into `site-packages`. With vim's ctags, index the
 # library too: `ctags -R . $(python -c "import torch, os; print(os.path.dirname(torch.__file__))")`.
@@ -697,11 +715,12 @@ x64 = 1e4 + torch.randn(10_000, dtype=torch.float64)
 x32 = x64.float()
 batches = x32.split(100)
 ref = x32.double().var(unbiased=False).item()  # the float32 data's variance, computed in float64
-print(f"true variance (float64, two passes)  {ref:.6f}")
-print(f"one pass, float32 running sums        {one_pass_stats(batches)[1].item():.6f}")
+_, var32, std32 = one_pass_stats(batches)
+print(f"true variance (float64, two passes)  {ref:.6f}   std {ref ** 0.5:.6f}")
+print(f"one pass, float32 running sums        {var32.item():.6f}   std {std32.item():.6f}")
 
 # %% [markdown]
-# A *negative* variance, and `std` is `nan`. Two fixes:
+# A *negative* variance, and its square root, the `std`, is `nan` (not a number). Two fixes:
 #
 # 1. **Shift the data.** The variance does not change when you subtract a constant:
 #    $\mathrm{Var}(x - K) = \mathrm{Var}(x)$. With $K$ near the mean (the first value seen is good
@@ -881,9 +900,10 @@ print("softmax(x + 100) == softmax(x)?", torch.allclose(softmax(logits[0] + 100)
 # %% [markdown]
 # The sigmoids tell the two apart. Image 1 probably shows a fish (0.89) *and* a building (0.78),
 # and the cat is undecided (0.505; the lecture's spreadsheet shows it rounded up, 0.51). Image 2
-# probably shows none of our classes: its best, fish at 0.65, is not much better than a coin toss. Softmax had to
-# pick something for image 2, because its outputs must add up to 1. And it cannot say yes to two
-# classes either: an image with a clear cat and a clear fish gets half a cat and half a fish.
+# is less sure of everything: its best, fish at 0.65, is a moderate yes, and every other class is
+# below 0.5. Softmax cannot express "less sure of everything": it gives image 2 the same 0.62 fish
+# as image 1, because its outputs must add up to 1. And it cannot say yes to two classes either:
+# an image with a clear cat and a clear fish gets half a cat and half a fish.
 
 # %%
 both = torch.tensor([3.0, -2.0, -2.0, 3.0, -2.0])  # a cat and a fish in one picture
@@ -899,8 +919,9 @@ print("sigmoid:", [f"{p:.2f}" for p in sigmoid(both).tolist()])
 # Adding a "none of these" class to a softmax is a poor fix. To predict it, the model needs
 # features that say "none": but there is no such thing to see in an image, only the absence of
 # cats, dogs, planes, fish and buildings. The model has to learn the negation of everything else,
-# and relearn it whenever a class is added. With sigmoids, "none" comes for free: every
-# probability is low, as for image 2.
+# and relearn it whenever a class is added. With sigmoids, "none" needs no class of its own: an
+# item gets no label when none of its probabilities clears a threshold. How high that threshold
+# is, is our choice, as the next cells show.
 #
 # Computing the sigmoid needs a little care: written as $e^x / (1 + e^x)$, it overflows for
 # large logits.
@@ -915,8 +936,21 @@ print("stable sigmoid:       ", sigmoid(huge).tolist(), "  torch.sigmoid:", torc
 
 # %%
 show_source(predict_labels)
-print(predict_labels(logits, classes))
-print(predict_labels(logits, classes, threshold=0.7))
+print("image 2, sigmoid of fish:", f"{sg[1, fish]:.4f}")
+for threshold in (0.5, 0.65, 0.7):
+    print(f"threshold {threshold}:", predict_labels(logits, classes, threshold=threshold))
+
+# %% [markdown]
+# At the default threshold of 0.5, image 1 gets three labels (the cat only just, at 0.505) and
+# image 2 gets fish: 0.65 is not a low probability, so the sigmoids do *not* say "none" for image 2
+# on their own. At 0.7, image 1 keeps fish and building, and image 2 gets no label at all. The
+# syllabus describes image 2 as "nothing above 0.65"; that is off by a hair, since fish is 0.6525,
+# so even at a threshold of 0.65 image 2 is still a fish.
+#
+# So whether image 2 shows "a fish" or "nothing we know" is not in the logits: it is decided by
+# the threshold. The threshold is a hyperparameter, like the learning rate. Choose it (one for
+# all classes, or one per class) on validation data, by the trade-off you need between missed
+# labels and wrong ones; not by eye, and not on the training data.
 
 # %% [markdown]
 # ### A stable log-softmax and cross-entropy
@@ -981,7 +1015,8 @@ print(f"random batch: ours {cross_entropy(r_logits, r_targets).item():.4f}   "
 #   outliers. $E[x^2] - E[x]^2$ allows one pass but cancels catastrophically in float32: shift the
 #   data or use Welford's update. Covariance measures joint movement, correlation is its
 #   unit-free version (linear relations only), and variance is covariance with itself.
-# - Softmax when each item has exactly one class; otherwise a sigmoid per class. Compute the logs
-#   of both with the max taken out.
+# - Softmax when each item has exactly one class; otherwise a sigmoid per class, with a threshold
+#   (a hyperparameter, tuned on validation data) deciding which labels an item gets. Compute the
+#   logs of both with the max taken out.
 #
 # Now write the exercises in `exercises/l01_callbacks.py` and run `make grade LESSON=01`.

@@ -388,10 +388,17 @@ def one_pass_stats(batches: Iterable[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
 
     .. math:: \mathrm{Var}(x) = E[x^2] - E[x]^2 = \frac{\sum x^2}{n} - \Big(\frac{\sum x}{n}\Big)^2
 
-    Exercise 01-running-sums: go through ``batches`` once (it may be a generator), keeping only
-    three running values: the count ``n``, ``sum(x)`` and ``sum(x * x)``. Accumulate the sums in
-    the batches' own dtype (as a BatchNorm buffer would) and do not clamp the variance: the
-    lesson shows how this formula fails in float32 when the mean is large.
+    Exercise 01-running-sums: the one-pass *textbook* formula, weakness included. Go through
+    ``batches`` once (it may be a generator), keeping only three running values: the count ``n``
+    (an int), ``s = sum(x)`` and ``ss = sum(x * x)``. Keep ``s`` and ``ss`` as tensors of the
+    batches' own dtype (as a BatchNorm buffer would): for float32 batches, add each batch's
+    ``b.sum()`` and ``(b * b).sum()`` into float32 accumulators, never into Python floats or
+    float64 (``.item()`` or ``.double()`` would hide much of the problem). At the end return
+    ``mean = s / n`` and ``var = ss / n - mean ** 2``. Do not subtract the mean (or any other
+    value) from the data, do not keep the batches for a second pass, and do not clamp the
+    variance: the lesson shows how this formula fails in float32 when the mean is large, and the
+    graded tests expect exactly that failure (a zero or negative variance where the true one is
+    positive). ``RunningStats`` below is the robust version.
 
     Args:
         batches (Iterable[Tensor]): tensors of any shape and one floating dtype; every element counts.

@@ -234,6 +234,48 @@ def test_one_pass_stats_matches_torch(mod):
     torch.testing.assert_close(std, x.std(unbiased=False))
 
 
+def _cancelling_float32_batches():
+    """Float32 batches with mean 8192 and variance exactly 0.5, on which E[x^2] - E[x]^2 gives 0.
+
+    1024 values: 256 x 8191, 512 x 8192, 256 x 8193, shuffled. Every square rounds in float32
+    (8193^2 = 2^26 + 2^14 + 1 needs 27 bits, float32 keeps 24) to 2^26 - 2^14, 2^26 or 2^26 + 2^14.
+    Those are multiples of 2^14 and every sum of them stays below 2^38, so all the running sums
+    are exact in float32, in any order: the float32 textbook formula gives exactly 0, however the
+    sums are grouped, while the true variance is 0.5.
+    """
+    x = torch.tensor([8191.0] * 256 + [8192.0] * 512 + [8193.0] * 256)
+    x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))]
+    return x.split(100)
+
+
+def _textbook_float32(batches):
+    """The one-pass textbook formula with float32 running sums: ss/n - (s/n)**2."""
+    n, s, ss = 0, torch.zeros((), dtype=torch.float32), torch.zeros((), dtype=torch.float32)
+    for b in batches:
+        n, s, ss = n + b.numel(), s + b.sum(), ss + (b * b).sum()
+    mean = s / n
+    return mean, ss / n - mean ** 2
+
+
+@pytest.mark.exercise("01-running-sums", points=2,
+                      hint="This exercise is the textbook formula, flaws included: float32 tensors s and ss, "
+                           "var = ss/n - (s/n)**2 at the end; no subtracting the mean, no second pass, no float64.")
+def test_one_pass_stats_float32_is_the_textbook_formula(mod):
+    batches = _cancelling_float32_batches()
+    x = torch.cat(batches)
+    assert x.double().var(unbiased=False).item() == 0.5  # the truth (a two-pass variance gets it)
+    exp_mean, exp_var = _textbook_float32(batches)
+    assert exp_mean.item() == 8192.0 and exp_var.item() == 0.0  # what float32 running sums give
+    mean, var, std = mod.one_pass_stats(b for b in batches)
+    assert var.dtype == torch.float32, "accumulate in the batches' dtype (float32 here), not float64"
+    assert mean.item() == 8192.0
+    assert var.item() == exp_var.item(), (
+        f"got var {var.item()}, but float32 running sums give ss/n - (s/n)**2 = {exp_var.item()} here "
+        "(the true variance is 0.5): one_pass_stats is the textbook one-pass formula, not a two-pass "
+        "or shifted variance; RunningStats is the robust one")
+    assert std.item() == 0.0
+
+
 @pytest.mark.exercise("01-running-sums", points=1,
                       hint="Skip empty batches; if no element was seen at all, raise ValueError.")
 def test_one_pass_stats_empty(mod):
@@ -263,15 +305,26 @@ def test_running_stats_matches_torch(mod):
 @pytest.mark.exercise("01-running-stats", points=3,
                       hint="Never form E[x^2]: in float32 it is ~1e8 here and E[x]^2 cancels it to noise. Use deviations from a mean.")
 def test_running_stats_float32_large_mean(mod):
-    x = 1e4 + torch.randn(4000, dtype=torch.float64)  # var ~1, mean 1e4: E[x^2] ~ 1e8
-    x32 = x.float()
+    x = 1e4 + torch.randn(4000, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x32 = x.float()  # var ~1, mean 1e4: E[x^2] ~ 1e8, where float32 numbers are 8 apart
+    batches = x32.split(100)
+    truth = x32.double()  # the float32 data's statistics, computed in float64
+    textbook = _textbook_float32(batches)[1].item()
+    assert abs(textbook - truth.var(unbiased=False).item()) > 0.5  # the data defeats E[x^2] - E[x]^2
     rs = mod.RunningStats()
-    for b in x32.split(100):
+    for b in batches:
         rs.update(b)
-    assert rs.var.dtype == torch.float32, "keep the state in the batches' dtype"
-    expected = x32.double().var(unbiased=False)
-    assert rs.var.item() == pytest.approx(expected.item(), rel=1e-3)
-    assert rs.mean.item() == pytest.approx(x32.double().mean().item(), abs=1e-2)
+    assert rs.var.dtype == torch.float32 and rs.mean.dtype == torch.float32, "keep the state in the batches' dtype"
+    assert rs.var.item() == pytest.approx(truth.var(unbiased=False).item(), rel=1e-3), (
+        f"var {rs.var.item()} vs {truth.var(unbiased=False).item():.6f} in float64 "
+        f"(the float32 textbook formula gives {textbook})")
+    assert rs.std.item() == pytest.approx(truth.std(unbiased=False).item(), rel=1e-3)
+    assert rs.mean.item() == pytest.approx(truth.mean().item(), abs=1e-2)
+    # the data on which the float32 textbook formula gives exactly 0: the true variance is 0.5
+    rs = mod.RunningStats()
+    for b in _cancelling_float32_batches():
+        rs.update(b)
+    assert rs.var.item() == pytest.approx(0.5, rel=1e-3) and rs.mean.item() == pytest.approx(8192.0, abs=1e-3)
 
 
 @pytest.mark.exercise("01-running-stats", points=1,
