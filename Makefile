@@ -1,29 +1,37 @@
-# Every target sets up what it needs: a fresh clone with Python 3.11+ and make is enough.
+# Every target sets up what it needs: a fresh clone with Python 3.11+, make and Node.js/npm is enough.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SETUP  := $(VENV)/.installed
+# Where pip gets torch from; empty: PyPI (on Linux, a large CUDA build). For the CPU-only wheel:
+#   make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+TORCH_INDEX_URL ?=
+TORCH := $(shell grep -o 'torch==[0-9.]*' pyproject.toml)
 
 .PHONY: setup test grade lessons stubs pair site serve clean
 
 setup: $(SETUP)
 
-# Re-install whenever the pinned dependencies change.
+# Re-install whenever the pinned dependencies change. A venv without pip (`python3 -m venv` failed
+# half-way, as on Debian without python3-venv) is made again.
 $(SETUP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed; set PYTHON=python3.11")'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(VENV)/bin/pip || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); } || { rm -rf $(VENV); \
+	  echo "Could not create $(VENV). On Debian/Ubuntu install the venv module first: sudo apt install python3-venv"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX_URL),$(PY) -m pip install --quiet '$(TORCH)' --index-url '$(TORCH_INDEX_URL)')
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## The course's whole test suite (what CI runs).
+## The course's whole test suite (what CI runs). The graded tests run in `course.grade --check`
+## (on the solutions and on the stubs), so the last step leaves them out; plain `pytest` runs all.
 test: setup
 	$(PY) -m course.stubs --check
 	$(PY) -m course.lessons check-pairs
 	$(PY) -m course.grade --check
 	$(PY) -m course.lessons run
 	$(PY) -m course.site build
-	$(PY) -m pytest
+	$(PY) -m pytest -m 'not exercise'
 
 ## Grade your exercises: `make grade` or `make grade LESSON=01`.
 grade: setup
@@ -50,4 +58,4 @@ serve: setup
 	$(PY) -m course.site serve
 
 clean:
-	rm -rf build site
+	rm -rf build

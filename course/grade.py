@@ -10,6 +10,9 @@ pytest-timeout cuts each test after `--timeout` seconds and `course.grade_plugin
 result as a JSON line. A test that even the timeout cannot stop (a hang inside C code, a crash of
 the interpreter) brings the run down; the grader records it as failed and resumes after it.
 
+`collect()` lists the graded tests with their exercise and points, without running them: the one
+source of the points the course site shows, the same `make grade` scores.
+
 `--check` is the course's own check (`make test`): every graded test passes on `solutions/` and
 fails on the untouched stubs in `exercises/` (keep them in sync with `python -m course.stubs`), and
 exercise ids match between the tests and the solution regions.
@@ -21,12 +24,14 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,8 +52,38 @@ class NoTests(GradeError):
     """No graded test to run."""
 
 
+class Cancelled(GradeError):
+    """The run was stopped from outside (the other run of `--check` was interrupted)."""
+
+
+def module_of(nodeid: str) -> str:
+    """The module a graded test file targets: tests/graded/test_l01_callbacks.py::... -> l01_callbacks."""
+    return Path(nodeid.partition("::")[0]).stem.removeprefix("test_")
+
+
+class _Graded:
+    nodeid: str
+
+    @property
+    def lesson(self) -> str:
+        """The lesson of the test file: tests/graded/test_l01_callbacks.py::... -> "01"."""
+        m = LESSON.search(self.nodeid)
+        return m[1] if m else "??"
+
+
 @dataclass(frozen=True)
-class Result:
+class Collected(_Graded):
+    """One graded test as collected (each parametrized case on its own), before it runs."""
+    nodeid: str  # tests/graded/test_l01_callbacks.py::test_closure[2]
+    exercise: str  # 01-closure
+    points: float
+    hint: str
+    function: str  # the test function's name, without the [parametrize] suffix: test_closure
+    module: str  # the module it grades: l01_callbacks
+
+
+@dataclass(frozen=True)
+class Result(_Graded):
     """One graded test's outcome; a test file that could not be collected has outcome "error"."""
     nodeid: str  # tests/graded/test_l01_callbacks.py::test_closure
     exercise: str | None  # None for a collection error
@@ -62,26 +97,58 @@ class Result:
         return self.outcome == "passed"
 
     @property
-    def lesson(self) -> str:
-        m = LESSON.search(self.nodeid)
-        return m[1] if m else "??"
-
-    @property
     def module(self) -> str:
-        """The module the test file targets: test_l01_callbacks.py -> l01_callbacks."""
-        return Path(self.nodeid.partition("::")[0]).stem.removeprefix("test_")
+        return module_of(self.nodeid)
 
 
 # ---------------------------------------------------------------------------------------- running
 
-def graded_files(root: Path = ROOT, lesson: str | None = None) -> list[Path]:
+def lesson_number(lesson: str | int) -> str:
+    """A lesson number as the file names spell it: 1, "1" or "01" -> "01"."""
+    text = str(lesson)
+    if not (text.isdigit() and int(text) < 100):
+        raise ValueError(f"a lesson number such as 01, not {lesson!r}")
+    return f"{int(text):02d}"
+
+
+def graded_files(root: Path = ROOT, lesson: str | int | None = None) -> list[Path]:
     """The graded test files, those of one lesson when `lesson` ("01") is given."""
-    return sorted((root / "tests" / "graded").glob(f"test_l{lesson or '[0-9][0-9]'}_*.py"))
+    pattern = lesson_number(lesson) if lesson is not None else "[0-9][0-9]"
+    return sorted((root / "tests" / "graded").glob(f"test_l{pattern}_*.py"))
 
 
-def run_graded(impl: str = "exercises", lesson: str | None = None, timeout: float = 10,
-               root: Path = ROOT, grace: float = GRACE) -> list[Result]:
-    """Run the graded tests against `impl` and return one Result per test (and per uncollectable file)."""
+def collect(root: Path = ROOT, lesson: str | int | None = None) -> list[Collected]:
+    """The graded tests (those of one lesson when `lesson` is given), collected but not run.
+
+    One Collected per test item, parametrized cases apart, in file order; an exercise's points are
+    the sum over its items, exactly what `make grade` scores. Empty when no graded test file
+    matches. Raises GradeError when a test file cannot be collected or a marker is malformed.
+    """
+    files = graded_files(root, lesson)
+    if not files:
+        return []
+    with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
+        report = Path(tmp) / "report.jsonl"
+        args = [*map(str, files), "--collect-only", "-q", "-m", "exercise", f"--rootdir={root}",
+                "--continue-on-collection-errors", "-p", "no:cacheprovider",
+                "-p", "course.grade_plugin", f"--grade-report={report}"]
+        code, log = _pytest(args, root, report, hang_after=120)
+        records = read_report(report)
+    errors = [f"{r['nodeid']}: {r['message']}" for r in records if r["event"] == "collect_error"]
+    if errors:
+        raise GradeError("graded test files could not be collected:\n" + "\n".join(f"  {e}" for e in errors))
+    if code not in (0, 5):  # 5: no test marked `exercise`
+        raise GradeError(f"collecting the graded tests failed ({_exit_status(code)}):\n{_errors(log)}")
+    return [Collected(**{k: v for k, v in r.items() if k != "event"}, module=module_of(r["nodeid"]))
+            for r in records if r["event"] == "collected"]
+
+
+def run_graded(impl: str = "exercises", lesson: str | int | None = None, timeout: float = 10,
+               root: Path = ROOT, grace: float = GRACE, cancel: threading.Event | None = None) -> list[Result]:
+    """Run the graded tests against `impl` and return one Result per test (and per uncollectable file).
+
+    Setting `cancel` (from another thread) kills the run and raises Cancelled.
+    """
     files = graded_files(root, lesson)
     if not files:
         where = f"tests/graded/test_l{lesson}_*.py" if lesson else "tests/graded/test_lNN_*.py"
@@ -93,63 +160,85 @@ def run_graded(impl: str = "exercises", lesson: str | None = None, timeout: floa
                 "--continue-on-collection-errors", "-p", "no:cacheprovider",
                 "-p", "course.grade_plugin", f"--grade-report={report}"]
         while True:
-            code, log = _pytest(args, root, report, hang_after=timeout + grace)
-            records = _read(report)
+            code, log = _pytest(args, root, report, hang_after=timeout + grace, cancel=cancel)
+            records = read_report(report)
             if not (hung := _unfinished(records)):
                 break
             # the run died inside this test: fail it, and resume with the tests still to run
             why = (f"Hung >{timeout + grace:g}s: killed by the grader (the timeout could not interrupt it)"
                    if code is None else f"Crashed the test run ({_exit_status(code)})")
-            _append(report, {**hung, "event": "result", "outcome": "failed", "message": why})
+            append_record(report, {**hung, "event": "result", "outcome": "failed", "message": why})
         results = _results(records)
     if code not in (0, 1, 5):  # 5: nothing left to run after a resume
-        raise GradeError(f"pytest failed (exit code {code}); its output ends with:\n{_tail(log)}")
+        raise GradeError(f"pytest failed ({_exit_status(code)}):\n{_errors(log)}")
     if not results:
         raise NoTests(f"no test marked `exercise` in {', '.join(f.name for f in files)}")
     return results
 
 
-def _pytest(args: list[str], root: Path, report: Path, hang_after: float) -> tuple[int | None, str]:
-    """Run pytest in `root`; return its exit code (None if killed as hung) and its output."""
+def _pytest(args: list[str], root: Path, report: Path, hang_after: float,
+            cancel: threading.Event | None = None) -> tuple[int | None, str]:
+    """Run pytest in `root`; return its exit code (None if killed as hung) and its output.
+
+    The child runs in its own session (a test's Ctrl-C handling or stray processes cannot reach the
+    grader), so however the wait ends - a Ctrl-C, `cancel`, an error - its process group is killed.
+    """
     path = [str(root), str(ROOT), os.environ.get("PYTHONPATH", "")]  # root's packages, then course
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     env.pop("PYTEST_ADDOPTS", None)  # a learner's own pytest options must not change the grading
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=root, env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        code = _wait(proc, report, hang_after)
+        try:
+            code = _wait(proc, report, hang_after, cancel)
+        finally:
+            if proc.poll() is None:  # interrupted, cancelled or hung: end it and what it started
+                _kill_group(proc)
         log.seek(0)
         return code, log.read()
 
 
-def _exit_status(code: int) -> str:
-    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"pytest exit code {code}"
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group: also any process the test started
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
-def _wait(proc: subprocess.Popen, report: Path, hang_after: float) -> int | None:
-    """Wait for `proc`; kill its process group once `report` has not grown for `hang_after` seconds."""
+def append_record(path: Path, record: dict) -> None:
+    """Append one record to a report as a JSON line (the file closed at once: a kill loses no written line)."""
+    with Path(path).open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_report(path: Path) -> list[dict]:
+    """The records of a report (the plugin's format), without a last line cut short by a kill."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(l) for l in path.read_text().splitlines() if l.endswith("}")]
+
+
+def _exit_status(code: int | None) -> str:
+    if code is None:
+        return "killed by the grader"
+    return f"killed by {signal.Signals(-code).name}" if code < 0 else f"the test process exited with code {code}"
+
+
+def _wait(proc: subprocess.Popen, report: Path, hang_after: float, cancel: threading.Event | None = None) -> int | None:
+    """Wait for `proc`; None once `report` has not grown for `hang_after` seconds (the caller kills it)."""
     started = time.time()
     while True:
         try:
             return proc.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the grading run was cancelled") from None
             last = report.stat().st_mtime if report.exists() else started
             if time.time() - max(last, started) > hang_after:
-                os.killpg(proc.pid, signal.SIGKILL)  # the group: also any process the test started
-                proc.wait()
+                _kill_group(proc)
                 return None
-
-
-def _read(report: Path) -> list[dict]:
-    if not report.exists():
-        return []
-    # a line cut short by a kill is dropped: its test has no result yet and will run again
-    return [json.loads(l) for l in report.read_text().splitlines() if l.endswith("}")]
-
-
-def _append(report: Path, record: dict) -> None:
-    with report.open("a") as f:
-        f.write(json.dumps(record) + "\n")
 
 
 def _unfinished(records: list[dict]) -> dict | None:
@@ -170,8 +259,10 @@ def _results(records: list[dict]) -> list[Result]:
     return list(results.values())
 
 
-def _tail(text: str, lines: int = 25) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
+def _errors(log: str, lines: int = 25) -> str:
+    """What went wrong, from pytest's output: its `ERROR:` lines (a usage error), else the output's end."""
+    errors = [l for l in log.splitlines() if l.startswith("ERROR:")]
+    return "\n".join(errors or log.rstrip().splitlines()[-lines:])
 
 
 # -------------------------------------------------------------------------------------- rendering
@@ -247,9 +338,9 @@ class CheckReport:
                 f"the stubs; {self.exercises} exercises, each with a region and a test")
 
 
-def _run_or_empty(impl: str, timeout: float, root: Path) -> list[Result]:
+def _run_or_empty(impl: str, timeout: float, root: Path, cancel: threading.Event) -> list[Result]:
     try:
-        return run_graded(impl, timeout=timeout, root=root)
+        return run_graded(impl, timeout=timeout, root=root, cancel=cancel)
     except NoTests:  # a course with no graded tests yet: its regions are reported below
         return []
 
@@ -267,13 +358,20 @@ def solution_regions(root: Path = ROOT) -> tuple[dict[str, list[Region]], list[s
 
 def check(root: Path = ROOT, timeout: float = 10) -> CheckReport:
     """Check the graded tests against the solutions, the stubs and the solution regions."""
+    cancel = threading.Event()
     with ThreadPoolExecutor(len(IMPLS)) as pool:  # the two runs are independent: overlap them
-        on_solutions, on_stubs = pool.map(lambda impl: _run_or_empty(impl, timeout, root), IMPLS)
+        futures = [pool.submit(_run_or_empty, impl, timeout, root, cancel) for impl in IMPLS]
+        try:
+            on_solutions, on_stubs = [f.result() for f in futures]
+        except BaseException:  # a Ctrl-C, or one run failed: stop the other (and its pytest) at once
+            cancel.set()
+            raise
     problems = [f"{r.nodeid} could not be collected: {r.message}" for r in on_solutions if r.exercise is None]
     tests = [r for r in on_solutions if r.exercise is not None]
     problems += [f"{r.nodeid} fails on solutions: {r.message}" for r in tests if not r.passed]
-    problems += [f"{r.nodeid} passes on the untouched stub in exercises/ (exercise {r.exercise})"
-                 for r in on_stubs if r.passed]
+    # a graded test must *fail* on the stub: a skip (or an xfail) would let the stub score nothing but look fine
+    problems += [f"{r.nodeid} {'passes' if r.passed else f'is {r.outcome}'} on the untouched stub in "
+                 f"exercises/ (exercise {r.exercise})" for r in on_stubs if r.exercise is not None and r.outcome != "failed"]
     regions, broken = solution_regions(root)
     problems += broken
     tested = {(r.module, r.exercise): r.nodeid.partition("::")[0] for r in tests}
@@ -291,9 +389,10 @@ def check(root: Path = ROOT, timeout: float = 10) -> CheckReport:
 # -------------------------------------------------------------------------------------------- CLI
 
 def _lesson(text: str) -> str:
-    if not (text.isdigit() and int(text) < 100):
-        raise argparse.ArgumentTypeError(f"a lesson number such as 01, not {text!r}")
-    return f"{int(text):02d}"
+    try:
+        return lesson_number(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _seconds(text: str) -> float:
@@ -319,6 +418,18 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     except GradeError as e:
         print(f"grading failed: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the pytest runs were killed on the way out (see _pytest)
+        print("\ngrading interrupted", file=sys.stderr)
+        return 130
+
+
+def learner_python(root: Path = ROOT) -> str:
+    """This interpreter as the learner would type it in `root`: `.venv/bin/python` for the course's venv."""
+    executable = Path(os.path.abspath(sys.executable))  # not resolved: a venv's python is a link out of it
+    for where in dict.fromkeys([Path(os.path.abspath(root)), Path(root).resolve()]):
+        if executable.is_relative_to(where / ".venv"):
+            return shlex.quote(str(executable.relative_to(where)))
+    return shlex.quote(str(executable))
 
 
 def _grade(root: Path, impl: str, lesson: str | None, timeout: float) -> int:
@@ -326,7 +437,7 @@ def _grade(root: Path, impl: str, lesson: str | None, timeout: float) -> int:
     results = run_graded(impl, lesson, timeout, root)
     print(render(results, width=max(shutil.get_terminal_size((100, 24)).columns, 60)))
     if (failed := next((r for r in results if r.exercise and not r.passed), None)):
-        print(f"\nSee a failure in full: python -m pytest --impl {impl} {failed.nodeid}")
+        print(f"\nSee a failure in full: {learner_python(root)} -m pytest --impl {impl} {shlex.quote(failed.nodeid)}")
     if (errors := [r for r in results if r.exercise is None]):
         print(f"grading incomplete: {len(errors)} test file(s) could not be collected (ERROR above); "
               "their tests are not counted", file=sys.stderr)

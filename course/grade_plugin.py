@@ -1,22 +1,54 @@
 """The pytest plugin behind `course.grade`: one JSON line per graded test as it starts and ends.
 
-Loaded with ``pytest -p course.grade_plugin --grade-report FILE``. The lines are
+Loaded with ``pytest -p course.grade_plugin --grade-report FILE`` (and by `tests/conftest.py`, so a
+malformed `exercise` marker is rejected by a plain `pytest` run too). The lines are
 
     {"event": "start", "nodeid": ..., "exercise": ..., "points": ..., "hint": ...}
     {"event": "result", <the same fields>, "outcome": "passed"|"failed"|"skipped", "message": ...}
     {"event": "collect_error", "nodeid": ..., "message": ...}
 
+and, with ``--collect-only``, one line per collected graded test instead of start/result lines:
+
+    {"event": "collected", <the start fields>, "function": <the test function's name>}
+
 Each line is written (and the file closed) at once, so the grader can read it even after killing a
 run that hung. Tests whose result FILE already holds are deselected: that is how a run resumes.
+`course.grade.read_report` and `append_record` are the only code that reads or writes the format.
 """
 
-import json
+from numbers import Real
 from pathlib import Path
 
 import pytest
 
-MARKER = "exercise(id, points=1, hint=''): a graded test of exercise `id` (run with --impl solutions|exercises)"
+from course.grade import append_record, read_report
 
+MARKER = "exercise(id, points=1, hint=''): a graded test of exercise `id` (run with --impl solutions|exercises)"
+EXAMPLE = "e.g. @pytest.mark.exercise('01-closure', points=2)"
+
+
+# ---------------------------------------------------------------------------------- the marker
+
+def exercise_fields(item) -> dict | None:
+    """The graded test's fields from its `exercise` marker (None when unmarked); a malformed marker is a UsageError."""
+    mark = item.get_closest_marker("exercise")
+    if mark is None:
+        return None
+    exercise = mark.args[0] if mark.args else mark.kwargs.get("id")
+    if not isinstance(exercise, str) or not exercise.strip():
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.exercise needs an exercise id, "
+                                f"e.g. exercise('01-closure', points=2)")
+    points = mark.kwargs.get("points", 1)
+    if isinstance(points, bool) or not isinstance(points, Real) or not points > 0:
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.exercise points must be a positive number, "
+                                f"not {points!r} ({EXAMPLE})")
+    hint = mark.kwargs.get("hint", "")
+    if not isinstance(hint, str):
+        raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.exercise hint must be text, not {hint!r}")
+    return dict(nodeid=item.nodeid, exercise=exercise, points=points, hint=hint)
+
+
+# ------------------------------------------------------------------------------------ the hooks
 
 def pytest_addoption(parser):
     parser.addoption("--grade-report", metavar="FILE", help="JSON-lines file course.grade reads the results from")
@@ -27,6 +59,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", MARKER)
     if (path := config.getoption("grade_report")):
         config.pluginmanager.register(Recorder(Path(path)), "course-grade-recorder")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: a malformed marker is an error in any run
+def pytest_collection_modifyitems(items):
+    for item in items:
+        exercise_fields(item)
 
 
 def describe(exc: BaseException) -> str:
@@ -54,20 +92,16 @@ def collect_message(report) -> str:
 
 
 class Recorder:
-    """Writes the report as the tests run."""
+    """Writes the report as the tests run (or, with --collect-only, as they are collected)."""
 
     def __init__(self, path: Path):
         self.path = path
         self.tests = {}  # nodeid -> the graded test's marker fields
         self.failures = {}  # nodeid -> (outcome, message) of its first phase that did not pass
-        self.done = set()
-        if path.exists():
-            lines = [l for l in path.read_text().splitlines() if l.endswith("}")]  # not one cut by a kill
-            self.done = {r["nodeid"] for r in map(json.loads, lines) if r["event"] == "result"}
+        self.done = {r["nodeid"] for r in read_report(path) if r["event"] == "result"}
 
     def write(self, **record):
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_record(self.path, record)
 
     def pytest_collection_modifyitems(self, config, items):
         skipped = [item for item in items if item.nodeid in self.done]
@@ -77,10 +111,11 @@ class Recorder:
 
     def pytest_collection_finish(self, session):
         for item in session.items:
-            if (mark := item.get_closest_marker("exercise")):
-                exercise = mark.args[0] if mark.args else mark.kwargs.get("id")
-                self.tests[item.nodeid] = dict(nodeid=item.nodeid, exercise=exercise,
-                                               points=mark.kwargs.get("points", 1), hint=mark.kwargs.get("hint", ""))
+            if (fields := exercise_fields(item)):
+                self.tests[item.nodeid] = fields
+                if session.config.option.collectonly:
+                    function = getattr(item, "originalname", item.name)  # without the [parametrize] suffix
+                    self.write(event="collected", **fields, function=function)
 
     def pytest_collectreport(self, report):
         if report.failed:

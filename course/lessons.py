@@ -5,12 +5,17 @@
     python -m course.lessons check-pairs                   # fail if a pair has drifted
 
 A LESSON is a path (`lessons/01_callbacks.py`) or a number (`01`).
+
+Lessons execute in a kernel of this very interpreter (`sys.executable -m ipykernel_launcher`), never
+a `python3` kernel spec found elsewhere (a user-level one could point at another Python).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,11 +23,13 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from course.stubs import ROOT, shown
+
 LESSONS = ROOT / "lessons"
+NAME = re.compile(r"\d\d_\w+\.py")  # lessons/NN_slug.py
 EXECUTED = ROOT / "build" / "executed"
 # What a lesson's outputs depend on besides its own text: a change here re-executes every lesson.
-DEPENDENCIES = ("solutions/*.py", "course/data.py", "course/seed.py", "course/show.py")
+DEPENDENCIES = ("solutions/*.py", "course/data.py", "course/seed.py", "course/show.py", "course/stubs.py")
 
 
 class LessonError(RuntimeError):
@@ -34,13 +41,15 @@ def all_lessons() -> list[Path]:
 
 
 def find(ref: str | Path) -> Path:
-    """A lesson from its path or its two-digit number."""
+    """A lesson from its path (lessons/NN_slug.py) or its two-digit number."""
     if str(ref).isdigit():
         matches = [p for p in all_lessons() if p.name.startswith(f"{int(ref):02d}_")]
         if len(matches) != 1:
             raise LessonError(f"no lesson numbered {ref}; lessons: {', '.join(p.stem for p in all_lessons())}")
         return matches[0]
     path = Path(ref).resolve()
+    if path.parent != LESSONS or not NAME.fullmatch(path.name):
+        raise LessonError(f"{ref} is not a lesson: a lesson is lessons/NN_slug.py (or its number NN)")
     if not path.is_file():
         raise LessonError(f"no lesson file {ref}")
     return path
@@ -52,11 +61,6 @@ def notebook(path: Path) -> nbformat.NotebookNode:
     nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
-
-
-def _shown(path: Path) -> Path:
-    """`path` relative to the repository when inside it, for messages."""
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def _cells(nb) -> list[tuple[str, str]]:
@@ -74,10 +78,14 @@ def pair(path: Path) -> bool:
 def pair_problems(path: Path) -> list[str]:
     """Why `path`'s .ipynb is not an exact, output-free twin of it (empty when it is)."""
     twin = path.with_suffix(".ipynb")
-    rel = _shown(twin)
+    rel = shown(twin)
     if not twin.exists():
         return [f"{rel} is missing"]
-    stored = nbformat.read(twin, as_version=4)
+    try:
+        stored = nbformat.read(twin, as_version=4)
+    except Exception as e:  # invalid JSON (NotJSONError), not a notebook at all, an unreadable file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return [f"{rel} is not a readable notebook ({_clip(first, 120)})"]
     problems = []
     if _cells(stored) != _cells(notebook(path)):
         problems.append(f"{rel} and its .py have different cells")
@@ -86,37 +94,76 @@ def pair_problems(path: Path) -> list[str]:
     return problems
 
 
-def digest(path: Path) -> str:
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def digest(path: Path, root: Path = ROOT) -> str:
+    """The hash of the lesson and of what its outputs depend on (DEPENDENCIES, under `root`)."""
     h = hashlib.sha256(path.read_bytes())
     for pattern in DEPENDENCIES:
-        for dep in sorted(ROOT.glob(pattern)):
+        for dep in sorted(root.glob(pattern)):
             h.update(dep.name.encode() + dep.read_bytes())
     return h.hexdigest()
 
 
-def executed_path(path: Path) -> Path:
-    return EXECUTED / f"{path.stem}.ipynb"
+def executed_path(path: Path, executed_dir: Path = EXECUTED) -> Path:
+    return executed_dir / f"{path.stem}.ipynb"
 
 
-def run(path: Path, force: bool = False, timeout: int = 900) -> tuple[Path, bool]:
-    """Execute a lesson top to bottom into build/executed/; returns (notebook, was_executed).
+def kernel_argv() -> list[str]:
+    """The kernel command: this interpreter's ipykernel, whatever kernel specs Jupyter would find."""
+    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
-    Skipped when the lesson and what it depends on are unchanged since the last successful run.
+
+def _kernel_manager_class():
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ThisPython(AsyncKernelManager):
+        """Starts `kernel_argv()`, never a kernel spec looked up by name."""
+
+        @property
+        def kernel_spec(self) -> KernelSpec:
+            if self._kernel_spec is None:
+                self._kernel_spec = KernelSpec(argv=kernel_argv(), display_name="Python 3", language="python")
+            return self._kernel_spec
+
+    return ThisPython
+
+
+def run(path: Path, force: bool = False, timeout: int = 900, executed_dir: Path = EXECUTED,
+        root: Path = ROOT) -> tuple[Path, bool]:
+    """Execute a lesson top to bottom into `executed_dir`; returns (notebook, was_executed).
+
+    Skipped when the lesson and what it depends on (under `root`) are unchanged since its last
+    successful run. A failing cell, a kernel that dies or cannot start is a LessonError.
     """
+    from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    out, stamp, key = executed_path(path), executed_path(path).with_suffix(".sha256"), digest(path)
+    out = executed_path(path, executed_dir)
+    stamp, key = out.with_suffix(".sha256"), digest(path, root)
     if not force and out.exists() and stamp.exists() and stamp.read_text() == key:
         return out, False
     nb = notebook(path)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
+                            kernel_manager_class=_kernel_manager_class(),
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
-    except (CellExecutionError, CellTimeoutError) as e:
-        raise LessonError(f"{_shown(path)} failed:\n{e}") from None
-    EXECUTED.mkdir(parents=True, exist_ok=True)
+    except (CellExecutionError, CellTimeoutError) as e:  # CellTimeoutError is a TimeoutError: first
+        raise LessonError(f"{shown(path)} failed:\n{e}") from None
+    except DeadKernelError as e:  # a RuntimeError too
+        raise LessonError(f"{shown(path)} failed: its kernel died ({e}); a cell crashed the interpreter "
+                          "or ran out of memory") from None
+    except (RuntimeError, NoSuchKernel, TimeoutError) as e:
+        raise LessonError(f"{shown(path)}: could not start a Python kernel ({' '.join(kernel_argv()[:3])}): "
+                          f"{e}; is ipykernel installed in this environment?") from None
+    finally:  # nbclient leaves its exit-time cleanup registered when the kernel failed to start
+        atexit.unregister(client._cleanup_kernel)
+    executed_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     stamp.write_text(key)
     return out, True
@@ -134,7 +181,7 @@ def main(argv=None) -> int:
     try:
         if args.cmd == "pair":
             for path in all_lessons():
-                twin = _shown(path.with_suffix(".ipynb"))
+                twin = shown(path.with_suffix(".ipynb"))
                 print(f"wrote {twin}" if pair(path) else f"{twin} already in sync")
         elif args.cmd == "check-pairs":
             problems = [p for path in all_lessons() for p in pair_problems(path)]
@@ -149,7 +196,7 @@ def main(argv=None) -> int:
                 start = time.perf_counter()
                 out, executed = run(path, force=args.force)
                 what = f"executed in {time.perf_counter() - start:.1f} s" if executed else "unchanged (cached)"
-                print(f"{_shown(path)}: {what} -> {_shown(out)}")
+                print(f"{shown(path)}: {what} -> {shown(out)}")
     except LessonError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

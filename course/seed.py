@@ -7,9 +7,9 @@ import torch
 
 
 def set_seed(seed: int = 42, deterministic: bool = True) -> None:
-    """Seed Python's and PyTorch's random generators; optionally ask for deterministic kernels."""
+    """Seed Python's, NumPy's and PyTorch's random generators, and switch PyTorch's deterministic
+    kernels on (or, with `deterministic=False`, off); an op with no deterministic kernel warns."""
     random.seed(seed)
-    torch.manual_seed(seed)  # seeds CUDA too, when present
     np.random.seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(seed)  # seeds CUDA too, when present
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)

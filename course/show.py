@@ -4,7 +4,7 @@ import inspect
 import textwrap
 from pathlib import Path
 
-from course.stubs import BEGIN, END, ROOT
+from course.stubs import BEGIN, END, shown
 
 
 def source(obj) -> str:
@@ -16,10 +16,8 @@ def source(obj) -> str:
 def show_source(*objs) -> None:
     """Display the source of each object with the file and lines it comes from."""
     for obj in objs:
-        path = Path(inspect.getsourcefile(obj)).resolve()
         start = inspect.getsourcelines(obj)[1]
-        where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        text = f"`{where}`, line {start}:\n\n```python\n{source(obj)}\n```"
+        text = f"`{shown(Path(inspect.getsourcefile(obj)))}`, line {start}:\n\n```python\n{source(obj)}\n```"
         try:
             from IPython import get_ipython
             from IPython.display import Markdown, display

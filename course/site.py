@@ -8,12 +8,15 @@ Generated for every lesson `lessons/NN_slug.py` (discovered, never listed by han
     lessons/NN_slug/             the lesson, executed: build/executed/NN_slug.ipynb (`course.lessons.run`,
                                  cached), rendered by mkdocs-jupyter with `execute: false`
     lessons/NN_slug/exercises/   what to implement: the solution regions of solutions/lNN_*.py as the
-                                 learner's stubs, points and hints from tests/graded/test_lNN_*.py
+                                 learner's stubs; points, hints and test names of the graded tests
+                                 tests/graded/test_lNN_*.py as `course.grade.collect` finds them
+                                 (each parametrized case counts, as `make grade` scores it)
     lessons/NN_slug/solutions/   the reference code, read from solutions/lNN_*.py at build time
 
-mkdocs.yml names `course/site_hooks.py`, whose MkDocs hooks call the functions below, so a plain
-`mkdocs build` or `mkdocs serve` builds the same site. MathJax comes from npm (package.json) and is
-served by the site itself: the site makes no request to any other host.
+mkdocs.yml lists the hand-written pages in its `nav:`, with a placeholder (`NAV_LESSONS`) where the
+lessons' section goes, and names `course/site_hooks.py`, whose MkDocs hooks call the functions
+below, so a plain `mkdocs build` or `mkdocs serve` builds the same site. MathJax comes from npm
+(package.json) and is served by the site itself: the site makes no request to any other host.
 """
 
 from __future__ import annotations
@@ -32,16 +35,17 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from mkdocs.utils import get_relative_url
 
+from course import grade
 from course import lessons as lesson_runner
-from course.stubs import BEGIN, END, Region, find_regions, make_stub
+from course.stubs import BEGIN, END, ROOT, Region, _functions, find_regions, make_stub
 
-ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 SITE = BUILD / "site"
 CONFIG = ROOT / "mkdocs.yml"
@@ -52,7 +56,11 @@ MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/wof
 SERVE_ADDR = "127.0.0.1:8000"
 # The challenges set in the lessons (docs/challenges.md describes them), by lesson number.
 CHALLENGES = {"03": ["beat-98"], "04": ["one-epoch", "tiny-batch"]}
+# Placeholders: mkdocs.yml's `nav:` names NAV_LESSONS where the generated Lessons section goes; a
+# hand-written page holds a marker where the hooks write what is derived from the course.
+NAV_LESSONS = "GENERATED-BY-COURSE-SITE-HOOKS"
 LESSON_MAP_MARKER = "<!-- lesson-map -->"
+DEPENDENCIES_MARKER = "<!-- lesson-dependencies -->"
 
 log = logging.getLogger("mkdocs.course.site")
 
@@ -63,25 +71,21 @@ class SiteError(RuntimeError):
 
 # ------------------------------------------------------------------------------ what a lesson has
 
-@dataclass(frozen=True)
-class GradedTest:
-    name: str
-    exercise: str
-    points: float
-    hint: str
-    path: Path
-
-
 @dataclass
 class Exercise:
     id: str
     module: Path  # solutions/lNN_slug.py
     regions: list[Region] = field(default_factory=list)
-    tests: list[GradedTest] = field(default_factory=list)
+    tests: list[grade.Collected] = field(default_factory=list)  # one per collected case, as graded
 
     @property
     def functions(self) -> list[str]:
         return list(dict.fromkeys(r.function for r in self.regions))
+
+    @property
+    def test_functions(self) -> dict[str, int]:
+        """The names of its test functions -> how many cases each has (several when parametrized)."""
+        return dict(Counter(t.function for t in self.tests))
 
     @property
     def points(self) -> float:
@@ -95,6 +99,7 @@ class Exercise:
 @dataclass
 class Lesson:
     path: Path  # lessons/NN_slug.py
+    tests: list[grade.Collected] = field(default_factory=list)  # its graded tests (see `all_lessons`)
 
     @property
     def number(self) -> str:
@@ -136,8 +141,8 @@ class Lesson:
         return sorted((ROOT / "solutions").glob(f"l{self.number}_*.py"))
 
     @property
-    def graded(self) -> list[Path]:
-        return sorted((ROOT / "tests" / "graded").glob(f"test_l{self.number}_*.py"))
+    def graded_files(self) -> list[Path]:
+        return grade.graded_files(ROOT, self.number)
 
     @cached_property
     def exercises(self) -> list[Exercise]:
@@ -145,10 +150,9 @@ class Lesson:
         for module in self.solutions:
             for region in find_regions(module.read_text(), f"solutions/{module.name}"):
                 found.setdefault(region.id, Exercise(region.id, module)).regions.append(region)
-        for path in self.graded:
-            for test in graded_tests(path):
-                if test.exercise in found:
-                    found[test.exercise].tests.append(test)
+        for test in self.tests:
+            if test.exercise in found:
+                found[test.exercise].tests.append(test)
         return list(found.values())
 
     # where its pages live in the site (paths inside the docs, as mkdocs sees them)
@@ -166,32 +170,13 @@ class Lesson:
 
 
 def all_lessons() -> list[Lesson]:
-    return [Lesson(p) for p in lesson_runner.all_lessons()]
-
-
-def graded_tests(path: Path) -> list[GradedTest]:
-    """The `@pytest.mark.exercise(id, points=, hint=)` tests of one graded test file, read with ast."""
-    rel = path.relative_to(ROOT)
+    """Every lesson in lessons/, each with its graded tests: one `course.grade.collect` for them all,
+    the single source of the site's points, hints and test names (what `make grade` scores)."""
     try:
-        tree = ast.parse(path.read_text(), str(rel))
-    except SyntaxError as e:
-        raise SiteError(f"{rel} does not parse: {e}") from None
-    tests = []
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
-        for dec in node.decorator_list:
-            if isinstance(dec, ast.Call) and ast.unparse(dec.func).endswith("mark.exercise"):
-                try:
-                    args = [ast.literal_eval(a) for a in dec.args]
-                    kwargs = {k.arg: ast.literal_eval(k.value) for k in dec.keywords}
-                except ValueError:
-                    raise SiteError(f"{rel}:{dec.lineno}: the exercise marker's arguments must be literals") from None
-                exercise = args[0] if args else kwargs.get("id")
-                points = args[1] if len(args) > 1 else kwargs.get("points", 1)
-                hint = args[2] if len(args) > 2 else kwargs.get("hint", "")
-                tests.append(GradedTest(node.name, exercise, points, hint, path))
-    return tests
+        collected = grade.collect(ROOT)
+    except grade.GradeError as e:
+        raise SiteError(f"the graded tests cannot be collected: {e}") from None
+    return [Lesson(p, [t for t in collected if t.lesson == p.name[:2]]) for p in lesson_runner.all_lessons()]
 
 
 # ------------------------------------------------------------------------------ generated markdown
@@ -218,26 +203,23 @@ def code_blocks(source: str, functions: list[str], regions: list[Region] = ()) -
     inside `regions` are listed in hl_lines (1-based in the block) so the page can highlight them.
     """
     lines = source.splitlines()
-    nodes, classes = {}, {}  # qualified name (as course.stubs names a region's function) -> node
-
-    def walk(node, prefix):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                (classes if isinstance(child, ast.ClassDef) else nodes)[prefix + child.name] = child
-                walk(child, prefix + child.name + ".")
-    walk(ast.parse(source), "")
+    tree = ast.parse(source)
+    nodes = dict(_functions(tree))  # qualified name, as course.stubs names a region's function -> node
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    classes = {name.rpartition(".")[0]: parents[node] for name, node in nodes.items()
+               if isinstance(parents[node], ast.ClassDef)}  # a method's class, by qualified name
 
     def span(node) -> range:
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         return range(first, node.end_lineno + 1)
 
     def header(cls) -> range:
-        """A class's decorators, `class` line(s) and docstring."""
-        first = span(cls).start
-        body = cls.body[0]
-        has_doc = isinstance(body, ast.Expr) and isinstance(getattr(body, "value", None), ast.Constant) \
-            and isinstance(body.value.value, str)
-        return range(first, (body.end_lineno if has_doc else body.lineno - 1) + 1)
+        """A class's decorators, `class` line(s) and docstring: up to its first member (which may be
+        decorated) when it has no docstring."""
+        first = cls.body[0]
+        has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+            and isinstance(first.value.value, str)
+        return range(span(cls).start, first.end_lineno + 1 if has_doc else span(first).start)
 
     groups: dict[str, list[str]] = {}  # owner (a class, or the function itself) -> functions
     for name in functions:
@@ -268,7 +250,7 @@ def exercises_markdown(lesson: Lesson) -> str:
     if not exercises:
         return "\n".join(head + ["This lesson has no graded exercises: it is there to read and run.", ""])
     files = " and ".join(f"`exercises/{m}`" for m in sorted({e.module.name for e in exercises}))
-    tests = " and ".join(f"`tests/graded/{p.name}`" for p in lesson.graded) or "the graded tests"
+    tests = " and ".join(f"`tests/graded/{p.name}`" for p in lesson.graded_files) or "the graded tests"
     out = head + [
         f"Your answers go in {files}. Every exercise below is a function (or a few methods) whose body is "
         "`raise NotImplementedError(...)`: replace it with your code, then check your work:", "",
@@ -284,8 +266,9 @@ def exercises_markdown(lesson: Lesson) -> str:
     stubs = {m: make_stub(m.read_text(), m.name) for m in {e.module for e in exercises}}  # = exercises/lNN_*.py
     for e in exercises:
         stub = stubs[e.module]
-        tests = list(dict.fromkeys(t.name for t in e.tests))
-        tested = (f"{len(tests)} test{'s' if len(tests) != 1 else ''}: {', '.join(f'`{t}`' for t in tests)}"
+        tests = [f"`{name}`" + (f" ({cases} cases)" if cases > 1 else "")
+                 for name, cases in e.test_functions.items()]
+        tested = (f"{len(tests)} test{'s' if len(tests) != 1 else ''}: {', '.join(tests)}"
                   if tests else "no graded test yet")
         out += [f"## {e.id} {{ #{e.id} }}", "", f"**{_pts(e.points)}** · {tested}", ""]
         for name, line, code, _ in code_blocks(stub, e.functions):
@@ -346,20 +329,27 @@ def page_titles(lesson: Lesson) -> dict[str, str]:
             lesson.solutions_page: f"Solutions for lesson {lesson.number}"}
 
 
-def nav(lessons: list[Lesson]) -> list:
-    """The site's navigation: the hand-written pages around one section per lesson, in lesson order."""
+def dependencies_markdown() -> str:
+    """What a lesson's execution depends on besides the lesson itself (`course.lessons.DEPENDENCIES`)."""
+    names = [f"`{d}`" for d in lesson_runner.DEPENDENCIES]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def nav(configured: list | None, lessons: list[Lesson]) -> list:
+    """mkdocs.yml's `nav:` (the hand-written pages) with its `NAV_LESSONS` placeholder replaced by one
+    section per lesson, in lesson order (dropped while there is no lesson)."""
+    at = [i for i, item in enumerate(configured or []) if isinstance(item, dict) and NAV_LESSONS in item.values()]
+    if len(at) != 1:
+        raise SiteError(f"mkdocs.yml's `nav:` must hold exactly one `- Lessons: {NAV_LESSONS}` entry, where "
+                        "the lessons' pages go")
     per_lesson = []
     for lesson in lessons:
         pages = [{"Lesson": lesson.page}]
         if lesson.solutions:
             pages += [{"Exercises": lesson.exercises_page}, {"Solutions": lesson.solutions_page}]
         per_lesson.append({f"{lesson.number} · {lesson.title}": pages})
-    return [{"Home": "index.md"}] + ([{"Lessons": per_lesson}] if per_lesson else []) + [
-        {"Grading": "grading.md"},
-        {"Challenges": "challenges.md"},
-        {"Data": "data.md"},
-        {"Setup": "setup.md"},
-    ]
+    (title,) = configured[at[0]]
+    return configured[:at[0]] + ([{title: per_lesson}] if per_lesson else []) + configured[at[0] + 1:]
 
 
 # ------------------------------------------------------------------------------ building blocks
@@ -397,7 +387,9 @@ def execute_lessons(lessons: list[Lesson]) -> dict[str, Path]:
 
 
 def ensure_mathjax() -> Path:
-    """node_modules/mathjax/es5, installed with `npm ci` from the pinned package-lock.json if missing."""
+    """node_modules/mathjax/es5, installed with `npm ci` from the pinned package-lock.json if missing.
+
+    Called once per build, before any lesson executes, so a missing npm stops the build at once."""
     if (MATHJAX / "tex-chtml.js").exists():
         return MATHJAX
     npm = shutil.which("npm")
@@ -412,8 +404,8 @@ def ensure_mathjax() -> Path:
 
 
 def mathjax_files() -> list[tuple[str, Path]]:
-    """(path in the site, file) for every MathJax file the site serves."""
-    root = ensure_mathjax()
+    """(path in the site, file) for every MathJax file the site serves (`ensure_mathjax` installed it)."""
+    root = MATHJAX
     found = []
     for part in MATHJAX_PARTS:
         path = root / part
@@ -459,7 +451,8 @@ def typeset_notebook_math(content: str) -> str:
                     raw.append(m[2].lower())
             out.append(part)
         else:
-            out.append(part if raw or "$" not in part and "\\begin" not in part else _MATH.sub(_math_to_arithmatex, part))
+            has_math = "$" in part or "\\begin" in part
+            out.append(_MATH.sub(_math_to_arithmatex, part) if has_math and not raw else part)
     return "".join(out)
 
 
@@ -487,22 +480,17 @@ def polish_notebook(content: str, site_dir: Path, page_url: str, page_dir: Path,
     content = re.sub(r'<!-- Load mathjax -->|<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>'
                      r'|<!-- End of mathjax configuration -->', "", content, flags=re.S)
 
-    styles = re.findall(r"<style[^>]*>(.*?)</style>", content, re.S)
-    if styles:
-        css = "\n".join(s.strip() for s in styles).encode()
+    style = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
+    if (first := style.search(content)):
+        css = "\n".join(s.strip() for s in style.findall(content)).encode()
         name = f"notebook-{hashlib.sha256(css).hexdigest()[:12]}.css"
         target = site_dir / "assets" / name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(css)
-        first = [True]
-
-        def link(_m):
-            if first[0]:
-                first[0] = False
-                return f'<link rel="stylesheet" href="{get_relative_url(f"assets/{name}", page_url)}">'
-            return ""
-        content = re.sub(r"<style[^>]*>.*?</style>", link, content, flags=re.S)
+        link = f'<link rel="stylesheet" href="{get_relative_url(f"assets/{name}", page_url)}">'
+        # the first <style> becomes the link, the others go
+        content = content[:first.start()] + link + style.sub("", content[first.start():])
 
     def image(m: re.Match) -> str:
         data = base64.b64decode(m["data"])

@@ -2,10 +2,13 @@
 
 Each hook is a thin call into `course.site`, in the order MkDocs fires them:
 
-- on_config: execute the lessons that changed (cached), pin mkdocs-jupyter's cache under build/,
-  build the navigation from the lessons found;
+- on_config: install MathJax if missing (fails fast without npm), collect the graded tests (their
+  points, hints and names: `course.grade.collect`), execute the lessons that changed
+  (cached), pin mkdocs-jupyter's cache under build/, put one section per lesson found where
+  mkdocs.yml's `nav:` has its Lessons placeholder;
 - on_files: add each lesson's executed notebook, its exercises and solutions pages, and MathJax;
-- on_page_markdown: fill the home page's lesson map;
+- on_page_markdown: fill the markers of the hand-written pages (the home page's lesson map, the
+  files a lesson's execution depends on);
 - on_page_content: polish a lesson's notebook HTML (math, shared CSS, plots as files, links bar);
   give the page its full title;
 - on_page_context: the footer's previous/next links say which lesson a "Lesson", "Exercises" or
@@ -31,15 +34,15 @@ _executed: dict[str, Path] = {}
 
 def on_config(config):
     global _lessons, _executed
-    _lessons = site.all_lessons()
     try:
-        _executed = site.execute_lessons(_lessons)
         site.ensure_mathjax()
+        _lessons = site.all_lessons()
+        config.nav = site.nav(config.nav, _lessons)
+        _executed = site.execute_lessons(_lessons)
     except site.SiteError as e:
         raise PluginError(str(e)) from None
     jupyter = config.plugins["mkdocs-jupyter"].config
     jupyter["cache_dir"] = str(site.BUILD / "mkdocs-jupyter")  # not .cache/ in whatever folder mkdocs ran from
-    config.nav = site.nav(_lessons)
     return config
 
 
@@ -61,7 +64,7 @@ def on_page_markdown(markdown, page, config, files):
     if site.LESSON_MAP_MARKER in markdown:
         to_docs_root = "../" * page.file.src_uri.count("/")
         markdown = markdown.replace(site.LESSON_MAP_MARKER, site.lesson_map_markdown(_lessons, to_docs_root))
-    return markdown
+    return markdown.replace(site.DEPENDENCIES_MARKER, site.dependencies_markdown())
 
 
 def on_page_content(html, page, config, files):

@@ -28,6 +28,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+
+
+def shown(path: Path) -> Path:
+    """`path` as messages show it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION (?P<id>\d\d-[a-z0-9-]+)\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 LEAK = re.compile(r"(BEGIN|END) SOLUTION")
@@ -152,7 +159,7 @@ def main(argv=None) -> int:
             if problems:
                 print("Run `make stubs` to regenerate exercises/ from solutions/.", file=sys.stderr)
                 return 1
-            print(f"exercises/ is in sync with solutions/ ({len(expected())} files)")
+            print(f"exercises/ is in sync with solutions/ ({len(list(SOLUTIONS.glob('*.py')))} files)")
             return 0
         print("wrote exercises/" + ", exercises/".join(write()))
         return 0

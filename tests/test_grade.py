@@ -1,11 +1,16 @@
 """The grader (course.grade), run on throwaway courses built in a temporary directory."""
 
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
 
-from course.grade import Result, check, main, render, run_graded
-from course.stubs import make_stub
+from course.grade import Collected, GradeError, Result, check, collect, learner_python, main, render, run_graded
+from course.stubs import ROOT, make_stub
 
 # the fake course's own conftest: the repo's `--impl` and `mod`, without the seeding (no torch import)
 CONFTEST = """
@@ -162,7 +167,7 @@ def test_infinite_loop_is_cut_by_the_timeout(graded):
 
 def test_a_hang_or_a_crash_fails_its_test_and_the_run_resumes(graded):
     assert graded["test_spin"].message.startswith("Hung >4s: killed by the grader")
-    assert graded["test_quit"].message == "Crashed the test run (pytest exit code 1)"
+    assert graded["test_quit"].message == "Crashed the test run (the test process exited with code 1)"
     assert graded["test_one"].passed
 
 
@@ -214,7 +219,145 @@ def test_cli_grades_one_lesson(learner, capsys):
     out = capsys.readouterr().out
     assert "Lesson 02" in out and "Lesson 01" not in out
     assert "Total: 0/1 points (0%)" in out
-    assert "python -m pytest --impl exercises tests/graded/test_l02_broken.py::test_square" in out
+    assert f"{learner_python(learner)} -m pytest --impl exercises tests/graded/test_l02_broken.py::test_square" in out
+
+
+def test_failure_hint_is_a_command_the_learner_can_paste(tmp_path, monkeypatch, capsys):
+    course = make_course(tmp_path / "my course", {
+        "exercises/l01_p.py": "def one():\n    return 2\n",
+        "tests/graded/test_l01_p.py": """
+            import pytest
+
+            @pytest.mark.parametrize("x", ["a b"])
+            @pytest.mark.exercise("01-one")
+            def test_one(mod, x):
+                assert mod.one() == 1
+            """})
+    monkeypatch.setattr(sys, "executable", str(course / ".venv" / "bin" / "python"))
+    assert learner_python(course) == ".venv/bin/python"  # relative: the learner types it in the course
+    monkeypatch.setattr(sys, "executable", "/opt/my python/bin/python3")
+    assert learner_python(course) == "'/opt/my python/bin/python3'"
+    monkeypatch.undo()
+    assert main(["--lesson", "01"], root=course) == 0
+    out = capsys.readouterr().out
+    assert f" -m pytest --impl exercises 'tests/graded/test_l01_p.py::test_one[a b]'\n" in out
+
+
+SLEEPER = {  # every graded test records its pytest's pid, then sleeps until it is killed
+    "solutions/l01_s.py": "",
+    "exercises/l01_s.py": "",
+    "tests/graded/test_l01_s.py": """
+        import os, pathlib, time
+        import pytest
+
+        @pytest.mark.exercise("01-sleep")
+        def test_sleep(mod, request):
+            pids = pathlib.Path(request.config.rootpath) / "pids"
+            pids.mkdir(exist_ok=True)
+            (pids / str(os.getpid())).write_text("")
+            time.sleep(60)
+        """,
+}
+
+
+@pytest.mark.parametrize("args, runs", [(["--lesson", "01"], 1), (["--check"], 2)])
+def test_ctrl_c_kills_the_pytest_runs(tmp_path, args, runs):
+    course = make_course(tmp_path, SLEEPER)
+    code = "import sys; from pathlib import Path; from course.grade import main; sys.exit(main(sys.argv[2:], root=Path(sys.argv[1])))"
+    grader = subprocess.Popen([sys.executable, "-c", code, str(course), *args, "--timeout", "120"], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 30
+    while len(pids := list((course / "pids").glob("*")) if (course / "pids").exists() else []) < runs:
+        assert time.time() < deadline and grader.poll() is None, grader.communicate()
+        time.sleep(0.1)
+    grader.send_signal(signal.SIGINT)
+    _, err = grader.communicate(timeout=15)
+    assert grader.returncode == 130 and "grading interrupted" in err
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):  # killed, and reaped by the grader
+            os.kill(int(pid.name), 0)
+
+
+COLLECTED = {
+    "tests/graded/test_l01_many.py": """
+        import pytest
+
+        @pytest.mark.exercise("01-add", points=2, hint="Add them.")
+        def test_add(mod):
+            assert mod.add(1, 2) == 3
+
+        @pytest.mark.parametrize("a", [1, 2, 3])
+        @pytest.mark.exercise("01-neg", points=0.5)
+        def test_neg(mod, a):
+            assert mod.neg(a) == -a
+
+        def test_not_graded():
+            pass
+
+        @pytest.mark.exercise("01-add")
+        class TestAdd:
+            def test_zero(self, mod):
+                assert mod.add(0, 0) == 0
+        """,
+    "tests/graded/test_l02_more.py": """
+        import pytest
+
+        pytestmark = pytest.mark.exercise("02-two", points=3)
+
+        def test_two(mod):
+            assert mod.two() == 2
+        """,
+    "solutions/l01_many.py": "def add(a, b):\n    return a + b\n\ndef neg(a):\n    return -a\n",
+    "solutions/l02_more.py": "def two():\n    return 2\n",
+}
+
+
+def test_collect_lists_each_graded_item_with_its_points(tmp_path):
+    course = make_course(tmp_path, COLLECTED)
+    items = collect(course)
+    file = "tests/graded/test_l01_many.py"
+    assert items[:3] == [
+        Collected(f"{file}::test_add", "01-add", 2, "Add them.", "test_add", "l01_many"),
+        Collected(f"{file}::test_neg[1]", "01-neg", 0.5, "", "test_neg", "l01_many"),
+        Collected(f"{file}::test_neg[2]", "01-neg", 0.5, "", "test_neg", "l01_many"),
+    ]
+    assert [(i.nodeid.rpartition("::")[2], i.function, i.lesson) for i in items[3:]] == [
+        ("test_neg[3]", "test_neg", "01"), ("test_zero", "test_zero", "01"), ("test_two", "test_two", "02")]
+    assert items[-1].points == 3 and items[-1].module == "l02_more"
+    # the same items and points as grading scores
+    graded = run_graded("solutions", root=course, timeout=5)
+    assert {(r.nodeid, r.exercise, r.points) for r in graded} == {(i.nodeid, i.exercise, i.points) for i in items}
+    assert [i.nodeid for i in collect(course, lesson="02")] == ["tests/graded/test_l02_more.py::test_two"]
+    assert collect(course, lesson=2) == collect(course, lesson="02")
+    assert collect(course, lesson="07") == []
+
+
+def test_collect_reports_a_test_file_it_cannot_collect(tmp_path):
+    course = make_course(tmp_path, {**COLLECTED, "tests/graded/test_l03_typo.py": "def test_typo(:\n    pass\n"})
+    with pytest.raises(GradeError, match=r"tests/graded/test_l03_typo.py: SyntaxError"):
+        collect(course)
+
+
+@pytest.mark.parametrize("marker, message", [
+    ("exercise(points=2)", "@pytest.mark.exercise needs an exercise id, e.g. exercise('01-closure', points=2)"),
+    ("exercise('', points=2)", "@pytest.mark.exercise needs an exercise id"),
+    ("exercise('01-a', points=0)", "@pytest.mark.exercise points must be a positive number, not 0"),
+    ("exercise('01-a', points='2')", "@pytest.mark.exercise points must be a positive number, not '2'"),
+])
+def test_a_malformed_marker_is_a_clear_usage_error(tmp_path, marker, message):
+    course = make_course(tmp_path, {"tests/graded/test_l01_bad.py": f"""
+        import pytest
+
+        @pytest.mark.{marker}
+        def test_bad(mod):
+            pass
+        """})
+    expected = f"ERROR: tests/graded/test_l01_bad.py::test_bad: {message}"
+    with pytest.raises(GradeError) as collecting:
+        collect(course)
+    with pytest.raises(GradeError) as grading:
+        run_graded(root=course)
+    assert expected in str(collecting.value) and expected in str(grading.value)
 
 
 def test_cli_unknown_lesson_is_a_grader_error(learner, capsys):
@@ -286,12 +429,20 @@ def test_ghost(mod):
 @pytest.mark.exercise("01-add")
 def test_add_wrong(mod):
     assert mod.add(1, 1) == 3
+
+@pytest.mark.exercise("01-add")
+def test_add_skips_the_stub(mod):
+    try:
+        mod.add(0, 0)
+    except NotImplementedError:
+        pytest.skip("not done yet")
 """
     problems = check(course_to_check(tmp_path, solution, tests), timeout=5).problems
     file = "tests/graded/test_l01_calc.py"
     assert sorted(problems) == sorted([
         f"{file}::test_add_wrong fails on solutions: AssertionError: assert 2 == 3",
         f"{file}::test_neg_exists passes on the untouched stub in exercises/ (exercise 01-neg)",
+        f"{file}::test_add_skips_the_stub is skipped on the untouched stub in exercises/ (exercise 01-add)",
         f"{file} tests exercise 01-ghost, but solutions/l01_calc.py has no region 01-ghost",
         "region 01-orphan (solutions/l01_calc.py:16, in orphan) has no graded test",
     ])

@@ -1,5 +1,8 @@
 """Lessons: each .py has a clean, in-sync .ipynb twin; execution is cached by content."""
 
+import sys
+
+import nbformat
 import pytest
 
 from course import lessons
@@ -18,6 +21,20 @@ def test_each_lesson_starts_with_a_title_and_seeds():
         assert any("set_seed(" in c.source for c in nb.cells if c.cell_type == "code"), f"{path.name} never seeds"
 
 
+def test_set_seed_the_lessons_use_repeats_draws_and_switches_determinism_both_ways():
+    import torch
+    from course.seed import set_seed
+
+    try:
+        set_seed(3)
+        first = torch.rand(3)
+        assert torch.are_deterministic_algorithms_enabled()
+        set_seed(3, deterministic=False)
+        assert torch.equal(torch.rand(3), first) and not torch.are_deterministic_algorithms_enabled()
+    finally:
+        set_seed(0)
+
+
 def test_pair_problems_detect_drift_and_outputs(tmp_path):
     lesson = tmp_path / "07_demo.py"
     lesson.write_text("# %% [markdown]\n# # Lesson 07 - Demo\n\n# %%\nprint(1)\n")
@@ -27,17 +44,102 @@ def test_pair_problems_detect_drift_and_outputs(tmp_path):
     assert any("different cells" in p for p in lessons.pair_problems(lesson))
 
 
+def test_a_corrupt_notebook_is_drift_that_pair_repairs(tmp_path):
+    lesson = tmp_path / "07_demo.py"
+    lesson.write_text("# %% [markdown]\n# # Lesson 07 - Demo\n\n# %%\nprint(1)\n")
+    lesson.with_suffix(".ipynb").write_text('{"cells": [')
+    assert lessons.pair_problems(lesson) == [
+        f"{lesson.with_suffix('.ipynb')} is not a readable notebook (Notebook does not appear to be JSON: '{{\"cells\": [')"]
+    assert lessons.pair(lesson) and lessons.pair_problems(lesson) == []
+
+
 def test_find_by_number_and_clear_error():
     first = lessons.all_lessons()[0]
     assert lessons.find(first.name[:2]) == first
+    assert lessons.find(lessons.LESSONS / first.name) == first
     with pytest.raises(lessons.LessonError, match="no lesson numbered 99"):
         lessons.find("99")
 
 
-def test_digest_changes_with_the_lesson_only(tmp_path):
-    lesson = tmp_path / "07_demo.py"
-    lesson.write_text("print(1)\n")
-    before = lessons.digest(lesson)
-    assert lessons.digest(lesson) == before
-    lesson.write_text("print(2)\n")
-    assert lessons.digest(lesson) != before
+@pytest.mark.parametrize("ref", ["README.md", "lessons/00_training_loop.ipynb", "course/lessons.py", "solutions/00_x.py"])
+def test_find_accepts_only_lessons(ref):
+    with pytest.raises(lessons.LessonError, match="is not a lesson: a lesson is lessons/NN_slug.py"):
+        lessons.find(lessons.ROOT / ref)
+
+
+def two_lessons(folder):
+    folder.mkdir(exist_ok=True)
+    a, b = folder / "01_a.py", folder / "02_b.py"
+    a.write_text("# %%\nprint('a')\n")
+    b.write_text("# %%\nprint('b')\n")
+    return a, b
+
+
+def test_digest_changes_with_its_own_lesson_only(tmp_path):
+    a, b = two_lessons(tmp_path)
+    before = lessons.digest(a, root=tmp_path), lessons.digest(b, root=tmp_path)
+    assert (lessons.digest(a, root=tmp_path), lessons.digest(b, root=tmp_path)) == before
+    a.write_text("# %%\nprint('A')\n")
+    assert lessons.digest(a, root=tmp_path) != before[0]
+    assert lessons.digest(b, root=tmp_path) == before[1]
+
+
+def test_digest_changes_with_what_every_lesson_depends_on(tmp_path):
+    a, b = two_lessons(tmp_path / "lessons")
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "l01_a.py").write_text("x = 1\n")
+    before = lessons.digest(a, root=tmp_path), lessons.digest(b, root=tmp_path)
+    (tmp_path / "solutions" / "l01_a.py").write_text("x = 2\n")
+    after = lessons.digest(a, root=tmp_path), lessons.digest(b, root=tmp_path)
+    assert after[0] != before[0] and after[1] != before[1]
+
+
+def run(path, tmp_path, **kwargs):
+    return lessons.run(path, executed_dir=tmp_path / "executed", root=tmp_path, **kwargs)
+
+
+@pytest.mark.slow
+def test_execution_is_cached_per_lesson(tmp_path, monkeypatch):
+    # a user-level `python3` kernel spec pointing elsewhere must not be used: lessons run in this interpreter
+    spec = tmp_path / "jupyter" / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    spec.write_text('{"argv": ["/nonexistent/python", "-f", "{connection_file}"], "display_name": "x", "language": "python"}')
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    a, b = two_lessons(tmp_path / "lessons")
+    assert [run(p, tmp_path)[1] for p in (a, b)] == [True, True]
+    out = run(a, tmp_path)[0]
+    assert out == tmp_path / "executed" / "01_a.ipynb"
+    assert nbformat.read(out, as_version=4).cells[0].outputs[0].text == "a\n"
+    assert [run(p, tmp_path)[1] for p in (a, b)] == [False, False]  # unchanged: not executed again
+    a.write_text("# %%\nprint('A')\n")
+    assert [run(p, tmp_path)[1] for p in (a, b)] == [True, False]  # only the lesson that changed
+    assert nbformat.read(out, as_version=4).cells[0].outputs[0].text == "A\n"
+    assert run(b, tmp_path, force=True)[1]
+    assert sorted(p.name for p in a.parent.iterdir()) == ["01_a.py", "02_b.py"]  # no stray files
+
+
+@pytest.mark.slow
+def test_a_failing_cell_fails_the_lesson_and_is_not_cached(tmp_path):
+    lesson = tmp_path / "03_fails.py"
+    lesson.write_text("# %%\nx = 1\n\n# %%\n1 / 0\n")
+    for _ in range(2):  # a failed run leaves no cache entry: it fails again
+        with pytest.raises(lessons.LessonError, match=r"(?s)03_fails.py failed:.*ZeroDivisionError"):
+            run(lesson, tmp_path)
+    assert not (tmp_path / "executed" / "03_fails.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_fails_the_lesson(tmp_path):
+    lesson = tmp_path / "04_dies.py"
+    lesson.write_text("# %%\nimport os\nos._exit(1)\n")
+    with pytest.raises(lessons.LessonError, match="04_dies.py failed: its kernel died"):
+        run(lesson, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_kernel_that_cannot_start_fails_the_lesson(tmp_path, monkeypatch):
+    lesson, _ = two_lessons(tmp_path)
+    monkeypatch.setattr(lessons, "kernel_argv", lambda: [sys.executable, "-c", "raise SystemExit(1)"])
+    with pytest.raises(lessons.LessonError, match="01_a.py: could not start a Python kernel .*: Kernel died"):
+        run(lesson, tmp_path)

@@ -1,12 +1,15 @@
-"""The built site (build/site, from `make site`), read in a real browser: headless Chromium.
+"""The course site: unit tests of course.site, and the built site (build/site, from `make site`)
+read in a real browser, headless Chromium (the tests marked `browser`).
 
 Every page must load without a console error or a request to any host but the local server, show
-every image, typeset every formula, and link only to pages that exist; the navigation must reach
-every lesson in lessons/ and search must find each lesson. A screenshot of every page goes to
+every image, typeset every formula (lesson pages and hand-written pages alike) and leave no raw
+math delimiter in its text, and link only to pages that exist; the navigation must reach every
+lesson in lessons/ and search must find each lesson. A screenshot of every page goes to
 build/screenshots/ for a person to look at.
 
-Needs Debian's chromium (`/usr/bin/chromium`, or $CHROMIUM) and the playwright package. Without
-them, or without a built site, the test is skipped locally and fails under CI (where $CI is set).
+The browser tests need Chromium ($CHROMIUM, else `chromium` on the PATH, else /usr/bin/chromium)
+and the playwright package. Without them, or without a built site, they are skipped locally and
+fail under CI (where $CI is set).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import http.server
 import os
 import re
+import shutil
+import textwrap
 import threading
 import urllib.error
 import urllib.request
@@ -23,14 +28,16 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from course import site
 from course.lessons import all_lessons, digest, executed_path
+from course.stubs import ROOT, find_regions
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+browser_test = pytest.mark.browser  # applied together with `slow` to each test that drives Chromium
 
-ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "build" / "site"
+DOCS = ROOT / "docs"
 SHOTS = ROOT / "build" / "screenshots"
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = Path(os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 # A word to search for per lesson, when the lesson uses it; otherwise the longest word of its title.
@@ -62,6 +69,91 @@ def lesson_stems() -> list[str]:
 
 def shot_name(page: str) -> str:
     return (page.strip("/").replace("/", "-") or "index") + ".png"
+
+
+def markdown_pages_with_math() -> set[str]:
+    """The hand-written pages (docs/*.md) whose text, outside code, holds math: their site paths."""
+    found = set()
+    for md in DOCS.rglob("*.md"):
+        text = re.sub(r"^(\s*)(`{3,}|~{3,}).*?^\1\2", "", md.read_text(), flags=re.S | re.M)  # code blocks
+        text = re.sub(r"(`+).+?\1", "", text)  # inline code
+        if re.search(r"\$[^$]+\$|\\\(|\\\[", text):
+            rel = md.relative_to(DOCS).with_suffix("").as_posix()
+            rel = "" if rel == "index" else rel.removesuffix("/index")
+            found.add(rel and rel + "/")
+    return found
+
+
+# ------------------------------------------------------------------------------ unit tests of course.site
+
+DECORATED = textwrap.dedent("""\
+    class Counter:
+        @property
+        def count(self):
+            return self.n
+
+        def bump(self):
+            \"\"\"Add one.\"\"\"
+            # BEGIN SOLUTION 99-bump
+            self.n += 1
+            # END SOLUTION
+    """)
+
+
+def test_code_blocks_show_a_decorated_first_member_once():
+    regions = find_regions(DECORATED)
+    [(owner, line, code, hl)] = site.code_blocks(DECORATED, ["Counter.bump"], regions)
+    assert (owner, line) == ("Counter", 1)
+    assert code == 'class Counter:\n\n    def bump(self):\n        """Add one."""\n        self.n += 1'
+    assert code.splitlines()[int(hl) - 1].strip() == "self.n += 1"
+    [(_, _, code, _)] = site.code_blocks(DECORATED, ["Counter.count"])
+    assert code.count("@property") == 1, code
+
+
+def test_code_blocks_name_functions_as_the_stubs_do():
+    source = "def outer():\n    def inner():\n        pass\n    return inner\n"
+    [(owner, line, code, _)] = site.code_blocks(source, ["outer"])
+    assert (owner, line, code) == ("outer", 1, source.rstrip())
+
+
+def test_nav_puts_the_lessons_at_the_placeholder():
+    configured = [{"Home": "index.md"}, {"Lessons": site.NAV_LESSONS}, {"Data": "data.md"}]
+    lesson = site.Lesson(ROOT / "lessons" / "07_some_lesson.py")  # a path is all a nav entry needs
+    lesson.title = "Some lesson"  # (instead of reading the file)
+    nav = site.nav(configured, [lesson])
+    assert nav[0] == {"Home": "index.md"} and nav[2] == {"Data": "data.md"}
+    assert nav[1] == {"Lessons": [{"07 · Some lesson": [{"Lesson": "lessons/07_some_lesson.ipynb"}]}]}
+    assert site.nav(configured, []) == [{"Home": "index.md"}, {"Data": "data.md"}]
+    with pytest.raises(site.SiteError, match="nav"):
+        site.nav([{"Home": "index.md"}], [lesson])
+
+
+def test_mkdocs_nav_lists_every_hand_written_page():
+    """mkdocs.yml's `nav:` names each page of docs/ (the strict build fails on one left out)."""
+    import yaml
+    def files(items):
+        for item in items:
+            for value in item.values():
+                yield from files(value) if isinstance(value, list) else [value]
+    listed = set(files(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]))
+    assert site.NAV_LESSONS in listed
+    pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
+    assert not pages - listed, f"add these pages to mkdocs.yml's nav: {sorted(pages - listed)}"
+
+
+def test_missing_npm_stops_the_build_with_a_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setattr(site, "MATHJAX", tmp_path / "mathjax")
+    monkeypatch.setattr(site.shutil, "which", lambda name: None)
+    with pytest.raises(site.SiteError, match="npm is missing"):
+        site.ensure_mathjax()
+
+
+def test_typeset_notebook_math_leaves_code_alone():
+    html = "<p>Area $\\pi r^2$</p><pre>cost = $5</pre><code>$x$</code><p>$$e^x$$</p>"
+    out = site.typeset_notebook_math(html)
+    assert '<span class="arithmatex">\\(\\pi r^2\\)</span>' in out
+    assert "<pre>cost = $5</pre><code>$x$</code>" in out
+    assert "\\[e^x\\]" in out
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -151,7 +243,10 @@ def visit(browser, server):
 
 # ------------------------------------------------------------------------------ the checks
 
-PAGE_FACTS = """() => {
+# Raw math left in the visible text (code excluded): `$$`, `\[`, `\(`, or a single-`$` formula as TeX
+# writes it (no space just inside either `$`, the closing one not followed by a digit: "$5 or $10" is
+# not a formula).
+PAGE_FACTS = r"""() => {
   const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
   const images = [...document.images].filter(visible)
       .map((img) => ({src: img.getAttribute("src"), ok: img.complete && img.naturalWidth > 0}));
@@ -163,7 +258,8 @@ PAGE_FACTS = """() => {
     math: math.length,
     typeset: math.filter((el) => el.querySelector("mjx-container")).length,
     mathErrors: [...document.querySelectorAll("mjx-merror")].map((el) => el.getAttribute("data-mjx-error") || el.textContent),
-    rawMath: (text.textContent.match(/\\$\\$|\\\\\\[|\\\\\\(/g) || []).length,
+    rawMath: (text.textContent.match(/\$\$|\\\[|\\\(|(?<![\\$])\$(?=[^\s$])[^$]*?[^\s$\\]\$(?!\d)/g) || [])
+        .slice(0, 5),
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
   };
 }"""
@@ -176,14 +272,19 @@ def _has_math(stem: str) -> bool:
     return any(c.cell_type == "markdown" and re.search(r"\$[^$]+\$", c.source) for c in nb.cells)
 
 
+@browser_test
+@pytest.mark.slow
 def test_every_page_renders_cleanly(visit, server):
-    """Each page: no console error, no outside request, every image loaded, all math typeset."""
+    """Each page: no console error, no outside request, every image loaded, all math typeset (on the
+    hand-written pages too), no raw math left in the text."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob("*.png"):
         old.unlink()
     problems, links = [], set()
     pages = site_pages()
     assert pages, "the built site has no pages"
+    with_math = markdown_pages_with_math()
+    assert with_math, "no hand-written page in docs/ holds math (data.md's normalisation formula?)"
     for path in pages:
         tab = visit()
         page = tab.open(path)
@@ -195,10 +296,12 @@ def test_every_page_renders_cleanly(visit, server):
             found.append(f"{facts['math'] - facts['typeset']} of {facts['math']} formulas not typeset")
         found += [f"MathJax error: {e}" for e in facts["mathErrors"]]
         if facts["rawMath"]:
-            found.append(f"{facts['rawMath']} raw math delimiters ($$, \\[, \\() left in the text")
+            found.append(f"raw math left in the text (not typeset): {facts['rawMath']}")
         stem = path.removeprefix("lessons/").rstrip("/")
         if stem in lesson_stems() and _has_math(stem) and not facts["math"]:
             found.append("the lesson has math, but the page has no formula for MathJax")
+        if path in with_math and not facts["math"]:
+            found.append("its docs/ markdown has math, but the page has no formula for MathJax")
         problems += [f"/{path}: {p}" for p in found]
         links.update(l for l in facts["links"] if l.startswith(server))
         tab.close()
@@ -208,15 +311,18 @@ def test_every_page_renders_cleanly(visit, server):
         tab.open(lessons[-1]).screenshot(path=str(SHOTS / ("dark-" + shot_name(lessons[-1]))), full_page=True,
                                          animations="disabled")
         problems += [f"/{lessons[-1]} (dark): {p}" for p in tab.problems]
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1, never via a proxy
     for link in sorted(links):
         url = link.split("#")[0]
         try:
-            urllib.request.urlopen(url, timeout=10).close()
+            direct.open(url, timeout=10).close()
         except urllib.error.URLError as e:
             problems.append(f"broken link: {urlsplit(url).path} ({e})")
     assert not problems, f"{len(problems)} problem(s) in the site:\n" + "\n".join(problems)
 
 
+@browser_test
+@pytest.mark.slow
 def test_navigation_reaches_every_lesson(visit, server):
     """Every lesson in lessons/ has a page that the navigation links to (the site is not stale)."""
     tab = visit()
@@ -246,10 +352,11 @@ def _search_term(stem: str) -> str:
     term = SEARCH_TERMS.get(stem[:2])
     if term and term.lower() in source.lower():
         return term
-    from course.site import Lesson
-    return max(re.findall(r"[A-Za-z]+", Lesson(ROOT / "lessons" / f"{stem}.py").title), key=len)
+    return max(re.findall(r"[A-Za-z]+", site.Lesson(ROOT / "lessons" / f"{stem}.py").title), key=len)
 
 
+@browser_test
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", lesson_stems())
 def test_search_finds_the_lesson(visit, server, stem):
     term = _search_term(stem)
