@@ -1,4 +1,8 @@
-"""Shared test set-up: `--impl` picks the implementation the graded tests run against."""
+"""Test set-up for the whole repository: `--impl` picks the implementation the graded tests run against.
+
+It lives at the root, not in tests/, so pytest 9 always loads it before parsing `--impl exercises`
+(a value that names an existing folder: pytest-dev/pytest#13913).
+"""
 
 import importlib
 import sys
