@@ -21,6 +21,7 @@ exercise ids match between the tests and the solution regions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -129,10 +130,7 @@ def collect(root: Path = ROOT, lesson: str | int | None = None) -> list[Collecte
         return []
     with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
         report = Path(tmp) / "report.jsonl"
-        args = [*map(str, files), "--collect-only", "-q", "-m", "exercise", f"--rootdir={root}",
-                "--continue-on-collection-errors", "-p", "no:cacheprovider",
-                "-p", "course.grade_plugin", f"--grade-report={report}"]
-        code, log = _pytest(args, root, report, hang_after=120)
+        code, log = _pytest(files, root, report, "--collect-only", "-q", hang_after=120)
         records = read_report(report)
     errors = [f"{r['nodeid']}: {r['message']}" for r in records if r["event"] == "collect_error"]
     if errors:
@@ -155,12 +153,9 @@ def run_graded(impl: str = "exercises", lesson: str | int | None = None, timeout
         raise NoTests(f"no graded tests{f' for lesson {lesson}' if lesson else ''}: no file matches {root / where}")
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         report = Path(tmp) / "report.jsonl"
-        args = [*map(str, files), "-m", "exercise", f"--impl={impl}", f"--rootdir={root}",
-                f"--timeout={timeout}", "--timeout-method=signal",  # signal: the run goes on after a cut
-                "--continue-on-collection-errors", "-p", "no:cacheprovider",
-                "-p", "course.grade_plugin", f"--grade-report={report}"]
+        options = [f"--impl={impl}", f"--timeout={timeout}", "--timeout-method=signal"]  # signal: the run goes on after a cut
         while True:
-            code, log = _pytest(args, root, report, hang_after=timeout + grace, cancel=cancel)
+            code, log = _pytest(files, root, report, *options, hang_after=timeout + grace, cancel=cancel)
             records = read_report(report)
             if not (hung := _unfinished(records)):
                 break
@@ -176,13 +171,16 @@ def run_graded(impl: str = "exercises", lesson: str | int | None = None, timeout
     return results
 
 
-def _pytest(args: list[str], root: Path, report: Path, hang_after: float,
+def _pytest(files: list[Path], root: Path, report: Path, *options: str, hang_after: float,
             cancel: threading.Event | None = None) -> tuple[int | None, str]:
-    """Run pytest in `root`; return its exit code (None if killed as hung) and its output.
+    """Run the graded tests in `files` under pytest in `root`, recording them in `report`; return
+    pytest's exit code (None if killed as hung) and its output.
 
     The child runs in its own session (a test's Ctrl-C handling or stray processes cannot reach the
-    grader), so however the wait ends - a Ctrl-C, `cancel`, an error - its process group is killed.
+    grader), so however the wait ends - a Ctrl-C, `cancel`, a hang, an error - its process group is killed.
     """
+    args = [*map(str, files), *options, "-m", "exercise", f"--rootdir={root}", "--continue-on-collection-errors",
+            "-p", "no:cacheprovider", "-p", "course.grade_plugin", f"--grade-report={report}"]
     path = [str(root), str(ROOT), os.environ.get("PYTHONPATH", "")]  # root's packages, then course
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     env.pop("PYTEST_ADDOPTS", None)  # a learner's own pytest options must not change the grading
@@ -192,18 +190,12 @@ def _pytest(args: list[str], root: Path, report: Path, hang_after: float,
         try:
             code = _wait(proc, report, hang_after, cancel)
         finally:
-            if proc.poll() is None:  # interrupted, cancelled or hung: end it and what it started
-                _kill_group(proc)
+            if proc.poll() is None:  # interrupted, cancelled or hung: kill it and what its tests started
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         log.seek(0)
         return code, log.read()
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the group: also any process the test started
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 def append_record(path: Path, record: dict) -> None:
@@ -226,7 +218,7 @@ def _exit_status(code: int | None) -> str:
     return f"killed by {signal.Signals(-code).name}" if code < 0 else f"the test process exited with code {code}"
 
 
-def _wait(proc: subprocess.Popen, report: Path, hang_after: float, cancel: threading.Event | None = None) -> int | None:
+def _wait(proc: subprocess.Popen, report: Path, hang_after: float, cancel: threading.Event | None) -> int | None:
     """Wait for `proc`; None once `report` has not grown for `hang_after` seconds (the caller kills it)."""
     started = time.time()
     while True:
@@ -237,7 +229,6 @@ def _wait(proc: subprocess.Popen, report: Path, hang_after: float, cancel: threa
                 raise Cancelled("the grading run was cancelled") from None
             last = report.stat().st_mtime if report.exists() else started
             if time.time() - max(last, started) > hang_after:
-                _kill_group(proc)
                 return None
 
 
@@ -274,12 +265,10 @@ def _by(items, key) -> dict:
     return groups
 
 
-def _pts(x: float) -> str:
-    return f"{x:g}"
-
-
-def _percent(earned: float, possible: float) -> str:
-    return f"{100 * earned / possible:.0f}%" if possible else "-"
+def _score(results: list[Result]) -> tuple[str, str]:
+    """The points earned of those possible ("3/5"), and as a percentage ("60%"; "-" when none possible)."""
+    earned, possible = sum(r.points for r in results if r.passed), sum(r.points for r in results)
+    return f"{earned:g}/{possible:g}", f"{100 * earned / possible:.0f}%" if possible else "-"
 
 
 def _verdict(tests: list[Result]) -> str:
@@ -305,22 +294,21 @@ def render(results: list[Result], width: int = 100) -> str:
                 out.append(_clip(f"  ERROR: {r.nodeid} could not be collected: {r.message}", width))
         tests = [r for r in in_lesson if r.exercise is not None]
         for exercise, runs in _by(tests, lambda r: r.exercise).items():
-            earned, possible = sum(r.points for r in runs if r.passed), sum(r.points for r in runs)
+            points, _ = _score(runs)
             failure = next((r for r in runs if not r.passed), None)
-            row = f"  {exercise:<{id_width}}  {_pts(earned) + '/' + _pts(possible):>7}  {_verdict(runs):<7}  "
+            row = f"  {exercise:<{id_width}}  {points:>7}  {_verdict(runs):<7}  "
             # a stub's message repeats the row's exercise id: drop it, to leave room for the function
             message = failure.message.replace(f"exercise {exercise}: ", "") if failure else ""
             out.append((row + _clip(message, room)).rstrip())
             if failure and failure.hint:
                 out += [" " * len(head) + l for l in textwrap.wrap("hint: " + failure.hint, room)]
-        earned, possible = sum(r.points for r in tests if r.passed), sum(r.points for r in tests)
-        out.append(f"  {'subtotal':<{id_width}}  {_pts(earned) + '/' + _pts(possible):>7}  {_percent(earned, possible)}")
-    earned, possible = sum(r.points for r in graded if r.passed), sum(r.points for r in graded)
+        points, percent = _score(tests)
+        out.append(f"  {'subtotal':<{id_width}}  {points:>7}  {percent}")
+    points, percent = _score(graded)
     exercises = _by(graded, lambda r: r.exercise)
     done = sum(_verdict(runs) == "PASS" for runs in exercises.values())
     out += ["", "=" * min(width, len(head) + room),
-            f"Total: {_pts(earned)}/{_pts(possible)} points ({_percent(earned, possible)}); "
-            f"{done} of {len(exercises)} exercises pass"]
+            f"Total: {points} points ({percent}); {done} of {len(exercises)} exercises pass"]
     return "\n".join(out[1:])
 
 

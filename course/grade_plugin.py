@@ -1,6 +1,6 @@
 """The pytest plugin behind `course.grade`: one JSON line per graded test as it starts and ends.
 
-Loaded with ``pytest -p course.grade_plugin --grade-report FILE`` (and by `tests/conftest.py`, so a
+Loaded with ``pytest -p course.grade_plugin --grade-report FILE`` (and by the root `conftest.py`, so a
 malformed `exercise` marker is rejected by a plain `pytest` run too). The lines are
 
     {"event": "start", "nodeid": ..., "exercise": ..., "points": ..., "hint": ...}
@@ -104,9 +104,9 @@ class Recorder:
         append_record(self.path, record)
 
     def pytest_collection_modifyitems(self, config, items):
-        skipped = [item for item in items if item.nodeid in self.done]
-        if skipped:
-            config.hook.pytest_deselected(items=skipped)
+        ran = [item for item in items if item.nodeid in self.done]  # a resumed run: they have a result
+        if ran:
+            config.hook.pytest_deselected(items=ran)
             items[:] = [item for item in items if item.nodeid not in self.done]
 
     def pytest_collection_finish(self, session):

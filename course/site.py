@@ -192,8 +192,8 @@ def indent(text: str, prefix: str = "    ") -> str:
     return textwrap.indent(text, prefix, lambda line: True).replace(prefix + "\n", "\n")
 
 
-def _pts(points: float) -> str:
-    return f"{points:g} point{'s' if points != 1 else ''}"
+def _plural(count: float, noun: str) -> str:
+    return f"{count:g} {noun}{'s' if count != 1 else ''}"
 
 
 def code_blocks(source: str, functions: list[str], regions: list[Region] = ()) -> list[tuple[str, int, str, str]]:
@@ -265,13 +265,11 @@ def exercises_markdown(lesson: Lesson) -> str:
     out += [f"| **Total** | {len(exercises)} exercises | **{total:g}** |", ""]
     stubs = {m: make_stub(m.read_text(), m.name) for m in {e.module for e in exercises}}  # = exercises/lNN_*.py
     for e in exercises:
-        stub = stubs[e.module]
-        tests = [f"`{name}`" + (f" ({cases} cases)" if cases > 1 else "")
+        names = [f"`{name}`" + (f" ({cases} cases)" if cases > 1 else "")
                  for name, cases in e.test_functions.items()]
-        tested = (f"{len(tests)} test{'s' if len(tests) != 1 else ''}: {', '.join(tests)}"
-                  if tests else "no graded test yet")
-        out += [f"## {e.id} {{ #{e.id} }}", "", f"**{_pts(e.points)}** · {tested}", ""]
-        for name, line, code, _ in code_blocks(stub, e.functions):
+        tested = f"{_plural(len(names), 'test')}: {', '.join(names)}" if names else "no graded test yet"
+        out += [f"## {e.id} {{ #{e.id} }}", "", f"**{_plural(e.points, 'point')}** · {tested}", ""]
+        for name, line, code, _ in code_blocks(stubs[e.module], e.functions):
             out += [fence(code, title=f"exercises/{e.module.name}, line {line}: {name}"), ""]
         for hint in e.hints:
             out += ['??? tip "Hint"', "", indent(hint), ""]
@@ -316,8 +314,8 @@ def lesson_map_markdown(lessons: list[Lesson], page_dir: str = "") -> str:
     for lesson in lessons:
         concepts = " · ".join(lesson.concepts) or "-"
         exercises = lesson.exercises
-        ex = (f"[{len(exercises)} exercise{'s' if len(exercises) != 1 else ''}, "
-              f"{sum(e.points for e in exercises):g} points]({page_dir}{lesson.exercises_page})" if exercises else "-")
+        ex = (f"[{_plural(len(exercises), 'exercise')}, {sum(e.points for e in exercises):g} points]"
+              f"({page_dir}{lesson.exercises_page})" if exercises else "-")
         challenges = ", ".join(f"[{c}]({page_dir}challenges.md#{c})" for c in CHALLENGES.get(lesson.number, [])) or "-"
         rows.append(f"| [{lesson.label}]({page_dir}{lesson.page}) | {concepts} | {ex} | {challenges} |")
     return "\n".join(rows)
@@ -386,12 +384,12 @@ def execute_lessons(lessons: list[Lesson]) -> dict[str, Path]:
     return executed
 
 
-def ensure_mathjax() -> Path:
-    """node_modules/mathjax/es5, installed with `npm ci` from the pinned package-lock.json if missing.
+def ensure_mathjax() -> None:
+    """Install node_modules/mathjax/es5 with `npm ci` from the pinned package-lock.json if missing.
 
     Called once per build, before any lesson executes, so a missing npm stops the build at once."""
     if (MATHJAX / "tex-chtml.js").exists():
-        return MATHJAX
+        return
     npm = shutil.which("npm")
     if npm is None:
         raise SiteError("MathJax is not installed and npm is missing: install Node.js 20+ (it brings npm), "
@@ -400,17 +398,15 @@ def ensure_mathjax() -> Path:
     proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True)
     if proc.returncode or not (MATHJAX / "tex-chtml.js").exists():
         raise SiteError(f"`npm ci` failed (is the npm registry reachable?):\n{proc.stdout}{proc.stderr}")
-    return MATHJAX
 
 
 def mathjax_files() -> list[tuple[str, Path]]:
     """(path in the site, file) for every MathJax file the site serves (`ensure_mathjax` installed it)."""
-    root = MATHJAX
     found = []
     for part in MATHJAX_PARTS:
-        path = root / part
+        path = MATHJAX / part
         for file in [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()):
-            found.append((f"assets/mathjax/{file.relative_to(root).as_posix()}", file))
+            found.append((f"assets/mathjax/{file.relative_to(MATHJAX).as_posix()}", file))
     return found
 
 
@@ -439,20 +435,19 @@ def _math_to_arithmatex(match: re.Match) -> str:
 
 def typeset_notebook_math(content: str) -> str:
     """Wrap the math of a notebook's rendered HTML, outside code, for MathJax."""
-    parts, out, raw = _TAG.split(content), [], []
-    for i, part in enumerate(parts):
+    out, raw = [], []  # raw: the open tags whose text is code, not math
+    for i, part in enumerate(_TAG.split(content)):
         if i % 2:  # a tag
-            if (m := re.match(r"<(/?)([a-zA-Z0-9]+)", part)) and m[2].lower() in _RAW_TAGS \
-                    and not part.endswith("/>"):
-                if m[1]:
-                    if raw and raw[-1] == m[2].lower():
-                        raw.pop()
-                else:
-                    raw.append(m[2].lower())
-            out.append(part)
-        else:
-            has_math = "$" in part or "\\begin" in part
-            out.append(_MATH.sub(_math_to_arithmatex, part) if has_math and not raw else part)
+            m = re.match(r"<(/?)([a-zA-Z0-9]+)", part)
+            name = m and m[2].lower()
+            if name in _RAW_TAGS and not part.endswith("/>"):
+                if not m[1]:
+                    raw.append(name)
+                elif raw and raw[-1] == name:
+                    raw.pop()
+        elif not raw and ("$" in part or "\\begin" in part):
+            part = _MATH.sub(_math_to_arithmatex, part)
+        out.append(part)
     return "".join(out)
 
 
@@ -515,7 +510,7 @@ def polish_notebook(content: str, site_dir: Path, page_url: str, page_dir: Path,
                    f'{" download" if href.endswith(".ipynb") else ""}>{html.escape(label)}</a>'
                    for i, (label, href) in enumerate(links.items()))
     bar = f'<p class="lesson-links" data-search-exclude>{bar}</p>'
-    content, found = re.subn(r"(</h1>)", r"\1" + bar.replace("\\", "\\\\"), content, count=1)
+    content, found = re.subn(r"</h1>", lambda m: m[0] + bar, content, count=1)
     return content if found else bar + content
 
 

@@ -72,10 +72,10 @@ def on_page_content(html, page, config, files):
     if lesson is None:
         return html
     page.meta["title"] = lesson.label  # the browser tab; the navigation keeps its short "Lesson"
-    links = {"Download the notebook": Path(_executed[lesson.stem]).name}
+    links = {"Download the notebook": _executed[lesson.stem].name}
     if lesson.solutions:
-        links["Exercises"] = get_relative_url(files.get_file_from_path(lesson.exercises_page).url, page.url)
-        links["Solutions"] = get_relative_url(files.get_file_from_path(lesson.solutions_page).url, page.url)
+        for label, uri in (("Exercises", lesson.exercises_page), ("Solutions", lesson.solutions_page)):
+            links[label] = get_relative_url(files.get_file_from_path(uri).url, page.url)
     return site.polish_notebook(html, Path(config.site_dir), page.url,
                                 Path(page.file.abs_dest_path).parent, links)
 
