@@ -299,7 +299,11 @@ def render(results: list[Result], width: int = 100) -> str:
             row = f"  {exercise:<{id_width}}  {points:>7}  {_verdict(runs):<7}  "
             # a stub's message repeats the row's exercise id: drop it, to leave room for the function
             message = failure.message.replace(f"exercise {exercise}: ", "") if failure else ""
-            out.append((row + _clip(message, room)).rstrip())
+            # two lines at most: enough for "SyntaxError: ... (l01_callbacks.py, line 12)" to show its line
+            first, *rest = textwrap.wrap(message, room) or [""]
+            out.append((row + first).rstrip())
+            if rest:
+                out.append(" " * len(head) + _clip(" ".join(rest), room))
             if failure and failure.hint:
                 out += [" " * len(head) + l for l in textwrap.wrap("hint: " + failure.hint, room)]
         points, percent = _score(tests)

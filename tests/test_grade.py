@@ -208,8 +208,10 @@ def test_render_totals_verdicts_and_hints():
     assert lines[5].strip() == "hint: Multiply."
     assert lines[6].split() == ["subtotal", "4/6", "67%"]
     assert "hint: Multiply." not in lines[3]  # no hint for a passing exercise
-    div = next(l for l in lines if l.startswith("  02-div"))
-    assert len(div) == 80 and div.endswith("...")
+    at = next(i for i, l in enumerate(lines) if l.startswith("  02-div"))
+    assert lines[at].split()[3:7] == ["ZeroDivisionError:", "division", "by", "zero"]  # a long message wraps...
+    assert lines[at + 1].strip().startswith("xxx") and lines[at + 1].endswith("...")  # ...onto one more line
+    assert lines[at + 2].strip() == "hint: Mind zero."
     assert lines[-1] == "Total: 4/8 points (50%); 1 of 3 exercises pass"
     assert all(len(l) <= 80 for l in lines)
 
