@@ -153,8 +153,10 @@ def run(path: Path, force: bool = False, timeout: int = 900, executed_dir: Path 
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute()
-    except (CellExecutionError, CellTimeoutError) as e:  # CellTimeoutError is a TimeoutError: first
+    except CellTimeoutError as e:  # a TimeoutError: before the kernel-start handler below
         raise LessonError(f"{shown(path)} failed:\n{e}") from None
+    except CellExecutionError as e:
+        raise LessonError(_cell_failure(path, nb, e)) from None
     except DeadKernelError as e:  # a RuntimeError too
         raise LessonError(f"{shown(path)} failed: its kernel died ({e}); a cell crashed the interpreter "
                           "or ran out of memory") from None
@@ -167,6 +169,21 @@ def run(path: Path, force: bool = False, timeout: int = 900, executed_dir: Path 
     nbformat.write(nb, out)
     stamp.write_text(key)
     return out, True
+
+
+# Errors whose message already tells the learner what to do: shown without their traceback.
+SELF_EXPLAINING = {"MNISTError"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _cell_failure(path: Path, nb, error) -> str:
+    """Which cell of `path` failed and why: the error alone when it explains itself, else the traceback."""
+    number, cell = next(((n, c) for n, c in enumerate(nb.cells, 1) if c.cell_type == "code" and
+                         any(o.output_type == "error" for o in c.get("outputs", []))), (None, None))
+    where = f"{shown(path)}, cell {number} (`{cell.source.splitlines()[0]}`)" if cell else shown(path)
+    if error.ename in SELF_EXPLAINING:
+        return f"{where} failed:\n{error.ename}: {error.evalue}"
+    return f"{where} failed:\n{_ANSI.sub('', str(error))}"
 
 
 def main(argv=None) -> int:

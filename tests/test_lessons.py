@@ -124,9 +124,19 @@ def test_a_failing_cell_fails_the_lesson_and_is_not_cached(tmp_path):
     lesson = tmp_path / "03_fails.py"
     lesson.write_text("# %%\nx = 1\n\n# %%\n1 / 0\n")
     for _ in range(2):  # a failed run leaves no cache entry: it fails again
-        with pytest.raises(lessons.LessonError, match=r"(?s)03_fails.py failed:.*ZeroDivisionError"):
+        with pytest.raises(lessons.LessonError, match=r"(?s)03_fails.py, cell 2 \(`1 / 0`\) failed:.*ZeroDivisionError"):
             run(lesson, tmp_path)
     assert not (tmp_path / "executed" / "03_fails.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_a_self_explaining_error_is_shown_without_its_traceback(tmp_path):
+    lesson = tmp_path / "05_no_data.py"
+    lesson.write_text("# %%\nclass MNISTError(RuntimeError): pass\nraise MNISTError('set COURSE_DATA_DIR')\n")
+    with pytest.raises(lessons.LessonError) as failure:
+        run(lesson, tmp_path)
+    assert str(failure.value).endswith("failed:\nMNISTError: set COURSE_DATA_DIR")
+    assert "Traceback" not in str(failure.value) and "\x1b[" not in str(failure.value)
 
 
 @pytest.mark.slow
