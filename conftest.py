@@ -39,6 +39,16 @@ def mod(request, impl):
     return impl(request.module.__name__.rpartition(".")[2].removeprefix("test_"))
 
 
+@pytest.fixture
+def ref(request):
+    """The reference solution of the module under test (always from `solutions`, whatever `--impl`).
+
+    A test of exercise B that needs exercise A of the same module takes A from here, so B is graded
+    on B alone: `monkeypatch.setattr(mod, "Hook", ref.Hook)` before calling the learner's `Hooks`.
+    """
+    return importlib.import_module("solutions." + request.module.__name__.rpartition(".")[2].removeprefix("test_"))
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     set_seed(0)
