@@ -322,7 +322,7 @@ def _died(record: dict, code: int | None, hang_after: float, impl: str) -> str:
     during = f" importing {impl}/{module_of(record['nodeid'])}.py" if record["event"] == "import" else ""
     if code is None:
         return f"Hung >{hang_after:g}s{during}: killed by the grader (the timeout could not interrupt it)"
-    return f"Crashed the test run{during}: {_exit_status(code)}"
+    return f"Crashed{during or ' the test run'}: {_exit_status(code)}"
 
 
 def _wait(proc: subprocess.Popen, report: Path, hang_after: float, cancel: threading.Event | None,
