@@ -174,7 +174,8 @@ def _run_lesson(impl: str, lesson: str, files: list[Path], timeout: float, root:
     """One lesson's graded tests in one pytest process, resumed after a test (or an import) that kills it."""
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         report = Path(tmp) / "report.jsonl"
-        options = [f"--impl={impl}", f"--timeout={timeout}", "--timeout-method=signal"]  # signal: the run goes on after a cut
+        # signal: the run goes on after a cut
+        options = [f"--impl={impl}", f"--timeout={timeout}", "--timeout-method=signal"]
         seen = [-1]
 
         def tell(final: bool = False):
@@ -303,7 +304,7 @@ def read_report(path: Path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(l) for l in path.read_text().splitlines() if l.endswith("}")]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
 
 
 def _exit_status(code: int | None) -> str:
@@ -367,7 +368,7 @@ def _results(records: list[dict]) -> list[Result]:
 
 def _errors(log: str, lines: int = 25) -> str:
     """What went wrong, from pytest's output: its `ERROR:` lines (a usage error), else the output's end."""
-    errors = [l for l in log.splitlines() if l.startswith("ERROR:")]
+    errors = [line for line in log.splitlines() if line.startswith("ERROR:")]
     return "\n".join(errors or log.rstrip().splitlines()[-lines:])
 
 
@@ -431,7 +432,7 @@ def render(results: list[Result], width: int = 100) -> str:
             if rest:
                 out.append(" " * len(head) + _clip(" ".join(rest), room))
             if failure and failure.hint:
-                out += [" " * len(head) + l for l in textwrap.wrap("hint: " + failure.hint, room)]
+                out += [" " * len(head) + line for line in textwrap.wrap("hint: " + failure.hint, room)]
         points, percent = _score(tests)
         out.append(f"  {'subtotal':<{id_width}}  {points:>7}  {percent}")
     points, percent = _score(graded)
@@ -498,7 +499,8 @@ def check(root: Path = ROOT, timeout: float = 10, progress: Progress | None = No
     problems += [f"{r.nodeid} fails on solutions: {r.message}" for r in tests if not r.passed]
     # a graded test must *fail* on the stub: a skip (or an xfail) would let the stub score nothing but look fine
     problems += [f"{r.nodeid} {'passes' if r.passed else f'is {r.outcome}'} on the untouched stub in "
-                 f"exercises/ (exercise {r.exercise})" for r in on_stubs if r.exercise is not None and r.outcome != "failed"]
+                 f"exercises/ (exercise {r.exercise})"
+                 for r in on_stubs if r.exercise is not None and r.outcome != "failed"]
     regions, broken = solution_regions(root)
     problems += broken
     tested = {(r.module, r.exercise): r.nodeid.partition("::")[0] for r in tests}

@@ -132,12 +132,13 @@ def first_line(text: str) -> str:
 def collect_message(report) -> str:
     """The exception line of a collection error (pytest's `E   ` lines), else its last line."""
     lines = str(report.longrepr).splitlines()
-    errors = [l[1:].strip() for l in lines if l.startswith("E ")]
-    return (errors or [l for l in lines if l.strip()] or ["unknown collection error"])[-1]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return (errors or [line for line in lines if line.strip()] or ["unknown collection error"])[-1]
 
 
 class ImportTimeout(BaseException):
-    """The import of a module under test ran past the timeout (a BaseException: `except Exception` in it cannot catch it)."""
+    """The import of a module under test ran past the timeout (a BaseException: the module's
+    `except Exception` cannot catch it)."""
 
 
 def import_verdict(name: str, shown: str, seconds: float) -> str | None:

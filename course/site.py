@@ -473,7 +473,8 @@ def polish_notebook(content: str, site_dir: Path, page_url: str, page_dir: Path,
     `links` maps a label to a URL relative to the page.
     """
     content = re.sub(r'<script src="[^"]*">\s*</script>\s*(?=<!-- MathJax configuration -->)', "", content)
-    content = re.sub(r'<!-- Load mathjax -->|<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>'
+    content = re.sub(r'<!-- Load mathjax -->'
+                     r'|<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>'
                      r'|<!-- End of mathjax configuration -->', "", content, flags=re.S)
 
     style = re.compile(r"<style[^>]*>(.*?)</style>", re.S)

@@ -146,7 +146,8 @@ def graded(learner):
 
 def test_each_test_gets_a_result_with_its_marker_fields(graded):
     mul = graded["test_mul_type"]
-    assert (mul.exercise, mul.points, mul.hint, mul.outcome) == ("01-mul", 2, "Return a number, not its text.", "failed")
+    assert (mul.exercise, mul.points, mul.hint) == ("01-mul", 2, "Return a number, not its text.")
+    assert mul.outcome == "failed"
     assert mul.message == "AssertionError: assert '6' == 6"
     assert mul.lesson == "01" and mul.module == "l01_basics"
     assert graded["test_add"].passed and graded["test_add"].message == ""
@@ -208,12 +209,12 @@ def test_render_totals_verdicts_and_hints():
     assert lines[5].strip() == "hint: Multiply."
     assert lines[6].split() == ["subtotal", "4/6", "67%"]
     assert "hint: Multiply." not in lines[3]  # no hint for a passing exercise
-    at = next(i for i, l in enumerate(lines) if l.startswith("  02-div"))
+    at = next(i for i, line in enumerate(lines) if line.startswith("  02-div"))
     assert lines[at].split()[3:7] == ["ZeroDivisionError:", "division", "by", "zero"]  # a long message wraps...
     assert lines[at + 1].strip().startswith("xxx") and lines[at + 1].endswith("...")  # ...onto one more line
     assert lines[at + 2].strip() == "hint: Mind zero."
     assert lines[-1] == "Total: 4/8 points (50%); 1 of 3 exercises pass"
-    assert all(len(l) <= 80 for l in lines)
+    assert all(len(line) <= 80 for line in lines)
 
 
 def test_cli_grades_one_lesson(learner, capsys):
@@ -242,7 +243,7 @@ def test_failure_hint_is_a_command_the_learner_can_paste(tmp_path, monkeypatch, 
     monkeypatch.undo()
     assert main(["--lesson", "01"], root=course) == 0
     out = capsys.readouterr().out
-    assert f" -m pytest --impl exercises 'tests/graded/test_l01_p.py::test_one[a b]'\n" in out
+    assert " -m pytest --impl exercises 'tests/graded/test_l01_p.py::test_one[a b]'\n" in out
 
 
 SLEEPER = {  # every graded test records its pytest's pid, then sleeps until it is killed
@@ -262,6 +263,11 @@ SLEEPER = {  # every graded test records its pytest's pid, then sleeps until it 
 }
 
 
+# the grader as a learner runs it, on the course at argv[1]
+GRADER = ("import sys; from pathlib import Path; from course.grade import main; "
+          "sys.exit(main(sys.argv[2:], root=Path(sys.argv[1])))")
+
+
 @pytest.mark.parametrize("stop, code, said", [(signal.SIGINT, 130, "grading interrupted"),
                                                (signal.SIGTERM, 128 + signal.SIGTERM, "grading stopped by SIGTERM"),
                                                (signal.SIGHUP, 128 + signal.SIGHUP, "grading stopped by SIGHUP")])
@@ -270,8 +276,7 @@ def test_a_stopped_grader_kills_its_pytest_runs_and_removes_its_folders(tmp_path
     course = make_course(tmp_path / "course", SLEEPER)
     temp = tmp_path / "temp"  # the grader's temporary folders go here
     temp.mkdir()
-    script = "import sys; from pathlib import Path; from course.grade import main; sys.exit(main(sys.argv[2:], root=Path(sys.argv[1])))"
-    grader = subprocess.Popen([sys.executable, "-c", script, str(course), *args, "--timeout", "120"], cwd=ROOT,
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, str(course), *args, "--timeout", "120"], cwd=ROOT,
                               env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, start_new_session=True)
     deadline = time.time() + 60
@@ -290,9 +295,8 @@ def test_a_stopped_grader_kills_its_pytest_runs_and_removes_its_folders(tmp_path
 
 def test_a_pytest_run_ends_when_its_grader_is_killed(tmp_path):
     course = make_course(tmp_path, SLEEPER)
-    script = "import sys; from pathlib import Path; from course.grade import main; sys.exit(main(sys.argv[2:], root=Path(sys.argv[1])))"
-    grader = subprocess.Popen([sys.executable, "-c", script, str(course), "--lesson", "01", "--timeout", "120"], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, str(course), "--lesson", "01", "--timeout", "120"],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 60
     while not (pids := list((course / "pids").glob("*")) if (course / "pids").exists() else []):
         assert time.time() < deadline and grader.poll() is None
@@ -379,15 +383,18 @@ IMPORT_FAILURES = [
 ]
 
 
-@pytest.mark.parametrize("code, verdict", IMPORT_FAILURES, ids=["loop", "unstoppable", "ctrl-c", "exit", "os-exit", "error"])
+@pytest.mark.parametrize("code, verdict", IMPORT_FAILURES,
+                         ids=["loop", "unstoppable", "ctrl-c", "exit", "os-exit", "error"])
 def test_a_module_that_cannot_be_imported_gets_one_verdict_for_all_its_tests(tmp_path, code, verdict):
     tests = "import pytest\n" + "".join(f"""
 @pytest.mark.exercise("01-e{i}")
 def test_e{i}(mod):
     assert mod.f() == 1
 """ for i in range(3))
-    course = make_course(tmp_path, {"solutions/l01_bad.py": "", "exercises/l01_bad.py": code + "def f():\n    return 1\n",
-                                    "tests/graded/test_l01_bad.py": tests, **{k: v for k, v in LEARNER.items() if "l02" in k}})
+    course = make_course(tmp_path, {"solutions/l01_bad.py": "",
+                                    "exercises/l01_bad.py": code + "def f():\n    return 1\n",
+                                    "tests/graded/test_l01_bad.py": tests,
+                                    **{k: v for k, v in LEARNER.items() if "l02" in k}})
     started = time.perf_counter()
     results = run_graded(root=course, timeout=1, grace=3)
     seconds = time.perf_counter() - started
@@ -537,7 +544,8 @@ def test_neg(mod):
 
 
 def course_to_check(root, solution, tests):
-    return make_course(root, {"solutions/l01_calc.py": solution, "exercises/l01_calc.py": make_stub(solution, "l01_calc.py"),
+    return make_course(root, {"solutions/l01_calc.py": solution,
+                              "exercises/l01_calc.py": make_stub(solution, "l01_calc.py"),
                               "tests/graded/test_l01_calc.py": tests})
 
 

@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                         times[setting, busy].append(execute(path, setting, busy, Path(tmp)))
             median = {key: statistics.median(values) for key, values in times.items()}
             best = min(median[s, False] for s in settings)
-            print(f"\n{shown(path)}\n  {'setting':<10} {'alone s':>8} {'busy s':>8} {'busy/alone':>11} {'alone/best':>11}")
+            print(f"\n{shown(path)}\n  {'setting':<10} {'alone s':>8} {'busy s':>8} "
+                  f"{'busy/alone':>11} {'alone/best':>11}")
             for setting in settings:
                 alone, busy = median[setting, False], median[setting, True]
                 print(f"  {setting:<10} {alone:8.1f} {busy:8.1f} {busy / alone:11.2f} {alone / best:11.2f}")
