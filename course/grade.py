@@ -5,10 +5,13 @@ Usage::
     python -m course.grade [--lesson NN] [--impl exercises|solutions] [--timeout SECONDS]
     python -m course.grade --check [--timeout SECONDS]
 
-The graded tests (`tests/graded/test_lNN_*.py`, marked `exercise`) run in a pytest subprocess, where
-pytest-timeout cuts each test after `--timeout` seconds and `course.grade_plugin` records each
-result as a JSON line. A test that even the timeout cannot stop (a hang inside C code, a crash of
-the interpreter) brings the run down; the grader records it as failed and resumes after it.
+The graded tests (`tests/graded/test_lNN_*.py`, marked `exercise`) run in one pytest process per
+lesson (forked from a server that has imported torch once), where pytest-timeout cuts each test
+after `--timeout` seconds and `course.grade_plugin` records each result as a JSON line, and imports
+the module under test once first (one verdict for all its tests when that fails). A test that even
+the timeout cannot stop (a hang inside C code, a crash of the interpreter) brings the run down; the
+grader records it as failed and resumes after it. Ctrl-C, SIGTERM and SIGHUP kill the runs and
+remove their temporary folders.
 
 `collect()` lists the graded tests with their exercise and points, without running them: the one
 source of the points the course site shows, the same `make grade` scores.
