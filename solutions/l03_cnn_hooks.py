@@ -31,9 +31,10 @@ from course.data import get_mnist
 from solutions import l02_exceptions as l02
 from solutions.l02_exceptions import (  # noqa: F401  (re-exported: later lessons import them from here)
     AvgStats, AvgStatsCallback, Callback, CancelBatchException, CancelEpochException, CancelTrainException,
-    DataBunch, DataLoader, Dataset, DebiasedEMA, Learner, LRFinder, ParamScheduler, Recorder, Runner,
+    DataBunch, DataLoader, Dataset, DebiasedEMA, Learner, LRFinder, ParamScheduler, Recorder,
     StopAfterStep, TraceEvents, TrainEvalCallback, accuracy, annealer, camel2snake, collate, combine_scheds,
-    listify, lr_find, plot_lr_find, sched_cos, sched_exp, sched_lin, sched_no, suggest_lr,
+    listify, lr_find, lr_find_schedule, plot_lr_find, sched_cos, sched_exp, sched_lin, sched_no, should_stop, smooth,
+    suggest_lr,
 )
 
 # ---------------------------------------------------------------------------- data
@@ -92,6 +93,49 @@ def mnist_databunch(bs: int = 512, data_dir=None) -> DataBunch:
     x_train, x_valid = normalize_to(x_train, x_valid)
     return DataBunch(*get_dls(Dataset(x_train, y_train), Dataset(x_valid, y_valid), bs),
                      c_in=x_train.shape[1], c_out=int(y_train.max()) + 1)
+
+
+# --------------------------------------------------------------------------- runner
+
+
+class Runner(l02.Runner):
+    """Lesson 02's Runner, with the same events, exceptions and callbacks, but a cheaper dispatch.
+
+    Lesson 02's `__call__` sorts the callbacks and asks each one for a handler at every event, about
+    ten times a batch; an attribute a callback lacks is looked up on the runner too (`__getattr__`),
+    and the miss raises an AttributeError each time. This Runner works out, once per fit and event,
+    what to call in `_order`: the handler method of a callback that uses `Callback.__call__`, or
+    `cb(event)` itself for a callback that overrides `__call__` (like `TraceEvents`), so it still
+    sees every event. The list of callbacks and their handlers are read when an event first occurs
+    in a fit: change `cbs` between fits, not during one.
+    """
+
+    def __init__(self, cbs=None, cb_funcs=None):
+        super().__init__(cbs, cb_funcs)
+        self._handlers = {}
+
+    def __call__(self, event: str) -> None:
+        handlers = self._handlers.get(event)
+        if handlers is None:
+            handlers = self._handlers[event] = self._find_handlers(event)
+        for handler in handlers:
+            handler()
+
+    def _find_handlers(self, event: str) -> list:
+        handlers = []
+        for cb in sorted(self.cbs, key=lambda cb: cb._order):
+            if type(cb).__call__ is not Callback.__call__:
+                handlers.append(partial(cb, event))
+            elif (handler := getattr(cb, event, None)) is not None:
+                handlers.append(handler)
+        return handlers
+
+    def fit(self, epochs: int, learn: Learner):
+        self._handlers = {}
+        try:
+            super().fit(epochs, learn)
+        finally:
+            self._handlers = {}
 
 
 # ---------------------------------------------------------------------------- model
