@@ -179,7 +179,8 @@ class GeneralRelu(nn.Module):
       towards 0 (a ReLU's outputs are never negative, so their mean is positive);
     - `maxv`: a ceiling the result is clamped to.
 
-    Each is skipped when None: `GeneralRelu()` is a plain ReLU.
+    Each is skipped when None: `GeneralRelu()` is a plain ReLU. No operation is done in place: the
+    input must stay as it was, and a ReLU's backward needs its output unchanged.
     """
 
     def __init__(self, leak: float | None = None, sub: float | None = None, maxv: float | None = None):
@@ -243,9 +244,9 @@ def default_device() -> torch.device:
 
 
 class DeviceCallback(Callback):
-    """Trains on `device` (default: `default_device()`): moves the model at begin_fit and each
-    batch's inputs and targets at begin_batch. Only parameters (and buffers) and data move: the
-    activations are then computed where the model is.
+    """Trains on `device` (default: `default_device()`): moves the model (`model.to`) at begin_fit,
+    and at begin_batch replaces the runner's `xb` and `yb` with copies on the device. Only the
+    parameters (and buffers) and the data move: the activations are then computed where the model is.
     """
 
     def __init__(self, device=None):
@@ -259,7 +260,8 @@ class DeviceCallback(Callback):
 
 
 class BatchTransformXCallback(Callback):
-    """Replaces each batch's inputs `xb` with `tfm(xb)` at begin_batch (after a DeviceCallback)."""
+    """Replaces each batch's inputs, the runner's `xb`, with `tfm(xb)` at begin_batch (after a
+    DeviceCallback, which has `_order` 0). The targets are left alone."""
 
     _order = 2
 
@@ -459,7 +461,8 @@ def append_stats(hook: Hook, mod: nn.Module, inp, outp: torch.Tensor, bins: int 
 
 
 def get_hist(hook: Hook) -> torch.Tensor:
-    """The hook's histograms as an image: shape (bins, iterations), `log(1 + count)`, float.
+    """The hook's histograms (`hook.stats[2]`, one per iteration) as an image: shape (bins, iterations),
+    `log(1 + count)`, float.
 
     Row 0 is the lowest bin, column j is iteration j (so `imshow(..., origin="lower")` shows time
     left to right and values bottom to top); the log keeps the few large bins from hiding the rest.
@@ -468,9 +471,12 @@ def get_hist(hook: Hook) -> torch.Tensor:
 
 
 def get_min(hook: Hook, near: float = 0.5) -> torch.Tensor:
-    """At each iteration, the fraction of the activations in the bins near zero: the bins whose
-    centre lies strictly between `-near` and `near`, of the range `hook.hist_range`. Shape
-    (iterations,). With 40 bins on (0, 10) that is the first two bins, [0, 0.5)."""
+    """At each iteration, the fraction of the activations in the bins near zero.
+
+    The histograms are `hook.stats[2]` (one per iteration, each over the range `hook.hist_range`
+    split into equal bins); near zero means the bins whose centre lies strictly between `-near` and
+    `near`. Returns a tensor of shape (iterations,). With 40 bins on (0, 10) that is the first two
+    bins, [0, 0.5); on (-7, 7), bins 19 and 20, [-0.35, 0.35)."""
     raise NotImplementedError("exercise 03-get-min: get_min")
 
 
