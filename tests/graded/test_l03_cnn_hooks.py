@@ -84,7 +84,8 @@ def test_dot_product_sizes(mod):
 # ------------------------------------------------------------------ DeviceCallback
 
 @pytest.mark.exercise("03-device", points=2,
-                      hint="begin_fit: self.model.to(self.device); begin_batch: set self.run.xb and self.run.yb, moved.")
+                      hint="begin_fit: self.model.to(self.device); begin_batch: set self.run.xb and self.run.yb, "
+                           "moved.")
 def test_device_callback_moves_the_model_and_each_batch(mod):
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
     run = SimpleNamespace(model=model, xb=torch.randn(2, 3), yb=torch.tensor([0, 1]))
@@ -151,7 +152,8 @@ def test_view_tfm(mod):
 # ------------------------------------------------------------------ get_cnn_layers
 
 @pytest.mark.exercise("03-cnn-layers", points=2,
-                      hint="One layer(ni, nf, ks, **kwargs) per entry of nfs, ni from 1, ks 5 then 3; then pool, flatten, linear.")
+                      hint="One layer(ni, nf, ks, **kwargs) per entry of nfs, ni from 1, ks 5 then 3; then pool, "
+                           "flatten, linear.")
 def test_get_cnn_layers_calls_layer_for_each_entry(mod, ref, monkeypatch):
     monkeypatch.setattr(mod, "Lambda", ref.Lambda)
     monkeypatch.setattr(mod, "flatten", ref.flatten)
@@ -237,7 +239,8 @@ def test_batch_loader_shuffles_like_lesson_00(mod):
 # ------------------------------------------------------------------ SequentialModel
 
 @pytest.mark.exercise("03-sequential-model", points=2,
-                      hint="Loop over self.layers: x = layer(x), then, if self.training, append x's mean and std (floats).")
+                      hint="Loop over self.layers: x = layer(x), then, if self.training, append x's mean and std "
+                           "(floats).")
 def test_sequential_model_records_each_layers_output(mod):
     layers = [nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)]
     model = mod.SequentialModel(*layers)
@@ -261,7 +264,8 @@ def test_sequential_model_records_each_layers_output(mod):
 # ---------------------------------------------------------------------------- Hook
 
 @pytest.mark.exercise("03-hook", points=2,
-                      hint="register_forward_hook(partial(f, self)) and keep the handle; remove() calls handle.remove().")
+                      hint="register_forward_hook(partial(f, self)) and keep the handle; remove() calls "
+                           "handle.remove().")
 def test_hook_calls_f_with_itself_and_removes(mod):
     layer = nn.Linear(3, 2)
     calls = []
@@ -291,7 +295,8 @@ def test_hook_calls_f_with_itself_and_removes(mod):
 # ------------------------------------------------------------------- ListContainer
 
 @pytest.mark.exercise("03-list-index", points=2,
-                      hint="int/slice: index the list; a list of bools: a mask (check its length); else a list of indices.")
+                      hint="int/slice: index the list; a list of bools: a mask (check its length); else a list of "
+                           "indices.")
 def test_list_container_indexing(mod, ref, monkeypatch):
     monkeypatch.setattr(mod.ListContainer, "__len__", ref.ListContainer.__len__)
     monkeypatch.setattr(mod.ListContainer, "__iter__", ref.ListContainer.__iter__)
@@ -307,7 +312,8 @@ def test_list_container_indexing(mod, ref, monkeypatch):
 
 
 @pytest.mark.exercise("03-list-index", points=1,
-                      hint="A mask of the wrong length is an IndexError that says both lengths, e.g. 'mask of length 2 for 6 items'.")
+                      hint="A mask of the wrong length is an IndexError that says both lengths, e.g. 'mask of "
+                           "length 2 for 6 items'.")
 def test_list_container_mask_of_the_wrong_length(mod, ref, monkeypatch):
     monkeypatch.setattr(mod.ListContainer, "__len__", ref.ListContainer.__len__)
     monkeypatch.setattr(mod.ListContainer, "__iter__", ref.ListContainer.__iter__)
@@ -334,7 +340,8 @@ def test_list_container_behaves_like_a_list(mod):
 
 
 @pytest.mark.exercise("03-list-container", points=1,
-                      hint="f'{type(self).__name__} ({len(self)} items)\\n' + the first 10 items; '...]' when there are more.")
+                      hint="f'{type(self).__name__} ({len(self)} items)\\n' + the first 10 items; '...]' when there "
+                           "are more.")
 def test_list_container_repr(mod):
     assert repr(mod.ListContainer([1, 2, 3])) == "ListContainer (3 items)\n[1, 2, 3]"
     assert repr(mod.ListContainer(list(range(10)))) == "ListContainer (10 items)\n[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"
@@ -364,7 +371,8 @@ def test_hooks_is_a_context_manager_that_removes_every_hook(mod, ref, monkeypatc
 
 
 @pytest.mark.exercise("03-hooks", points=2,
-                      hint="__exit__ runs also when the block raises; return nothing from it, so the exception goes on.")
+                      hint="__exit__ runs also when the block raises; return nothing from it, so the exception goes "
+                           "on.")
 def test_hooks_are_removed_when_the_block_raises(mod, ref, monkeypatch):
     monkeypatch.setattr(mod, "Hook", ref.Hook)
     use_ref_list_container(monkeypatch, mod, ref)
@@ -377,7 +385,8 @@ def test_hooks_are_removed_when_the_block_raises(mod, ref, monkeypatch):
 
 
 @pytest.mark.exercise("03-hooks", points=1,
-                      hint="del hooks[i]: remove that Hook from its module, then delete it from the list; remove() removes all.")
+                      hint="del hooks[i]: remove that Hook from its module, then delete it from the list; remove() "
+                           "removes all.")
 def test_hooks_del_and_remove(mod, ref, monkeypatch):
     monkeypatch.setattr(mod, "Hook", ref.Hook)
     use_ref_list_container(monkeypatch, mod, ref)
@@ -412,7 +421,8 @@ def test_append_stats_records_mean_std_and_histogram(mod):
 
 
 @pytest.mark.exercise("03-append-stats", points=2,
-                      hint="Return at once when not mod.training: validation batches are not part of the training telemetry.")
+                      hint="Return at once when not mod.training: validation batches are not part of the training "
+                           "telemetry.")
 def test_append_stats_ignores_eval_mode(mod):
     hook, layer = SimpleNamespace(), nn.Linear(3, 5)
     mod.append_stats(hook, layer, (None,), torch.randn(4, 5))
@@ -444,7 +454,8 @@ def test_get_hist(mod):
 # --------------------------------------------------------------------------- get_min
 
 @pytest.mark.exercise("03-get-min", points=2,
-                      hint="Bin centres: lo + width * (k + 0.5); keep the bins with |centre| < near; their counts / all counts.")
+                      hint="Bin centres: lo + width * (k + 0.5); keep the bins with |centre| < near; their counts / "
+                           "all counts.")
 def test_get_min_on_a_positive_range(mod):
     h1, h2 = torch.zeros(40), torch.zeros(40)
     h1[0], h1[1], h1[2], h1[30] = 5, 3, 100, 92  # 8 of 200 in [0, 0.5)
@@ -514,7 +525,8 @@ def test_init_cnn_keeps_the_signal_through_a_deep_stack(mod):
 # ----------------------------------------------------------------------- GeneralRelu
 
 @pytest.mark.exercise("03-general-relu", points=2,
-                      hint="leaky_relu(x, leak) if leak is not None else relu(x); then subtract sub; then clamp_max(maxv).")
+                      hint="leaky_relu(x, leak) if leak is not None else relu(x); then subtract sub; then "
+                           "clamp_max(maxv).")
 def test_general_relu_against_torch(mod):
     x = torch.randn(1000) * 5
     assert torch.equal(mod.GeneralRelu()(x), F.relu(x))
@@ -526,7 +538,8 @@ def test_general_relu_against_torch(mod):
 
 
 @pytest.mark.exercise("03-general-relu", points=1,
-                      hint="No in-place operations: the input stays as it was, and backward works (relu needs its output).")
+                      hint="No in-place operations: the input stays as it was, and backward works (relu needs its "
+                           "output).")
 def test_general_relu_keeps_its_input_and_its_gradient(mod):
     x = torch.randn(50, requires_grad=True)
     x0 = x.detach().clone()

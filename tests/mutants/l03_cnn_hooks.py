@@ -67,7 +67,8 @@ def begin_fit(self):
     pass
 '''}),
     # ------------------------------------------------------- BatchTransformXCallback
-    ("03-batch-transform", "assigns the result on the callback, not the runner", {"BatchTransformXCallback.begin_batch": '''
+    ("03-batch-transform", "assigns the result on the callback, not the runner",
+     {"BatchTransformXCallback.begin_batch": '''
 def begin_batch(self):
     self.xb = self.tfm(self.xb)
 '''}),
