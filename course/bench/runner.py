@@ -13,9 +13,13 @@ CNN on MNIST, run three ways on identical model copies and identical data:
 
 The three run interleaved, `--rounds` times, in a rotating order, and the script prints each one's
 median time and its median ratio to `bare` within the same round (rounds pair the measurements, so
-a busy machine slows all three alike). Then the Runner's own cost per batch: many tiny batches
-(batch size 2, as lesson 04 trains) of a one-parameter model, Runner vs bare loop, in microseconds.
-Without MNIST (no COURSE_DATA_DIR) it uses random images of the same shape: the timings are the same.
+a busy machine slows all three alike), both in wall-clock time and in the CPU time of this process
+(`time.process_time`): with one torch thread (`OMP_NUM_THREADS=1`) the CPU time counts the work
+alone, so it is the figure to trust on a machine shared with other jobs.
+
+Then the Runner's own cost per batch: many tiny batches (batch size 2, as lesson 04 trains) of a
+one-parameter model, Runner vs bare loop, in microseconds. Without MNIST (no COURSE_DATA_DIR) it
+uses random images of the same shape: the timings are the same.
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ def runner_epoch(model, opt, x_train, y_train, x_valid, y_valid, bs, loader):
     Runner(cb_funcs=cbs).fit(1, Learner(model, opt, F.cross_entropy, data))
 
 
-def time_epochs(bs: int, rounds: int, tensors) -> dict[str, list[float]]:
+def time_epochs(bs: int, rounds: int, tensors) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     torch.manual_seed(0)
     base = init_cnn(get_cnn_model(DataBunch(None, None, c_in=784, c_out=10), NFS, conv_layer))
     ways = {
@@ -87,16 +91,17 @@ def time_epochs(bs: int, rounds: int, tensors) -> dict[str, list[float]]:
         "runner+item-loader": partial(runner_epoch, loader=l00.DataLoader),
         "runner+batch-loader": partial(runner_epoch, loader=BatchDataLoader),
     }
-    times = {name: [] for name in ways}
+    times, cpu_times = {name: [] for name in ways}, {name: [] for name in ways}
     names = list(ways)
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:  # rotate who goes first
             model = copy.deepcopy(base)
             opt = torch.optim.SGD(model.parameters(), lr=0.4)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             ways[name](model, opt, *tensors, bs)
             times[name].append(time.perf_counter() - start)
-    return times
+            cpu_times[name].append(time.process_time() - cpu_start)
+    return times, cpu_times
 
 
 def per_batch_overhead(n_batches: int = 5000, bs: int = 2, rounds: int = 3) -> tuple[float, float]:
@@ -138,11 +143,13 @@ def main(argv=None) -> int:
     print(f"lesson 03 CNN {NFS}, one epoch on {len(tensors[0])} training / {len(tensors[2])} validation "
           f"{source}, {args.rounds} interleaved rounds, torch threads: {torch.get_num_threads()}")
     for bs in args.bs:
-        times = time_epochs(bs, args.rounds, tensors)
-        bare = times["bare"]
-        for name, ts in times.items():
-            ratio = statistics.median(t / b for t, b in zip(ts, bare))
-            print(f"  bs {bs:4d}  {name:20s} {statistics.median(ts):6.2f} s   {ratio:.3f}x bare")
+        times, cpu_times = time_epochs(bs, args.rounds, tensors)
+        for name in times:
+            wall, cpu = times[name], cpu_times[name]
+            wall_ratio = statistics.median(t / b for t, b in zip(wall, times["bare"]))
+            cpu_ratio = statistics.median(t / b for t, b in zip(cpu, cpu_times["bare"]))
+            print(f"  bs {bs:4d}  {name:20s} wall {statistics.median(wall):6.2f} s {wall_ratio:.3f}x bare | "
+                  f"cpu {statistics.median(cpu):6.2f} s {cpu_ratio:.3f}x bare")
     bare_us, runner_us = per_batch_overhead()
     print(f"per-batch cost at bs 2 (tiny model): bare loop {bare_us:.0f} us, Runner {runner_us:.0f} us, "
           f"Runner overhead {runner_us - bare_us:.0f} us a batch")
