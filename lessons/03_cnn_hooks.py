@@ -52,7 +52,7 @@
 # | `03-cnn-layers` | `get_cnn_layers`: the CNN from a list of channel counts and a `layer` function |
 # | `03-batch-loader` | `BatchDataLoader.__iter__`: one indexing call per batch |
 # | `03-sequential-model` | `SequentialModel.forward`: telemetry by hand |
-# | `03-hook` | `Hook`: register, `remove`, `__del__` |
+# | `03-hook` | `Hook`: register the hook, `remove` it |
 # | `03-list-index` | `ListContainer.__getitem__`: int, slice, indices, boolean mask |
 # | `03-list-container` | `ListContainer`: `len`, iteration, set, delete, a short repr |
 # | `03-hooks` | `Hooks`: a ListContainer of Hooks, and a context manager |
@@ -460,40 +460,13 @@ for name, runner in [("lesson 02's Runner", l02.Runner), ("lesson 03's Runner", 
 
 # %% [markdown]
 # The rest of those microseconds is the callbacks' own work (the Recorder and the statistics
-# call `.item()` on the loss every batch). Now the two versions against each other, one epoch at
-# batch size 64 on the same 10,000 images, twice each and alternating, without the profiler. We
-# count the CPU time of this process (`time.process_time`) rather than the wall clock: it measures
-# the work done, which other programs running on the same machine disturb far less.
-
-# %%
-def epoch_time(loader, runner, n=10_000, bs=64):
-    set_seed(42)
-    model = get_cnn_model(data, nfs, conv2d)
-    small = DataBunch(loader(Dataset(x_train[:n], y_train[:n]), bs, shuffle=True),
-                      loader(Dataset(x_valid[:n // 5], y_valid[:n // 5]), 2 * bs), c_in=784, c_out=10)
-    learn = l00.Learner(model, torch.optim.SGD(model.parameters(), lr=0.4), F.cross_entropy, small)
-    run = runner(cb_funcs=[Recorder, partial(AvgStatsCallback, accuracy, report=lambda line: None), DeviceCallback,
-                           partial(BatchTransformXCallback, mnist_view)])
-    start = time.process_time()
-    run.fit(1, learn)
-    return time.process_time() - start
-
-
-times = {"old": [], "new": []}
-for _ in range(2):
-    times["old"].append(epoch_time(l00.DataLoader, l02.Runner))
-    times["new"].append(epoch_time(BatchDataLoader, Runner))
-old, new = min(times["old"]), min(times["new"])
-print(f"CPU time, lesson 00 loader + lesson 02 Runner: {old:.2f} s; lesson 03's: {new:.2f} s; ratio {old / new:.2f}x")
-
-# %% [markdown]
-# How much faster depends on the machine and on the batch size (the ratio above is one
-# measurement, on whatever machine ran this page): we removed per-batch costs, so the gain grows
-# as batches shrink. The benchmark
-# `python -m course.bench.runner` measures it carefully: full epochs at batch sizes 64 and 512
-# against a bare PyTorch loop on the same model and data, runs interleaved, plus the Runner's cost
-# per batch at batch size 2 (its figures are in the course's benchmark notes, not here: timings
-# on a shared machine are noisy).
+# call `.item()` on the loss every batch). We removed per-batch costs, so the gain grows as batches
+# shrink. Timing whole epochs against each other takes care: on a machine that is busy with other
+# work, two runs of the same code differ by more than what we saved here. The benchmark
+# `python -m course.bench.runner` does it properly: full epochs at batch sizes 64 and 512 against a
+# bare PyTorch loop on the same model and data, runs interleaved and paired, in wall-clock and in
+# CPU time, plus the Runner's cost per batch at batch size 2 (its figures are in the course's
+# benchmark notes, not here).
 #
 # ## 5. Telemetry by hand
 #
