@@ -559,7 +559,7 @@ def count_hooks(model):
 
 model = get_cnn_model(data, nfs, conv2d)
 for rerun in range(5):
-    hooks = [Hook(m, append_stats) for m in model]  # the previous list is dropped, never removed
+    leaked = [Hook(m, append_stats) for m in model]  # the previous list is dropped, never removed
     model(mnist_view(x_train[:64]))
 print(f"after 5 re-runs: {count_hooks(model)} hooks on the model, {len(model[0]._forward_hooks)} on its first layer; "
       f"each forward pass now records {count_hooks(model)} sets of statistics")
