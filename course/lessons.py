@@ -29,6 +29,8 @@ from course.stubs import ROOT, shown
 LESSONS = ROOT / "lessons"
 NAME = re.compile(r"\d\d_\w+\.py")  # lessons/NN_slug.py
 EXECUTED = ROOT / "build" / "executed"
+# seconds one cell may run: lesson 04 trains its 13 networks in one cell (about 8 minutes on 2 idle cores)
+CELL_TIMEOUT = 1800
 # What a lesson's outputs depend on besides its own text: a change here re-executes every lesson.
 DEPENDENCIES = ("solutions/*.py", "course/data.py", "course/seed.py", "course/show.py", "course/stubs.py")
 
@@ -133,7 +135,7 @@ def _kernel_manager_class():
     return ThisPython
 
 
-def run(path: Path, force: bool = False, timeout: int = 900, executed_dir: Path = EXECUTED,
+def run(path: Path, force: bool = False, timeout: int = CELL_TIMEOUT, executed_dir: Path = EXECUTED,
         root: Path = ROOT, env: dict[str, str] | None = None) -> tuple[Path, bool]:
     """Execute a lesson top to bottom into `executed_dir`; returns (notebook, was_executed).
 

@@ -39,7 +39,7 @@ def __init__(self, nf, mom=0.1, eps=1e-5):
     self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
     self.means, self.vars = torch.zeros(1, nf, 1, 1), torch.ones(1, nf, 1, 1)
 '''}),
-    ("04-batchnorm-init", "running statistics as parameters (the optimiser would train them)", {"BatchNorm.__init__": '''
+    ("04-batchnorm-init", "running stats as parameters (the optimiser trains them)", {"BatchNorm.__init__": '''
 def __init__(self, nf, mom=0.1, eps=1e-5):
     nn.Module.__init__(self)
     self.mom, self.eps = mom, eps
