@@ -29,6 +29,7 @@ test: setup
 	$(PY) -m course.stubs --check
 	$(PY) -m course.lessons check-pairs
 	$(PY) -m course.grade --check
+	$(PY) -m course.mutants
 	$(PY) -m course.lessons run
 	$(PY) -m course.site build
 	$(PY) -m pytest -m 'not exercise'
