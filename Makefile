@@ -42,9 +42,9 @@ grade: setup
 lessons: setup
 	$(PY) -m course.lessons run
 
-## Regenerate exercises/ from solutions/ (maintainers; overwrites exercises/).
+## Regenerate exercises/ from solutions/; refuses to overwrite files you edited unless FORCE=1 (then backs them up).
 stubs: setup
-	$(PY) -m course.stubs
+	$(PY) -m course.stubs $(if $(FORCE),--force)
 
 ## Rewrite each lesson's .ipynb from its .py.
 pair: setup

@@ -303,8 +303,9 @@ def report(done: list[Variant]) -> tuple[list[str], list[str]]:
         if v.ok:
             continue
         if v.kind == "mutant":
-            failures.append(f"SURVIVED {v.exercise}: {v.description} "
-                            f"(all {len(v.outcomes)} tests of {v.exercise} pass on it)")
+            tests = "its only graded test" if len(v.outcomes) == 1 else f"all {len(v.outcomes)} of its graded tests"
+            failures.append(f"SURVIVED {v.exercise}: {v.description} (passes {tests}; "
+                            f"tests/mutants/{v.module}.py)")
         else:
             failed = [n.partition('::')[2] for n, o in v.outcomes.items() if o != "passed"]
             failures.append(f"NOT ALONE {v.exercise}: with only this exercise solved, "

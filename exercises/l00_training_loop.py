@@ -1,4 +1,4 @@
-# GENERATED from solutions/l00_training_loop.py by `make stubs`.
+# GENERATED from solutions/l00_training_loop.py by `make stubs` (fingerprint d91b243e869d35a3).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 00 - the training loop so far.

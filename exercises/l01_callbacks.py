@@ -1,4 +1,4 @@
-# GENERATED from solutions/l01_callbacks.py by `make stubs`.
+# GENERATED from solutions/l01_callbacks.py by `make stubs` (fingerprint 23fb98f8e45dc345).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 01: callbacks, closures and dunder methods - and statistics and softmax by code.

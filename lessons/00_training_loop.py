@@ -190,8 +190,9 @@ show_source(accuracy, AvgStats, AvgStatsCallback)
 #
 # A schedule has to be a function of `pos` alone, but an annealer needs `start` and `end` too.
 # The `annealer` decorator bridges the two: `sched_cos(0.3, 0.6)` does not compute anything, it
-# returns `partial(f, 0.3, 0.6)`, a function that still waits for `pos`. (Lesson 01 looks closely
-# at decorators' building blocks: closures and `partial`.)
+# returns `partial(f, 0.3, 0.6)`, a function that still waits for `pos`. (Lesson 01 builds the
+# pieces a decorator is made of - functions as objects, closures, `partial`, `*args, **kwargs`
+# wrappers - and writes a small decorator, `timed`, from them.)
 
 # %%
 show_source(annealer, sched_cos)

@@ -356,6 +356,31 @@ show_source(PrintStepCallback)
 slow_calculation_hooks(PrintStepCallback(), n=2, delay=DELAY)
 
 # %% [markdown]
+# That is what makes such a callback resilient: the loop may grow. Say a later version of the
+# loop also passes the time the step took, `after_calc(epoch, val, secs=...)`. A callback written
+# with exactly the parameters it uses today breaks; the one with `**kwargs` does not notice:
+
+# %%
+def slow_calculation_timed(cb, n=2):
+    """The loop, grown: `after_calc` now also gets the step's duration as `secs`."""
+    res = 0
+    for i in range(n):
+        start = time.perf_counter()
+        res += i * i
+        cb.after_calc(i, res, secs=time.perf_counter() - start)
+    return res
+
+class Exact:
+    def after_calc(self, epoch, val):  # the parameters of today's loop, and nothing else
+        print(f"After {epoch}: {val}")
+
+slow_calculation_timed(PrintStepCallback())
+try:
+    slow_calculation_timed(Exact())
+except TypeError as e:
+    print("TypeError:", e)
+
+# %% [markdown]
 # And one that stops the calculation once the result is above 10. The full sum is 30; the
 # callback stops it after the step that takes it past 10:
 
@@ -934,6 +959,29 @@ print("exp(x) / (1 + exp(x)):", (torch.exp(huge) / (1 + torch.exp(huge))).tolist
 show_source(sigmoid)
 print("stable sigmoid:       ", sigmoid(huge).tolist(), "  torch.sigmoid:", torch.sigmoid(huge).tolist())
 
+# %% [markdown]
+# A sigmoid is a softmax over two classes, "yes" with logit $x$ and "no" with logit 0:
+#
+# $$\mathrm{softmax}(x, 0)_{\text{yes}} = \frac{e^x}{e^x + e^0} = \frac{e^x}{1 + e^x} = \sigma(x)$$
+#
+# and since a softmax only sees differences, $\mathrm{softmax}(a, b)_0 = \sigma(a - b)$ for any
+# two logits. So "one sigmoid per class" is "one two-class softmax per class": each class gets its
+# own yes/no question instead of competing with the others for one unit of probability.
+
+# %%
+zs = torch.linspace(-6, 6, 25)
+yes = softmax(torch.stack([zs, torch.zeros_like(zs)], dim=-1))[:, 0]
+print("max |softmax(x, 0)[0] - sigmoid(x)|:", (yes - sigmoid(zs)).abs().max().item())
+za, zb = torch.randn(1000), torch.randn(1000)
+print("max |softmax(a, b)[0] - sigmoid(a - b)|:",
+      (softmax(torch.stack([za, zb], dim=-1))[:, 0] - sigmoid(za - zb)).abs().max().item())
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(zs, sigmoid(zs), label="sigmoid(x)")
+ax.plot(zs, yes, "o", ms=4, label="softmax(x, 0), class 0")
+ax.set(xlabel="logit x", ylabel="probability", title="A sigmoid is a two-class softmax")
+ax.legend()
+fig.tight_layout()
+
 # %%
 show_source(predict_labels)
 print("image 2, sigmoid of fish:", f"{sg[1, fish]:.4f}")
@@ -943,9 +991,9 @@ for threshold in (0.5, 0.65, 0.7):
 # %% [markdown]
 # At the default threshold of 0.5, image 1 gets three labels (the cat only just, at 0.505) and
 # image 2 gets fish: 0.65 is not a low probability, so the sigmoids do *not* say "none" for image 2
-# on their own. At 0.7, image 1 keeps fish and building, and image 2 gets no label at all. The
-# syllabus describes image 2 as "nothing above 0.65"; that is off by a hair, since fish is 0.6525,
-# so even at a threshold of 0.65 image 2 is still a fish.
+# on their own. At 0.7, image 1 keeps fish and building, and image 2 gets no label at all. Image
+# 2's fish, at 0.6525, is above even a threshold of 0.65: "nothing above 0.65" would be off by a
+# hair.
 #
 # So whether image 2 shows "a fish" or "nothing we know" is not in the logits: it is decided by
 # the threshold. The threshold is a hyperparameter, like the learning rate. Choose it (one for

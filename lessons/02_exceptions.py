@@ -309,6 +309,13 @@ show_source(Runner.one_batch, Runner.all_batches, Runner.fit)
 # the next batch's, which is exactly the disaster of section 1. Now every step uses only its own
 # batch's gradients, whatever was cancelled before it.
 #
+# The price: cancelling a step no longer *accumulates* gradients. With lesson 00's order, a
+# callback that returned True at `after_backward` on every other batch would have summed two
+# batches' gradients into one step (gradient accumulation, a way to train with a larger effective
+# batch than fits in memory). Here the next batch's `zero_grad` wipes them first. A callback that
+# wants accumulation must now do it on purpose: keep its own sum of the gradients, or take over
+# `zero_grad` and the step itself.
+#
 # Notice also that "epoch" in `CancelEpochException` means one pass over a DataLoader: raised
 # during training, it ends the training part of the epoch, and validation still runs, so the
 # epoch's statistics still get reported.
