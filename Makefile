@@ -8,7 +8,7 @@ SETUP  := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 TORCH := $(shell grep -o 'torch==[0-9.]*' pyproject.toml)
 
-.PHONY: setup test grade lessons stubs pair site serve clean
+.PHONY: setup test grade lessons stubs pair site serve lab clean
 
 setup: $(SETUP)
 
@@ -57,6 +57,12 @@ site: setup
 ## Build, then serve the site on http://127.0.0.1:8000.
 serve: setup
 	$(PY) -m course.site serve
+
+## Open the lessons as notebooks: JupyterLab in the course's environment, with its kernel
+## ("Python (callbacks-to-norms)", also there for other editors). LAB_ARGS=--no-browser on a server.
+lab: setup
+	$(PY) -m ipykernel install --sys-prefix --name callbacks-to-norms --display-name "Python (callbacks-to-norms)" >/dev/null
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) lessons/
 
 clean:
 	rm -rf build

@@ -30,6 +30,9 @@
 # (`make grade LESSON=00`) ask you to write these same pieces yourself in `exercises/`.
 
 # %%
+import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
+
+# %%
 import time
 
 import matplotlib.pyplot as plt

@@ -56,9 +56,13 @@
 # | `01-multilabel` | `predict_labels`: several labels (or none) per item |
 
 # %%
+import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
+
+# %%
 import functools
 import gc
 import inspect
+import os
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -102,11 +106,11 @@ g(None)   # calling it
 # function whenever someone clicks. In a notebook, `ipywidgets` provides such buttons:
 # `button.on_click(f)` stores `f`, and each click calls `f(button)`.
 #
-# This page was run once and saved, so no widget on it is live: there is no button to press. The
-# cell below therefore defines `ToyButton`, a ten-line stand-in with the same interface as the
+# The cell below also defines `ToyButton`, a ten-line stand-in with the same interface as the
 # `ipywidgets` button (`on_click` and `click`). It shows all a button does with your callback:
-# keep it, and call it on each click. We "click" it from code. When you run the notebook yourself
-# with `ipywidgets` installed, the same cell shows the real button, and you can click it too.
+# keep it, and call it on each click. We "click" it from code. On the course site, which was run
+# once and saved, no widget is live, so the cell uses the stand-in; in JupyterLab (`make lab`) the
+# same cell shows the real `ipywidgets` button, and you can click it too.
 
 # %%
 class ToyButton:
@@ -121,11 +125,11 @@ class ToyButton:
         for callback in self.handlers:
             callback(self)
 
-try:  # a running notebook with ipywidgets: the real, clickable button
+if "JPY_SESSION_NAME" in os.environ:  # a live notebook in Jupyter: the real, clickable button
     import ipywidgets as widgets
     button = widgets.Button(description="Click me")
     display(button)
-except ImportError:  # this page: the stand-in
+else:  # a saved page (Jupyter's server did not start this kernel): the stand-in
     button = ToyButton(description="Click me")
 
 print("button:", type(button).__name__)

@@ -60,6 +60,9 @@
 # | `02-suggest-lr` | `suggest_lr`: a learning rate from the curve |
 
 # %%
+import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
+
+# %%
 import math
 import sys
 import time
