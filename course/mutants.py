@@ -109,17 +109,19 @@ def load_mutants(path: Path) -> list[tuple[str, str, dict[str, str]]]:
     spec = importlib.util.spec_from_file_location(f"_mutants_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    mutants = getattr(module, "MUTANTS", None)
+    mutants, form = getattr(module, "MUTANTS", None), "(exercise id, description, {qualname: source})"
     if not isinstance(mutants, list):
-        raise MutantError(f"{path.relative_to(ROOT)} must define MUTANTS = [(exercise id, description, {{qualname: source}}), ...]")
+        raise MutantError(f"{path.name} must define MUTANTS = [{form}, ...]")
     for n, m in enumerate(mutants):
         if not (isinstance(m, tuple) and len(m) == 3 and isinstance(m[0], str) and isinstance(m[1], str)
-                and isinstance(m[2], dict) and m[2] and all(isinstance(k, str) and isinstance(v, str) for k, v in m[2].items())):
-            raise MutantError(f"{path.relative_to(ROOT)}: MUTANTS[{n}] is not (exercise id, description, {{qualname: source}})")
+                and isinstance(m[2], dict) and m[2]
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in m[2].items())):
+            raise MutantError(f"{path.name}: MUTANTS[{n}] is not {form}")
     return mutants
 
 
-def variants(root: Path = ROOT, lesson: str | None = None, kinds=("isolation", "mutant")) -> tuple[list[Variant], list[str]]:
+def variants(root: Path = ROOT, lesson: str | None = None,
+             kinds=("isolation", "mutant")) -> tuple[list[Variant], list[str]]:
     """Every variant to grade, and the problems found while building them (a mutants file's mistakes,
     an exercise with too few mutants)."""
     found, problems = [], []
@@ -137,7 +139,8 @@ def variants(root: Path = ROOT, lesson: str | None = None, kinds=("isolation", "
             continue
         mutants_file = root / "tests" / "mutants" / path.name
         if not mutants_file.exists():
-            problems.append(f"{module}: no tests/mutants/{path.name} (at least {MIN_MUTANTS} wrong answers per exercise)")
+            problems.append(f"{module}: no tests/mutants/{path.name} "
+                            f"(at least {MIN_MUTANTS} wrong answers per exercise)")
             continue
         holders = {}  # qualname -> exercise ids of the regions inside it
         for r in regions:
@@ -154,15 +157,17 @@ def variants(root: Path = ROOT, lesson: str | None = None, kinds=("isolation", "
                 continue
             outside = [q for q in replacements if exercise not in holders.get(q, ())]
             if outside:
-                problems.append(f"{where}: {', '.join(outside)} holds no region of {exercise} (replace only the exercise's code)")
+                problems.append(f"{where}: {', '.join(outside)} holds no region of {exercise} "
+                                "(replace only the exercise's code)")
                 continue
             try:
-                found.append(Variant("mutant", module, exercise, description, replace_defs(source, replacements, shown)))
+                variant = replace_defs(source, replacements, shown)
+                found.append(Variant("mutant", module, exercise, description, variant))
             except MutantError as e:
                 problems.append(f"{where}: {e}")
         counts = {ex: sum(m[0] == ex for m in mutants) for ex in exercises}
-        problems += [f"tests/mutants/{path.name}: exercise {ex} has {n} mutant{'s' * (n != 1)}, needs at least {MIN_MUTANTS}"
-                     for ex, n in counts.items() if n < MIN_MUTANTS]
+        problems += [f"tests/mutants/{path.name}: exercise {ex} has {n} mutant{'s' * (n != 1)}, "
+                     f"needs at least {MIN_MUTANTS}" for ex, n in counts.items() if n < MIN_MUTANTS]
     return found, problems
 
 

@@ -1,4 +1,4 @@
-# GENERATED from solutions/l01_callbacks.py by `make stubs` (fingerprint 23fb98f8e45dc345).
+# GENERATED from solutions/l01_callbacks.py by `make stubs` (fingerprint 519514e29000942d).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 01: callbacks, closures and dunder methods - and statistics and softmax by code.
@@ -261,8 +261,8 @@ class TemporaryAttrs:
     - ``__enter__`` remembers each attribute's current value (or that it did not exist), sets
       the new values and returns ``obj`` (so ``with TemporaryAttrs(o, x=1) as same: ...`` works).
     - ``__exit__`` puts every old value back, and deletes the attributes that did not exist
-      before (an attribute whose value was ``None`` did exist: it gets ``None`` back). It runs even when the block raises; it must not swallow the exception (return
-      ``False`` or ``None``).
+      before (an attribute whose value was ``None`` did exist: it gets ``None`` back). It runs
+      even when the block raises; it must not swallow the exception (return ``False`` or ``None``).
 
     Args:
         obj: any object whose attributes can be set.

@@ -53,7 +53,8 @@ def test_every_lesson_has_a_mutants_file_with_enough_mutants():
 def test_grading_kills_a_wrong_answer_passes_isolation_and_reports_a_survivor(monkeypatch):
     monkeypatch.setattr(mutants, "TIMEOUT", 2)  # the hanging mutant: cut after 2 s
     source = (ROOT / "solutions" / "l00_training_loop.py").read_text()
-    wrong = mutants.replace_defs(source, {"accuracy": "def accuracy(out, yb):\n    return (out.argmax(0) == yb).float().mean()"})
+    wrong_answer = "def accuracy(out, yb):\n    return (out.argmax(0) == yb).float().mean()"
+    wrong = mutants.replace_defs(source, {"accuracy": wrong_answer})
     todo = [mutants.Variant("mutant", "l00_training_loop", "00-accuracy", "argmax over the batch", wrong),
             mutants.Variant("mutant", "l00_training_loop", "00-accuracy", "the reference itself", source),
             mutants.Variant("isolation", "l00_training_loop", "00-accuracy", "alone",

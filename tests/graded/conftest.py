@@ -3,10 +3,11 @@ of every other exercise.
 
 The `mod` fixture below wraps the root one: before the test runs, each function or method of `mod`
 that holds a solution region of another exercise A (and none of B) is replaced, for this test only,
-by the reference's (`ref`), run in `mod`'s namespace (so it raises and catches `mod`'s own
-exception classes, and `super()` means `mod`'s class). So a test of `Runner` uses the reference `Callback.__getattr__`, and a
-learner who has written only B gets B's full points. `python -m course.mutants` proves it for every
-exercise: it grades each one with only its own regions solved.
+by the reference's (`ref`), run in `mod`'s namespace (so it raises and catches `mod`'s own exception
+classes, and `super()` means `mod`'s class). So a test of `Runner` uses the reference
+`Callback.__getattr__`, and a learner who has written only B gets B's full points.
+`python -m course.mutants` proves it for every exercise: it grades each one with only its own
+regions solved.
 """
 
 from functools import cache
