@@ -795,7 +795,8 @@ for mu in offsets:
         errors[name].append(max(rel, 1e-9))  # an exact 0 cannot be drawn on a log scale
 
 for k in (2, 4, 6, 8, 10):
-    print(f"mean {offsets[k].item():>8.0f}: " + "   ".join(f"{name} {errs[k]:.0e}" for name, errs in errors.items()))
+    print(f"mean {offsets[k].item():>8.0f}: "
+          + "   ".join(f"{name} {errs[k]:.0e}" for name, errs in errors.items()))
 
 fig, ax = plt.subplots()
 for name, errs in errors.items():
@@ -846,7 +847,8 @@ print(f"torch.cov: {torch.cov(torch.stack([x, y]), correction=0)[0, 1].item():.2
 # %%
 show_source(pearson)
 print(f"cov(x, 100 y) = {covariance(x, 100 * y).item():.1f}, but r(x, 100 y) = {pearson(x, 100 * y).item():.3f}")
-print(f"r(x, y) = {pearson(x, y).item():.3f}   torch.corrcoef: {torch.corrcoef(torch.stack([x, y]))[0, 1].item():.3f}")
+print(f"r(x, y) = {pearson(x, y).item():.3f}   "
+      f"torch.corrcoef: {torch.corrcoef(torch.stack([x, y]))[0, 1].item():.3f}")
 print(f"r(x, z) = {pearson(x, z).item():.3f}")
 
 # %% [markdown]
@@ -895,8 +897,8 @@ sm, sg = softmax(logits), sigmoid(logits)
 
 rows = ["| class | image 1 logit | softmax | sigmoid | image 2 logit | softmax | sigmoid |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-rows += [f"| {c} | {logits[0, i]:.2f} | {sm[0, i]:.3f} | {sg[0, i]:.3f} | {logits[1, i]:.2f} | {sm[1, i]:.3f} | {sg[1, i]:.3f} |"
-         for i, c in enumerate(classes)]
+rows += [f"| {c} | {logits[0, i]:.2f} | {sm[0, i]:.3f} | {sg[0, i]:.3f} "
+         f"| {logits[1, i]:.2f} | {sm[1, i]:.3f} | {sg[1, i]:.3f} |" for i, c in enumerate(classes)]
 display(Markdown("\n".join(rows)))
 
 fish = classes.index("fish")
@@ -1045,7 +1047,8 @@ print("in float64:            ", torch.log_softmax(big_logits[0].double(), dim=-
 # %%
 show_source(cross_entropy)
 targets = torch.tensor([fish, fish])
-print(f"ours {cross_entropy(logits, targets).item():.6f}   F.cross_entropy {F.cross_entropy(logits, targets).item():.6f}")
+print(f"ours {cross_entropy(logits, targets).item():.6f}   "
+      f"F.cross_entropy {F.cross_entropy(logits, targets).item():.6f}")
 print("per image:", [f"{cross_entropy(logits[k:k + 1], targets[k:k + 1]).item():.4f}" for k in range(2)])
 r_logits, r_targets = torch.randn(64, 10) * 20, torch.randint(0, 10, (64,))
 print(f"random batch: ours {cross_entropy(r_logits, r_targets).item():.4f}   "

@@ -562,8 +562,9 @@ lrs, losses = run.recorder.lrs[0], run.recorder.losses
 finder = run.lr_finder
 print(f"{len(losses)} iterations in {time.perf_counter() - start:.1f} s; best loss {finder.best_loss:.3f}")
 if should_stop(losses[-1], finder.best_loss, finder.stop_factor):
-    print(f"stopped by the stop rule after {len(losses)} of {finder.max_iter} planned iterations, at lr {lrs[-1]:.3g}: "
-          f"loss {losses[-1]:.3g} > {finder.stop_factor:g} x best loss {finder.best_loss:.3f}")
+    print(f"stopped by the stop rule after {len(losses)} of {finder.max_iter} planned iterations, "
+          f"at lr {lrs[-1]:.3g}: loss {losses[-1]:.3g} > {finder.stop_factor:g} x best loss "
+          f"{finder.best_loss:.3f}")
 else:
     print(f"it ran all {finder.max_iter} iterations, up to lr {lrs[-1]:.3g}")
 
@@ -692,10 +693,12 @@ print(f"{len(losses)} iterations; best smoothed loss {run.lr_finder.best_loss:.3
 show_source(suggest_lr)
 suggestion = suggest_lr(lrs, losses, beta=0.9)
 i_sugg = next(i for i, lr in enumerate(lrs) if lr >= suggestion)
-print(f"suggested learning rate: {suggestion:.3g} (minimum of the smoothed loss at lr {10 * suggestion:.3g}, divided by 10)")
+print(f"suggested learning rate: {suggestion:.3g} "
+      f"(minimum of the smoothed loss at lr {10 * suggestion:.3g}, divided by 10)")
 smoothed = smooth(losses, beta=0.9)
 i_min = min((s, i) for i, s in enumerate(smoothed) if math.isfinite(s))[1]
-print(f"smoothed loss: {smoothed[0]:.2f} at the start, {smoothed[i_sugg]:.2f} at the suggestion (lr {lrs[i_sugg]:.2g}), "
+print(f"smoothed loss: {smoothed[0]:.2f} at the start, "
+      f"{smoothed[i_sugg]:.2f} at the suggestion (lr {lrs[i_sugg]:.2g}), "
       f"{smoothed[i_min]:.2f} at the minimum (lr {lrs[i_min]:.2g})")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
