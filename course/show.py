@@ -48,14 +48,17 @@ def folded_html(obj) -> str:
             f'<p class="course-source">{where}:</p>\n{code}</details>')
 
 
-def show_source(*objs) -> None:
-    """Display the source of each object with the file and lines it comes from; exercise code folded."""
+def show_source(*objs, fold: bool = True) -> None:
+    """Display the source of each object with the file and lines it comes from; exercise code folded.
+
+    `fold=False` shows exercise code in full: for an earlier lesson's exercise that this lesson
+    discusses (the learner has written it already)."""
     for obj in objs:
         try:
             from IPython import get_ipython
             from IPython.display import HTML, Markdown, display
             if get_ipython() is not None:
-                display(HTML(folded_html(obj)) if exercises_in(obj) else Markdown(markdown(obj)))
+                display(HTML(folded_html(obj)) if fold and exercises_in(obj) else Markdown(markdown(obj)))
                 continue
         except ImportError:
             pass

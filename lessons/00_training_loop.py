@@ -27,7 +27,8 @@
 #
 # The code lives in `solutions/l00_training_loop.py`, the course library this lesson builds. We show
 # each piece from there rather than copying it, and then use it. The graded exercises for this lesson
-# (`make grade LESSON=00`) ask you to write these same pieces yourself in `exercises/`.
+# (`make grade LESSON=00`) ask you to write these same pieces yourself in `exercises/`: a piece that
+# is an exercise is folded behind "Show our version", so you can write yours before you read ours.
 
 # %%
 import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)

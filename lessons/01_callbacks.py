@@ -37,7 +37,7 @@
 # **Exercises.** The code lives in `solutions/l01_callbacks.py`, the small library this lesson
 # builds; we show each piece from there (with `show_source`) instead of copying it. Pieces marked
 # *Exercise* are yours to write in `exercises/l01_callbacks.py`: `make grade LESSON=01` grades them.
-# Try each one before you read our version.
+# Try each one before you read our version, which is folded behind "Show our version".
 #
 # | exercise | what you write |
 # | --- | --- |
@@ -618,7 +618,8 @@ for path in sorted((site / "torch" / "nn").rglob("*.py")):
 
 # %% [markdown]
 # `show_source`, which this lesson uses to show its own library, is little more than
-# `inspect.getsource` plus the file name and line (it also hides the exercise markers):
+# `inspect.getsource` plus the file name and line (it also hides the exercise markers, and folds
+# the code of an exercise behind "Show our version"):
 
 # %%
 show_source(show_source)

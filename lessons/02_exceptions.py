@@ -44,7 +44,7 @@
 # **Exercises.** The code lives in `solutions/l02_exceptions.py`; we show each piece from there
 # (with `show_source`) instead of copying it. Pieces marked *Exercise* are yours to write in
 # `exercises/l02_exceptions.py`; `make grade LESSON=02` grades them. Try each one before you read
-# our version.
+# our version, which is folded behind "Show our version".
 #
 # | exercise | what you write |
 # | --- | --- |
@@ -135,7 +135,7 @@ print(f"training batches run: {len(run.recorder.losses)} of {len(data.train_dl)}
 # True went in lesson 00's `one_batch`, near the end: `if self("after_step"): return`.
 
 # %%
-show_source(l00.Runner.one_batch)
+show_source(l00.Runner.one_batch, fold=False)  # lesson 00's exercise, in full: this lesson is about it
 
 # %% [markdown]
 # The True makes `one_batch` return early, which cancels *the rest of this batch* and nothing

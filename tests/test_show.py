@@ -16,14 +16,14 @@ def test_show_source_prints_where_the_code_lives(capsys):
     assert out.startswith("`solutions/l00_training_loop.py`, line ") and "```python\ndef all_batches" in out
 
 
-def _displayed(monkeypatch, *objs):
+def _displayed(monkeypatch, *objs, **options):
     """What show_source displays inside a notebook (IPython's display captured)."""
     import IPython
     import IPython.display
     shown = []
     monkeypatch.setattr(IPython, "get_ipython", lambda: object())
     monkeypatch.setattr(IPython.display, "display", shown.append)
-    show_source(*objs)
+    show_source(*objs, **options)
     return shown
 
 
@@ -41,3 +41,8 @@ def test_code_that_is_no_exercise_stays_in_view(monkeypatch):
     (out,) = _displayed(monkeypatch, annealer)
     assert out._repr_markdown_().startswith("`solutions/l00_training_loop.py`, line ")
     assert "details" not in out._repr_markdown_()
+
+
+def test_an_earlier_lessons_exercise_can_be_shown_in_full(monkeypatch):
+    (out,) = _displayed(monkeypatch, Runner.one_batch, fold=False)
+    assert "def one_batch" in out._repr_markdown_() and "details" not in out._repr_markdown_()
