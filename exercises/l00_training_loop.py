@@ -1,4 +1,4 @@
-# GENERATED from solutions/l00_training_loop.py by `make stubs` (fingerprint d91b243e869d35a3).
+# GENERATED from solutions/l00_training_loop.py by `make stubs` (fingerprint f2947724d3ac0107).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 00 - the training loop so far.
@@ -286,7 +286,7 @@ class AvgStats:
 
     @property
     def avg_stats(self) -> list[float]:
-        """[mean loss, mean metric 1, ...] over every item seen since `reset`."""
+        """[mean loss, mean metric 1, ...] over every item seen since `reset`; ValueError before any batch."""
         raise NotImplementedError("exercise 00-avg-stats: AvgStats.avg_stats")
 
     def accumulate(self, run):

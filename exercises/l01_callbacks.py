@@ -1,4 +1,4 @@
-# GENERATED from solutions/l01_callbacks.py by `make stubs` (fingerprint 519514e29000942d).
+# GENERATED from solutions/l01_callbacks.py by `make stubs` (fingerprint d2560a1d224fd04a).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 01: callbacks, closures and dunder methods - and statistics and softmax by code.
@@ -245,9 +245,6 @@ class Items:
 
     def __repr__(self) -> str:
         raise NotImplementedError("exercise 01-dunder: Items.__repr__")
-
-
-_MISSING = object()  # a sentinel: "this attribute did not exist" (None could be a real value)
 
 
 class TemporaryAttrs:

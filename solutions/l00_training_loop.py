@@ -371,7 +371,7 @@ class AvgStats:
 
     @property
     def avg_stats(self) -> list[float]:
-        """[mean loss, mean metric 1, ...] over every item seen since `reset`."""
+        """[mean loss, mean metric 1, ...] over every item seen since `reset`; ValueError before any batch."""
         # BEGIN SOLUTION 00-avg-stats
         if not self.count:
             raise ValueError("no batch has been accumulated since the last reset")

@@ -304,9 +304,6 @@ class Items:
         # END SOLUTION
 
 
-_MISSING = object()  # a sentinel: "this attribute did not exist" (None could be a real value)
-
-
 class TemporaryAttrs:
     """A context manager that sets attributes of ``obj`` for the ``with`` block, then restores them.
 
@@ -331,7 +328,8 @@ class TemporaryAttrs:
 
     def __enter__(self):
         # BEGIN SOLUTION 01-context-manager
-        self.old = {k: getattr(self.obj, k, _MISSING) for k in self.attrs}
+        self.missing = object()  # a sentinel for "did not exist": None could be a real value
+        self.old = {k: getattr(self.obj, k, self.missing) for k in self.attrs}
         for k, v in self.attrs.items():
             setattr(self.obj, k, v)
         return self.obj
@@ -340,7 +338,7 @@ class TemporaryAttrs:
     def __exit__(self, exc_type, exc, tb):
         # BEGIN SOLUTION 01-context-manager
         for k, v in self.old.items():
-            if v is _MISSING:
+            if v is self.missing:
                 delattr(self.obj, k)
             else:
                 setattr(self.obj, k, v)

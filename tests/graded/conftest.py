@@ -16,7 +16,12 @@ from types import CellType, FunctionType
 
 import pytest
 
+from course.seed import set_seed
 from course.stubs import find_regions
+
+# The first set_seed imports much of torch (torch._dynamo: seconds on a busy machine). Pay for it while
+# collecting, not inside the first graded test, where it counts against the grader's per-test timeout.
+set_seed(0)
 
 
 @cache

@@ -167,7 +167,7 @@ def __exit__(self, exc_type, exc, tb):
     ("01-context-manager", "swallows the exception", {"TemporaryAttrs.__exit__": '''
 def __exit__(self, exc_type, exc, tb):
     for k, v in self.old.items():
-        if v is _MISSING:
+        if v is self.missing:
             delattr(self.obj, k)
         else:
             setattr(self.obj, k, v)
@@ -176,12 +176,13 @@ def __exit__(self, exc_type, exc, tb):
     ("01-context-manager", "leaves new attributes behind", {"TemporaryAttrs.__exit__": '''
 def __exit__(self, exc_type, exc, tb):
     for k, v in self.old.items():
-        if v is not _MISSING:
+        if v is not self.missing:
             setattr(self.obj, k, v)
 '''}),
     ("01-context-manager", "returns the context manager, not obj", {"TemporaryAttrs.__enter__": '''
 def __enter__(self):
-    self.old = {k: getattr(self.obj, k, _MISSING) for k in self.attrs}
+    self.missing = object()
+    self.old = {k: getattr(self.obj, k, self.missing) for k in self.attrs}
     for k, v in self.attrs.items():
         setattr(self.obj, k, v)
     return self
