@@ -23,9 +23,10 @@ $(SETUP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## The course's whole test suite (what CI runs). The graded tests run in `course.grade --check`
+## The course's whole test suite (what CI runs); ruff first (pyproject.toml [tool.ruff]). The graded tests run in `course.grade --check`
 ## (on the solutions and on the stubs), so the last step leaves them out; plain `pytest` runs all.
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m course.stubs --check
 	$(PY) -m course.lessons check-pairs
 	$(PY) -m course.grade --check
@@ -62,7 +63,7 @@ serve: setup
 ## ("Python (callbacks-to-norms)", also there for other editors). LAB_ARGS=--no-browser on a server.
 lab: setup
 	$(PY) -m ipykernel install --sys-prefix --name callbacks-to-norms --display-name "Python (callbacks-to-norms)" >/dev/null
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) lessons/
+	$(PY) -m course.threads $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) lessons/
 
 clean:
 	rm -rf build

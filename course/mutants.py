@@ -30,7 +30,6 @@ import argparse
 import ast
 import gc
 import importlib
-import json
 import os
 import signal
 import sys
@@ -98,7 +97,7 @@ def replace_defs(source: str, replacements: dict[str, str], filename: str = "<so
             raise MutantError(f"the replacement of {qualname} must be one `def {name}(...)`")
         start = node.decorator_list[0].lineno if parsed[0].decorator_list and node.decorator_list else node.lineno
         indent = " " * node.col_offset
-        edits.append((start, node.end_lineno, [indent + l if l.strip() else "" for l in new.splitlines()]))
+        edits.append((start, node.end_lineno, [indent + line if line.strip() else "" for line in new.splitlines()]))
     for start, end, new_lines in sorted(edits, reverse=True):
         lines[start - 1:end] = new_lines
     return "\n".join(lines) + "\n"

@@ -16,12 +16,12 @@ from course.stubs import BEGIN, END, shown
 def source(obj) -> str:
     """The source of `obj` as the learner should read it: dedented, without the solution markers."""
     lines = inspect.getsource(obj).splitlines()
-    return textwrap.dedent("\n".join(l for l in lines if not (BEGIN.match(l) or END.match(l))))
+    return textwrap.dedent("\n".join(line for line in lines if not (BEGIN.match(line) or END.match(line))))
 
 
 def exercises_in(obj) -> list[str]:
     """The exercise ids of the solution regions inside `obj`'s source, in order."""
-    ids = [m["id"] for l in inspect.getsource(obj).splitlines() if (m := BEGIN.match(l))]
+    ids = [m["id"] for line in inspect.getsource(obj).splitlines() if (m := BEGIN.match(line))]
     return list(dict.fromkeys(ids))
 
 
