@@ -140,6 +140,13 @@ def edited(text: str) -> bool:
     return not m or _fingerprint(rest) != m[1]
 
 
+def _learners(text: str, generated: str) -> bool:
+    """Whether `text`, a file of `exercises/` that differs from `generated`, holds a learner's work:
+    it was edited, and not only on its first line (a merge of two branches that both regenerated a
+    stub leaves the right content under a stale fingerprint)."""
+    return edited(text) and text.partition("\n")[2] != generated.partition("\n")[2]
+
+
 class EditedError(Exception):
     """`make stubs` would overwrite files a learner has edited."""
 
@@ -158,10 +165,9 @@ def write(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, force: bool 
     """
     exercises.mkdir(exist_ok=True)
     files = expected(solutions)
-    changed = [exercises / n for n, text in files.items() if (exercises / n).exists()
-               and (exercises / n).read_text() != text]
-    changed += [p for p in sorted(exercises.glob("*.py")) if p.name not in files]
-    mine = [p for p in changed if edited(p.read_text())]
+    mine = [exercises / n for n, text in files.items() if (exercises / n).exists()
+            and (exercises / n).read_text() != text and _learners((exercises / n).read_text(), text)]
+    mine += [p for p in sorted(exercises.glob("*.py")) if p.name not in files and edited(p.read_text())]
     backup = None
     if mine and not force:
         raise EditedError(mine)
@@ -195,7 +201,7 @@ def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]
         if LEAK.search(actual):
             problems.append(f"exercises/{name} contains a solution marker")
         if actual != text:
-            why = "holds your edits" if edited(actual) else "is out of date"
+            why = "holds your edits" if _learners(actual, text) else "is out of date"
             problems.append(f"exercises/{name} {why}: it differs from what solutions/{name} generates")
     return problems
 

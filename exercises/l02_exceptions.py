@@ -1,4 +1,4 @@
-# GENERATED from solutions/l02_exceptions.py by `make stubs` (fingerprint a9a28c252ac78c08).
+# GENERATED from solutions/l02_exceptions.py by `make stubs` (fingerprint adc418c4293c1096).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 02 - exceptions as control flow, and a learning-rate finder.

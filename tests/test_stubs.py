@@ -1,5 +1,6 @@
 """The stub generator: regions become stubs that keep signatures and docstrings; drift is caught."""
 
+import re
 import textwrap
 
 import pytest
@@ -126,3 +127,19 @@ def test_the_check_never_sends_a_learner_with_edits_to_make_stubs(tmp_path, caps
     assert "FORCE=1" in err and ".exercises-backup" in err
     assert stubs.main([], solutions, exercises, tmp_path / "backups") == 1  # make stubs refuses ...
     assert "# my answer" in (exercises / "l01_demo.py").read_text()  # ... and leaves the answer alone
+
+
+def test_a_stub_whose_only_change_is_a_stale_fingerprint_is_not_the_learners(tmp_path):
+    """After a merge of two branches that both regenerated a stub, the content is right and the
+    fingerprint stale: `make stubs` restamps it without FORCE."""
+    solutions, exercises, backups = tmp_path / "solutions", tmp_path / "exercises", tmp_path / "backups"
+    solutions.mkdir()
+    (solutions / "l01_demo.py").write_text(SOLUTION)
+    stubs.write(solutions, exercises, backups=backups)
+    stub = exercises / "l01_demo.py"
+    first, _, rest = stub.read_text().partition("\n")
+    stub.write_text(re.sub(r"fingerprint [0-9a-f]{16}", "fingerprint 0123456789abcdef", first) + "\n" + rest)
+    assert stubs.edited(stub.read_text())
+    assert any("is out of date" in p for p in stubs.check(solutions, exercises))
+    written, backup = stubs.write(solutions, exercises, backups=backups)
+    assert written == ["l01_demo.py"] and backup is None and stubs.check(solutions, exercises) == []
