@@ -8,7 +8,7 @@ SETUP  := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 TORCH := $(shell grep -o 'torch==[0-9.]*' pyproject.toml)
 
-.PHONY: setup test grade lessons stubs pair site serve clean
+.PHONY: setup test grade lessons stubs pair site serve lab clean
 
 setup: $(SETUP)
 
@@ -30,6 +30,7 @@ test: setup
 	$(PY) -m course.stubs --check
 	$(PY) -m course.lessons check-pairs
 	$(PY) -m course.grade --check
+	$(PY) -m course.mutants
 	$(PY) -m course.lessons run
 	$(PY) -m course.site build
 	$(PY) -m pytest -m 'not exercise'
@@ -42,9 +43,9 @@ grade: setup
 lessons: setup
 	$(PY) -m course.lessons run
 
-## Regenerate exercises/ from solutions/ (maintainers; overwrites exercises/).
+## Regenerate exercises/ from solutions/; refuses to overwrite files you edited unless FORCE=1 (then backs them up).
 stubs: setup
-	$(PY) -m course.stubs
+	$(PY) -m course.stubs $(if $(FORCE),--force)
 
 ## Rewrite each lesson's .ipynb from its .py.
 pair: setup
@@ -57,6 +58,12 @@ site: setup
 ## Build, then serve the site on http://127.0.0.1:8000.
 serve: setup
 	$(PY) -m course.site serve
+
+## Open the lessons as notebooks: JupyterLab in the course's environment, with its kernel
+## ("Python (callbacks-to-norms)", also there for other editors). LAB_ARGS=--no-browser on a server.
+lab: setup
+	$(PY) -m ipykernel install --sys-prefix --name callbacks-to-norms --display-name "Python (callbacks-to-norms)" >/dev/null
+	$(PY) -m course.threads $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) lessons/
 
 clean:
 	rm -rf build

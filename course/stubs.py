@@ -13,21 +13,31 @@ and the stub keeps everything but the region's lines, which become::
 
         raise NotImplementedError("exercise 01-closure: make_show_progress")
 
-Usage: ``python -m course.stubs`` writes `exercises/`; ``python -m course.stubs --check`` fails
-when `exercises/` differs from what would be written or a marker leaked into a stub.
+Usage: ``python -m course.stubs [--force]`` writes `exercises/`; ``python -m course.stubs --check``
+fails when `exercises/` differs from what would be written or a marker leaked into a stub.
+
+A learner's answers live in `exercises/`, so neither may destroy them. Each generated file's first
+line carries a fingerprint of the rest of the file: a file whose content no longer matches its
+fingerprint has been edited (it holds the learner's work), while one that matches it but differs
+from what `solutions/` generates now is merely stale, and safe to regenerate. `write` refuses to
+overwrite an edited file unless forced, and then first copies it to `.exercises-backup/<time>/`.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import re
+import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+BACKUPS = ROOT / ".exercises-backup"
 
 
 def shown(path: Path) -> Path:
@@ -38,7 +48,8 @@ def shown(path: Path) -> Path:
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION (?P<id>\d\d-[a-z0-9-]+)\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 LEAK = re.compile(r"(BEGIN|END) SOLUTION")
-HEADER = "# GENERATED from solutions/{name} by `make stubs`.\n"
+HEADER = "# GENERATED from solutions/{name} by `make stubs` (fingerprint {fingerprint}).\n"
+FINGERPRINT = re.compile(r"^# GENERATED from solutions/\S+ by `make stubs` \(fingerprint ([0-9a-f]{16})\)\.$")
 YOURS = ("# This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,\n"
          "# then run `make grade`.\n")
 
@@ -98,11 +109,14 @@ def find_regions(source: str, filename: str = "<solution>") -> list[Region]:
     return regions
 
 
-def make_stub(source: str, name: str) -> str:
-    """The exercise version of one solution file."""
+def make_stub(source: str, name: str, keep: frozenset[str] = frozenset()) -> str:
+    """The exercise version of one solution file; the regions of the exercises in `keep` stay solved
+    (`course.mutants` grades each exercise alone with them)."""
     lines, out, last = source.splitlines(), [], 0
     regions = find_regions(source, name)
     for r in regions:
+        if r.id in keep:
+            continue
         indent = BEGIN.match(lines[r.start - 1])["indent"]
         out += lines[last:r.start - 1]
         out.append(f'{indent}raise NotImplementedError("exercise {r.id}: {r.function}")')
@@ -110,7 +124,31 @@ def make_stub(source: str, name: str) -> str:
     out += lines[last:]
     body = "\n".join(out) + "\n"
     ast.parse(body, name)  # a stub must still import
-    return HEADER.format(name=name) + (YOURS if regions else "") + body
+    rest = (YOURS if regions else "") + body
+    return HEADER.format(name=name, fingerprint=_fingerprint(rest)) + rest
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def edited(text: str) -> bool:
+    """Whether a file of `exercises/` was changed since `make stubs` wrote it (its content no longer
+    matches the fingerprint on its first line, or that line is gone)."""
+    first, _, rest = text.partition("\n")
+    m = FINGERPRINT.match(first)
+    return not m or _fingerprint(rest) != m[1]
+
+
+def _learners(text: str, generated: str) -> bool:
+    """Whether `text`, a file of `exercises/` that differs from `generated`, holds a learner's work:
+    it was edited, and not only on its first line (a merge of two branches that both regenerated a
+    stub leaves the right content under a stale fingerprint)."""
+    return edited(text) and text.partition("\n")[2] != generated.partition("\n")[2]
+
+
+class EditedError(Exception):
+    """`make stubs` would overwrite files a learner has edited."""
 
 
 def expected(solutions: Path = SOLUTIONS) -> dict[str, str]:
@@ -118,14 +156,34 @@ def expected(solutions: Path = SOLUTIONS) -> dict[str, str]:
     return {p.name: make_stub(p.read_text(), p.name) for p in sorted(solutions.glob("*.py"))}
 
 
-def write(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]:
+def write(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, force: bool = False,
+          backups: Path = BACKUPS) -> tuple[list[str], Path | None]:
+    """Write every stub that changed; return the files written and the backup folder (None if none).
+
+    Raises EditedError, writing nothing, when a file to overwrite or delete holds edits, unless
+    `force`: then the edited files are first copied into a new folder under `backups`.
+    """
     exercises.mkdir(exist_ok=True)
     files = expected(solutions)
+    mine = [exercises / n for n, text in files.items() if (exercises / n).exists()
+            and (exercises / n).read_text() != text and _learners((exercises / n).read_text(), text)]
+    mine += [p for p in sorted(exercises.glob("*.py")) if p.name not in files and edited(p.read_text())]
+    backup = None
+    if mine and not force:
+        raise EditedError(mine)
+    if mine:
+        backup = backups / time.strftime("%Y%m%d-%H%M%S")
+        backup.mkdir(parents=True, exist_ok=True)
+        for p in mine:
+            shutil.copy2(p, backup / p.name)
     for stale in set(p.name for p in exercises.glob("*.py")) - set(files):
         (exercises / stale).unlink()
+    written = []
     for name, text in files.items():
-        (exercises / name).write_text(text)
-    return sorted(files)
+        if not (exercises / name).exists() or (exercises / name).read_text() != text:
+            (exercises / name).write_text(text)
+            written.append(name)
+    return written, backup
 
 
 def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]:
@@ -143,26 +201,48 @@ def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]
         if LEAK.search(actual):
             problems.append(f"exercises/{name} contains a solution marker")
         if actual != text:
-            problems.append(f"exercises/{name} differs from what solutions/{name} generates")
+            why = "holds your edits" if _learners(actual, text) else "is out of date"
+            problems.append(f"exercises/{name} {why}: it differs from what solutions/{name} generates")
     return problems
 
 
-def main(argv=None) -> int:
+EDITED_ADVICE = """\
+exercises/ holds your own answers. This check (part of `make test`) is for the course as shipped,
+with untouched stubs; grade your answers with `make grade`. To check the course itself, use a fresh
+clone, or run `make stubs FORCE=1`, which replaces the stubs and keeps a copy of your files in
+.exercises-backup/."""
+
+
+def main(argv=None, solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, backups: Path = BACKUPS) -> int:
     parser = argparse.ArgumentParser(prog="python -m course.stubs", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if exercises/ is out of date")
+    parser.add_argument("--force", action="store_true", help="overwrite edited exercises (after a backup)")
     args = parser.parse_args(argv)
     try:
         if args.check:
-            problems = check()
+            problems = check(solutions, exercises)
             for p in problems:
                 print(f"out of sync: {p}", file=sys.stderr)
-            if problems:
-                print("Run `make stubs` to regenerate exercises/ from solutions/.", file=sys.stderr)
+            if any("holds your edits" in p for p in problems):
+                print(EDITED_ADVICE, file=sys.stderr)
                 return 1
-            print(f"exercises/ is in sync with solutions/ ({len(list(SOLUTIONS.glob('*.py')))} files)")
+            if problems:
+                print("Run `make stubs` to regenerate exercises/ from solutions/ (no file there has been edited).",
+                      file=sys.stderr)
+                return 1
+            print(f"exercises/ is in sync with solutions/ ({len(list(solutions.glob('*.py')))} files)")
             return 0
-        print("wrote exercises/" + ", exercises/".join(write()))
+        written, backup = write(solutions, exercises, args.force, backups)
+        if backup:
+            print(f"your edited files were copied to {shown(backup)}/ first")
+        print(("wrote exercises/" + ", exercises/".join(written)) if written else "exercises/ is up to date")
         return 0
+    except EditedError as e:
+        print("These files hold your edits; `make stubs` did not touch anything:\n"
+              + "".join(f"  {shown(p)}\n" for p in e.args[0])
+              + "To replace them anyway, run `make stubs FORCE=1` (it keeps a copy in .exercises-backup/ first).",
+              file=sys.stderr)
+        return 1
     except (MarkerError, SyntaxError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

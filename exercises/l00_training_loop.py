@@ -1,4 +1,4 @@
-# GENERATED from solutions/l00_training_loop.py by `make stubs`.
+# GENERATED from solutions/l00_training_loop.py by `make stubs` (fingerprint f2947724d3ac0107).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 00 - the training loop so far.
@@ -130,18 +130,21 @@ def get_model(data: DataBunch, lr: float = 0.5, nh: int = 50) -> tuple[nn.Module
 
 
 def accuracy(out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-    """Fraction of rows of `out` (N, C) whose largest score is at the target class `yb` (N,)."""
+    """Fraction of rows of `out` (N, C) whose largest score is at the target class `yb` (N,): a 0-dim float tensor."""
     raise NotImplementedError("exercise 00-accuracy: accuracy")
 
 
 # ------------------------------------------------------------------------ callbacks
 
-_camel_word = re.compile(r"(.)([A-Z][a-z]+)")
-_camel_tail = re.compile(r"([a-z0-9])([A-Z])")
-
-
 def camel2snake(name: str) -> str:
-    """`"TrainEvalCallback"` -> `"train_eval_callback"`, `"AvgStats"` -> `"avg_stats"`."""
+    """A CamelCase name in snake_case (a `str`): an underscore where a new word starts, then lowercase.
+
+    A word starts at a capital followed by lowercase letters, or at a capital that follows a lowercase
+    letter or a digit; a run of capitals (an acronym) is one word:
+
+    `"TrainEvalCallback"` -> `"train_eval_callback"`, `"AvgStats"` -> `"avg_stats"`,
+    `"HTTPServer"` -> `"http_server"`, `"Layer2Norm"` -> `"layer2_norm"`, `"lr"` -> `"lr"`.
+    """
     raise NotImplementedError("exercise 00-camel2snake: camel2snake")
 
 
@@ -159,17 +162,30 @@ class Callback:
         self.run = run
 
     def __getattr__(self, name):
-        """Delegate unknown attributes to the runner (but never `run` itself: that would recurse)."""
+        """Delegate unknown attributes to the runner: `cb.epoch` is `cb.run.epoch`.
+
+        Python calls this only for an attribute the callback itself lacks. `run` itself is never
+        delegated (that would recurse): before `set_runner`, and for a name the runner lacks too,
+        raise AttributeError."""
         raise NotImplementedError("exercise 00-callback-getattr: Callback.__getattr__")
 
     @property
     def name(self) -> str:
-        """The attribute name the Runner stores this callback under: `TrainEvalCallback` -> `train_eval`."""
+        """The attribute name the Runner stores this callback under: the class name without a trailing
+        `Callback`, in snake_case (`TrainEvalCallback` -> `train_eval`, `Recorder` -> `recorder`); the bare
+        `Callback` class itself is `callback`."""
         raise NotImplementedError("exercise 00-camel2snake: Callback.name")
 
 
 class TrainEvalCallback(Callback):
-    """Switches train/eval mode and counts progress: `n_epochs` (a float) and `n_iter`."""
+    """Switches train/eval mode and counts progress on the runner: `run.n_epochs` (a float) and `run.n_iter`.
+
+    - begin_fit: both start at 0.
+    - after_batch, training batches only: `n_epochs` grows by `1 / iters`, `n_iter` by 1.
+    - begin_epoch: `n_epochs` is set to the epoch number (even when the last epoch was cut short),
+      the model goes to train mode and `in_train` is True.
+    - begin_validate: eval mode, `in_train` False.
+    """
 
     def begin_fit(self):
         raise NotImplementedError("exercise 00-train-eval: TrainEvalCallback.begin_fit")
@@ -229,7 +245,11 @@ class Runner:
         raise NotImplementedError("exercise 00-runner: Runner.__call__")
 
     def one_batch(self, xb, yb):
-        """Forward, loss, and (in training) backward, step and zero_grad, with an event after each."""
+        """Forward, loss, and (in training) backward, step and zero_grad, with an event after each.
+
+        begin_batch, after_pred, after_loss, after_backward, after_step: a True from any of them
+        ends the batch there (the runner still calls after_batch). Outside training it stops after
+        after_loss. zero_grad comes after the step, so each step uses its own batch's gradients."""
         raise NotImplementedError("exercise 00-runner: Runner.one_batch")
 
     def all_batches(self, dl):
@@ -237,7 +257,8 @@ class Runner:
         raise NotImplementedError("exercise 00-runner: Runner.all_batches")
 
     def fit(self, epochs: int, learn: Learner):
-        """Train for `epochs` epochs, validating after each; `after_fit` runs even after an error."""
+        """Train for `epochs` epochs, validating after each (under `torch.no_grad()`); `after_fit`
+        runs even after an error (a `finally`), then the runner lets go of `learn`."""
         raise NotImplementedError("exercise 00-runner: Runner.fit")
 
 
@@ -265,7 +286,7 @@ class AvgStats:
 
     @property
     def avg_stats(self) -> list[float]:
-        """[mean loss, mean metric 1, ...] over every item seen since `reset`."""
+        """[mean loss, mean metric 1, ...] over every item seen since `reset`; ValueError before any batch."""
         raise NotImplementedError("exercise 00-avg-stats: AvgStats.avg_stats")
 
     def accumulate(self, run):
@@ -300,7 +321,10 @@ class AvgStatsCallback(Callback):
 
 
 class Recorder(Callback):
-    """Records the learning rate of each parameter group and the loss at every training batch."""
+    """Records the learning rate of each parameter group and the loss at every training batch.
+
+    `lrs[g]` is the list of parameter group `g`'s learning rates, `losses` the losses as Python
+    floats; begin_fit starts them empty, validation batches are not recorded."""
 
     def begin_fit(self):
         raise NotImplementedError("exercise 00-recorder: Recorder.begin_fit")
@@ -386,7 +410,10 @@ def sched_exp(start, end, pos):
 def combine_scheds(pcts, scheds):
     """One schedule made of pieces: `scheds[i]` runs over the fraction `pcts[i]` of training.
 
-    Each piece sees its own position from 0 to 1. Example, a one-cycle schedule:
+    Each piece sees its own position from 0 to 1. A boundary belongs to the piece that starts
+    there, and pos = 1 to the last piece. ValueError unless there are as many fractions as
+    schedules, each is positive and they sum to 1 up to rounding (`[0.6, 0.3, 0.1]` sums to
+    0.9999999999999999: use `math.isclose`). Example, a one-cycle schedule:
     `combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])`.
     """
     raise NotImplementedError("exercise 00-combine-scheds: combine_scheds")

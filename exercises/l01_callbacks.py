@@ -1,4 +1,4 @@
-# GENERATED from solutions/l01_callbacks.py by `make stubs`.
+# GENERATED from solutions/l01_callbacks.py by `make stubs` (fingerprint d2560a1d224fd04a).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 01: callbacks, closures and dunder methods - and statistics and softmax by code.
@@ -224,7 +224,8 @@ class Items:
       ``IndexError``.
     - ``iter(items)`` (so ``for``, ``list(items)``, ``in``) goes through the items.
     - ``repr(items)`` is ``"Items(3 items) [1, 2, 3]"``; beyond 10 items it shows the first 10
-      followed by ``...``: ``"Items(12 items) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...]"``.
+      followed by ``...``: ``"Items(12 items) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...]"`` (exactly 10
+      items are all shown, without ``...``).
 
     Args:
         items (Iterable): the items; they are copied into a list.
@@ -246,9 +247,6 @@ class Items:
         raise NotImplementedError("exercise 01-dunder: Items.__repr__")
 
 
-_MISSING = object()  # a sentinel: "this attribute did not exist" (None could be a real value)
-
-
 class TemporaryAttrs:
     """A context manager that sets attributes of ``obj`` for the ``with`` block, then restores them.
 
@@ -260,8 +258,8 @@ class TemporaryAttrs:
     - ``__enter__`` remembers each attribute's current value (or that it did not exist), sets
       the new values and returns ``obj`` (so ``with TemporaryAttrs(o, x=1) as same: ...`` works).
     - ``__exit__`` puts every old value back, and deletes the attributes that did not exist
-      before. It runs even when the block raises; it must not swallow the exception (return
-      ``False`` or ``None``).
+      before (an attribute whose value was ``None`` did exist: it gets ``None`` back). It runs
+      even when the block raises; it must not swallow the exception (return ``False`` or ``None``).
 
     Args:
         obj: any object whose attributes can be set.
@@ -333,7 +331,8 @@ def one_pass_stats(batches: Iterable[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: 0-dim ``(mean, var, std)``; ``var`` is the population
-        variance (divide by ``n``, like ``torch.var(x, unbiased=False)``) and ``std = sqrt(var)``.
+        variance (divide by ``n``, like ``torch.var(x, unbiased=False)``) and ``std = sqrt(var)``
+        (``nan`` where the formula gives a negative variance).
 
     Raises:
         ValueError: if there is no element at all.
@@ -449,12 +448,6 @@ def pearson(x: Tensor, y: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def _finite_max(x: Tensor, dim: int) -> Tensor:
-    """The max along ``dim`` (kept), with 0 where it is infinite: ``-inf - -inf`` would be ``nan``."""
-    m = x.amax(dim=dim, keepdim=True)
-    return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-
-
 def sigmoid(x: Tensor) -> Tensor:
     r"""The logistic sigmoid, computed without overflow.
 
@@ -468,8 +461,9 @@ def sigmoid(x: Tensor) -> Tensor:
         x (Tensor): any shape.
 
     Returns:
-        Tensor: same shape, values in ``[0, 1]``, equal to ``torch.sigmoid(x)`` and never ``nan``
-        for finite ``x``.
+        Tensor: same shape, values in ``[0, 1]``, equal to ``torch.sigmoid(x)`` to float32's
+        relative precision (tiny values too: ``sigmoid(-20)`` is about ``2e-9``, not 0) and never
+        ``nan`` for finite ``x``.
     """
     raise NotImplementedError("exercise 01-sigmoid: sigmoid")
 

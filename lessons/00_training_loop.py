@@ -27,7 +27,11 @@
 #
 # The code lives in `solutions/l00_training_loop.py`, the course library this lesson builds. We show
 # each piece from there rather than copying it, and then use it. The graded exercises for this lesson
-# (`make grade LESSON=00`) ask you to write these same pieces yourself in `exercises/`.
+# (`make grade LESSON=00`) ask you to write these same pieces yourself in `exercises/`: a piece that
+# is an exercise is folded behind "Show our version", so you can write yours before you read ours.
+
+# %%
+import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
 
 # %%
 import time
@@ -39,8 +43,9 @@ from course.data import get_mnist
 from course.seed import set_seed
 from course.show import show_source
 from solutions.l00_training_loop import (
-    AvgStats, AvgStatsCallback, Callback, DataBunch, DataLoader, Dataset, ParamScheduler, Recorder, Runner,
-    TrainEvalCallback, accuracy, annealer, combine_scheds, get_dls, get_learner, sched_cos, sched_exp, sched_lin, sched_no,
+    AvgStats, AvgStatsCallback, Callback, DataBunch, DataLoader, Dataset, ParamScheduler, Recorder,
+    Runner, TrainEvalCallback, accuracy, annealer, combine_scheds, get_dls, get_learner, sched_cos, sched_exp,
+    sched_lin, sched_no,
 )
 
 set_seed(42)
@@ -57,7 +62,8 @@ plt.rcParams["figure.figsize"] = (6, 3)
 # %%
 x_train, y_train, x_valid, y_valid = get_mnist()
 print(x_train.shape, y_train.shape, x_valid.shape, y_valid.shape)
-print(f"train mean {x_train.mean():.3f} std {x_train.std():.3f} | valid mean {x_valid.mean():.3f} std {x_valid.std():.3f}")
+print(f"train mean {x_train.mean():.3f} std {x_train.std():.3f} | "
+      f"valid mean {x_valid.mean():.3f} std {x_valid.std():.3f}")
 
 # %%
 fig, axes = plt.subplots(1, 8, figsize=(8, 1.3))
@@ -84,7 +90,8 @@ len(train_ds), train_ds[0][0].shape, train_ds[0][1]
 show_source(DataLoader.__iter__, get_dls)
 train_dl, valid_dl = get_dls(train_ds, valid_ds, bs=64)
 xb, yb = next(iter(train_dl))
-print(f"{len(train_dl)} training batches of {xb.shape}, {len(valid_dl)} validation batches; first labels {yb[:8].tolist()}")
+print(f"{len(train_dl)} training batches of {xb.shape}, {len(valid_dl)} validation batches; "
+      f"first labels {yb[:8].tolist()}")
 
 # %% [markdown]
 # `DataBunch` keeps both loaders with the number of inputs and classes, which is all a model
@@ -144,7 +151,8 @@ class Tracer(Callback):
             return True  # cancel the rest of this batch
 
 
-small = DataBunch(*get_dls(Dataset(x_train[:256], y_train[:256]), Dataset(x_valid[:256], y_valid[:256]), bs=64), 784, 10)
+small = DataBunch(*get_dls(Dataset(x_train[:256], y_train[:256]), Dataset(x_valid[:256], y_valid[:256]), bs=64),
+                  784, 10)
 Runner(cbs=[Tracer()]).fit(1, get_learner(small))
 
 # %% [markdown]
@@ -189,13 +197,15 @@ show_source(accuracy, AvgStats, AvgStatsCallback)
 #
 # A schedule has to be a function of `pos` alone, but an annealer needs `start` and `end` too.
 # The `annealer` decorator bridges the two: `sched_cos(0.3, 0.6)` does not compute anything, it
-# returns `partial(f, 0.3, 0.6)`, a function that still waits for `pos`. (Lesson 01 looks closely
-# at decorators' building blocks: closures and `partial`.)
+# returns `partial(f, 0.3, 0.6)`, a function that still waits for `pos`. (Lesson 01 builds the
+# pieces a decorator is made of - functions as objects, closures, `partial`, `*args, **kwargs`
+# wrappers - and writes a small decorator, `timed`, from them.)
 
 # %%
 show_source(annealer, sched_cos)
 warm_up = sched_cos(0.3, 0.6)
-print(f"{type(warm_up).__name__} of {warm_up.func.__name__} with {warm_up.args}; at pos 0.5 it gives {warm_up(0.5):.2f}")
+print(f"{type(warm_up).__name__} of {warm_up.func.__name__} with {warm_up.args}; "
+      f"at pos 0.5 it gives {warm_up(0.5):.2f}")
 pos = torch.linspace(0.01, 1, 100)
 fig, ax = plt.subplots()
 for name, sched in [("lin", sched_lin), ("cos", sched_cos), ("no", sched_no), ("exp", sched_exp)]:

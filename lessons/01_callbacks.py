@@ -37,7 +37,7 @@
 # **Exercises.** The code lives in `solutions/l01_callbacks.py`, the small library this lesson
 # builds; we show each piece from there (with `show_source`) instead of copying it. Pieces marked
 # *Exercise* are yours to write in `exercises/l01_callbacks.py`: `make grade LESSON=01` grades them.
-# Try each one before you read our version.
+# Try each one before you read our version, which is folded behind "Show our version".
 #
 # | exercise | what you write |
 # | --- | --- |
@@ -56,9 +56,13 @@
 # | `01-multilabel` | `predict_labels`: several labels (or none) per item |
 
 # %%
+import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
+
+# %%
 import functools
 import gc
 import inspect
+import os
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -102,11 +106,11 @@ g(None)   # calling it
 # function whenever someone clicks. In a notebook, `ipywidgets` provides such buttons:
 # `button.on_click(f)` stores `f`, and each click calls `f(button)`.
 #
-# This page was run once and saved, so no widget on it is live: there is no button to press. The
-# cell below therefore defines `ToyButton`, a ten-line stand-in with the same interface as the
+# The cell below also defines `ToyButton`, a ten-line stand-in with the same interface as the
 # `ipywidgets` button (`on_click` and `click`). It shows all a button does with your callback:
-# keep it, and call it on each click. We "click" it from code. When you run the notebook yourself
-# with `ipywidgets` installed, the same cell shows the real button, and you can click it too.
+# keep it, and call it on each click. We "click" it from code. On the course site, which was run
+# once and saved, no widget is live, so the cell uses the stand-in; in JupyterLab (`make lab`) the
+# same cell shows the real `ipywidgets` button, and you can click it too.
 
 # %%
 class ToyButton:
@@ -121,11 +125,11 @@ class ToyButton:
         for callback in self.handlers:
             callback(self)
 
-try:  # a running notebook with ipywidgets: the real, clickable button
+if "JPY_SESSION_NAME" in os.environ:  # a live notebook in Jupyter: the real, clickable button
     import ipywidgets as widgets
     button = widgets.Button(description="Click me")
     display(button)
-except ImportError:  # this page: the stand-in
+else:  # a saved page (Jupyter's server did not start this kernel): the stand-in
     button = ToyButton(description="Click me")
 
 print("button:", type(button).__name__)
@@ -354,6 +358,31 @@ show_source(slow_calculation_hooks)
 # %%
 show_source(PrintStepCallback)
 slow_calculation_hooks(PrintStepCallback(), n=2, delay=DELAY)
+
+# %% [markdown]
+# That is what makes such a callback resilient: the loop may grow. Say a later version of the
+# loop also passes the time the step took, `after_calc(epoch, val, secs=...)`. A callback written
+# with exactly the parameters it uses today breaks; the one with `**kwargs` does not notice:
+
+# %%
+def slow_calculation_timed(cb, n=2):
+    """The loop, grown: `after_calc` now also gets the step's duration as `secs`."""
+    res = 0
+    for i in range(n):
+        start = time.perf_counter()
+        res += i * i
+        cb.after_calc(i, res, secs=time.perf_counter() - start)
+    return res
+
+class Exact:
+    def after_calc(self, epoch, val):  # the parameters of today's loop, and nothing else
+        print(f"After {epoch}: {val}")
+
+slow_calculation_timed(PrintStepCallback())
+try:
+    slow_calculation_timed(Exact())
+except TypeError as e:
+    print("TypeError:", e)
 
 # %% [markdown]
 # And one that stops the calculation once the result is above 10. The full sum is 30; the
@@ -589,7 +618,8 @@ for path in sorted((site / "torch" / "nn").rglob("*.py")):
 
 # %% [markdown]
 # `show_source`, which this lesson uses to show its own library, is little more than
-# `inspect.getsource` plus the file name and line (it also hides the exercise markers):
+# `inspect.getsource` plus the file name and line (it also hides the exercise markers, and folds
+# the code of an exercise behind "Show our version"):
 
 # %%
 show_source(show_source)
@@ -766,7 +796,8 @@ for mu in offsets:
         errors[name].append(max(rel, 1e-9))  # an exact 0 cannot be drawn on a log scale
 
 for k in (2, 4, 6, 8, 10):
-    print(f"mean {offsets[k].item():>8.0f}: " + "   ".join(f"{name} {errs[k]:.0e}" for name, errs in errors.items()))
+    print(f"mean {offsets[k].item():>8.0f}: "
+          + "   ".join(f"{name} {errs[k]:.0e}" for name, errs in errors.items()))
 
 fig, ax = plt.subplots()
 for name, errs in errors.items():
@@ -817,7 +848,8 @@ print(f"torch.cov: {torch.cov(torch.stack([x, y]), correction=0)[0, 1].item():.2
 # %%
 show_source(pearson)
 print(f"cov(x, 100 y) = {covariance(x, 100 * y).item():.1f}, but r(x, 100 y) = {pearson(x, 100 * y).item():.3f}")
-print(f"r(x, y) = {pearson(x, y).item():.3f}   torch.corrcoef: {torch.corrcoef(torch.stack([x, y]))[0, 1].item():.3f}")
+print(f"r(x, y) = {pearson(x, y).item():.3f}   "
+      f"torch.corrcoef: {torch.corrcoef(torch.stack([x, y]))[0, 1].item():.3f}")
 print(f"r(x, z) = {pearson(x, z).item():.3f}")
 
 # %% [markdown]
@@ -866,8 +898,8 @@ sm, sg = softmax(logits), sigmoid(logits)
 
 rows = ["| class | image 1 logit | softmax | sigmoid | image 2 logit | softmax | sigmoid |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-rows += [f"| {c} | {logits[0, i]:.2f} | {sm[0, i]:.3f} | {sg[0, i]:.3f} | {logits[1, i]:.2f} | {sm[1, i]:.3f} | {sg[1, i]:.3f} |"
-         for i, c in enumerate(classes)]
+rows += [f"| {c} | {logits[0, i]:.2f} | {sm[0, i]:.3f} | {sg[0, i]:.3f} "
+         f"| {logits[1, i]:.2f} | {sm[1, i]:.3f} | {sg[1, i]:.3f} |" for i, c in enumerate(classes)]
 display(Markdown("\n".join(rows)))
 
 fish = classes.index("fish")
@@ -934,6 +966,29 @@ print("exp(x) / (1 + exp(x)):", (torch.exp(huge) / (1 + torch.exp(huge))).tolist
 show_source(sigmoid)
 print("stable sigmoid:       ", sigmoid(huge).tolist(), "  torch.sigmoid:", torch.sigmoid(huge).tolist())
 
+# %% [markdown]
+# A sigmoid is a softmax over two classes, "yes" with logit $x$ and "no" with logit 0:
+#
+# $$\mathrm{softmax}(x, 0)_{\text{yes}} = \frac{e^x}{e^x + e^0} = \frac{e^x}{1 + e^x} = \sigma(x)$$
+#
+# and since a softmax only sees differences, $\mathrm{softmax}(a, b)_0 = \sigma(a - b)$ for any
+# two logits. So "one sigmoid per class" is "one two-class softmax per class": each class gets its
+# own yes/no question instead of competing with the others for one unit of probability.
+
+# %%
+zs = torch.linspace(-6, 6, 25)
+yes = softmax(torch.stack([zs, torch.zeros_like(zs)], dim=-1))[:, 0]
+print("max |softmax(x, 0)[0] - sigmoid(x)|:", (yes - sigmoid(zs)).abs().max().item())
+za, zb = torch.randn(1000), torch.randn(1000)
+print("max |softmax(a, b)[0] - sigmoid(a - b)|:",
+      (softmax(torch.stack([za, zb], dim=-1))[:, 0] - sigmoid(za - zb)).abs().max().item())
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(zs, sigmoid(zs), label="sigmoid(x)")
+ax.plot(zs, yes, "o", ms=4, label="softmax(x, 0), class 0")
+ax.set(xlabel="logit x", ylabel="probability", title="A sigmoid is a two-class softmax")
+ax.legend()
+fig.tight_layout()
+
 # %%
 show_source(predict_labels)
 print("image 2, sigmoid of fish:", f"{sg[1, fish]:.4f}")
@@ -943,9 +998,9 @@ for threshold in (0.5, 0.65, 0.7):
 # %% [markdown]
 # At the default threshold of 0.5, image 1 gets three labels (the cat only just, at 0.505) and
 # image 2 gets fish: 0.65 is not a low probability, so the sigmoids do *not* say "none" for image 2
-# on their own. At 0.7, image 1 keeps fish and building, and image 2 gets no label at all. The
-# syllabus describes image 2 as "nothing above 0.65"; that is off by a hair, since fish is 0.6525,
-# so even at a threshold of 0.65 image 2 is still a fish.
+# on their own. At 0.7, image 1 keeps fish and building, and image 2 gets no label at all. Image
+# 2's fish, at 0.6525, is above even a threshold of 0.65: "nothing above 0.65" would be off by a
+# hair.
 #
 # So whether image 2 shows "a fish" or "nothing we know" is not in the logits: it is decided by
 # the threshold. The threshold is a hyperparameter, like the learning rate. Choose it (one for
@@ -993,7 +1048,8 @@ print("in float64:            ", torch.log_softmax(big_logits[0].double(), dim=-
 # %%
 show_source(cross_entropy)
 targets = torch.tensor([fish, fish])
-print(f"ours {cross_entropy(logits, targets).item():.6f}   F.cross_entropy {F.cross_entropy(logits, targets).item():.6f}")
+print(f"ours {cross_entropy(logits, targets).item():.6f}   "
+      f"F.cross_entropy {F.cross_entropy(logits, targets).item():.6f}")
 print("per image:", [f"{cross_entropy(logits[k:k + 1], targets[k:k + 1]).item():.4f}" for k in range(2)])
 r_logits, r_targets = torch.randn(64, 10) * 20, torch.randint(0, 10, (64,))
 print(f"random batch: ours {cross_entropy(r_logits, r_targets).item():.4f}   "

@@ -44,7 +44,7 @@
 # **Exercises.** The code lives in `solutions/l02_exceptions.py`; we show each piece from there
 # (with `show_source`) instead of copying it. Pieces marked *Exercise* are yours to write in
 # `exercises/l02_exceptions.py`; `make grade LESSON=02` grades them. Try each one before you read
-# our version.
+# our version, which is folded behind "Show our version".
 #
 # | exercise | what you write |
 # | --- | --- |
@@ -58,6 +58,9 @@
 # | `02-lr-stop-rule` | `should_stop` and `LRFinder.after_step`: when to stop |
 # | `02-restore-state` | `LRFinder.save_state` / `restore_state`: leave the model as you found it |
 # | `02-suggest-lr` | `suggest_lr`: a learning rate from the curve |
+
+# %%
+import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
 
 # %%
 import math
@@ -132,7 +135,7 @@ print(f"training batches run: {len(run.recorder.losses)} of {len(data.train_dl)}
 # True went in lesson 00's `one_batch`, near the end: `if self("after_step"): return`.
 
 # %%
-show_source(l00.Runner.one_batch)
+show_source(l00.Runner.one_batch, fold=False)  # lesson 00's exercise, in full: this lesson is about it
 
 # %% [markdown]
 # The True makes `one_batch` return early, which cancels *the rest of this batch* and nothing
@@ -308,6 +311,13 @@ show_source(Runner.one_batch, Runner.all_batches, Runner.fit)
 # between its backward and its step could otherwise leave its gradients behind, to be added to
 # the next batch's, which is exactly the disaster of section 1. Now every step uses only its own
 # batch's gradients, whatever was cancelled before it.
+#
+# The price: cancelling a step no longer *accumulates* gradients. With lesson 00's order, a
+# callback that returned True at `after_backward` on every other batch would have summed two
+# batches' gradients into one step (gradient accumulation, a way to train with a larger effective
+# batch than fits in memory). Here the next batch's `zero_grad` wipes them first. A callback that
+# wants accumulation must now do it on purpose: keep its own sum of the gradients, or take over
+# `zero_grad` and the step itself.
 #
 # Notice also that "epoch" in `CancelEpochException` means one pass over a DataLoader: raised
 # during training, it ends the training part of the epoch, and validation still runs, so the
@@ -552,8 +562,9 @@ lrs, losses = run.recorder.lrs[0], run.recorder.losses
 finder = run.lr_finder
 print(f"{len(losses)} iterations in {time.perf_counter() - start:.1f} s; best loss {finder.best_loss:.3f}")
 if should_stop(losses[-1], finder.best_loss, finder.stop_factor):
-    print(f"stopped by the stop rule after {len(losses)} of {finder.max_iter} planned iterations, at lr {lrs[-1]:.3g}: "
-          f"loss {losses[-1]:.3g} > {finder.stop_factor:g} x best loss {finder.best_loss:.3f}")
+    print(f"stopped by the stop rule after {len(losses)} of {finder.max_iter} planned iterations, "
+          f"at lr {lrs[-1]:.3g}: loss {losses[-1]:.3g} > {finder.stop_factor:g} x best loss "
+          f"{finder.best_loss:.3f}")
 else:
     print(f"it ran all {finder.max_iter} iterations, up to lr {lrs[-1]:.3g}")
 
@@ -682,10 +693,12 @@ print(f"{len(losses)} iterations; best smoothed loss {run.lr_finder.best_loss:.3
 show_source(suggest_lr)
 suggestion = suggest_lr(lrs, losses, beta=0.9)
 i_sugg = next(i for i, lr in enumerate(lrs) if lr >= suggestion)
-print(f"suggested learning rate: {suggestion:.3g} (minimum of the smoothed loss at lr {10 * suggestion:.3g}, divided by 10)")
+print(f"suggested learning rate: {suggestion:.3g} "
+      f"(minimum of the smoothed loss at lr {10 * suggestion:.3g}, divided by 10)")
 smoothed = smooth(losses, beta=0.9)
 i_min = min((s, i) for i, s in enumerate(smoothed) if math.isfinite(s))[1]
-print(f"smoothed loss: {smoothed[0]:.2f} at the start, {smoothed[i_sugg]:.2f} at the suggestion (lr {lrs[i_sugg]:.2g}), "
+print(f"smoothed loss: {smoothed[0]:.2f} at the start, "
+      f"{smoothed[i_sugg]:.2f} at the suggestion (lr {lrs[i_sugg]:.2g}), "
       f"{smoothed[i_min]:.2f} at the minimum (lr {lrs[i_min]:.2g})")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))

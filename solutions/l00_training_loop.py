@@ -140,7 +140,7 @@ def get_model(data: DataBunch, lr: float = 0.5, nh: int = 50) -> tuple[nn.Module
 
 
 def accuracy(out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-    """Fraction of rows of `out` (N, C) whose largest score is at the target class `yb` (N,)."""
+    """Fraction of rows of `out` (N, C) whose largest score is at the target class `yb` (N,): a 0-dim float tensor."""
     # BEGIN SOLUTION 00-accuracy
     return (out.argmax(dim=1) == yb).float().mean()
     # END SOLUTION
@@ -148,14 +148,18 @@ def accuracy(out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
 
 # ------------------------------------------------------------------------ callbacks
 
-_camel_word = re.compile(r"(.)([A-Z][a-z]+)")
-_camel_tail = re.compile(r"([a-z0-9])([A-Z])")
-
-
 def camel2snake(name: str) -> str:
-    """`"TrainEvalCallback"` -> `"train_eval_callback"`, `"AvgStats"` -> `"avg_stats"`."""
+    """A CamelCase name in snake_case (a `str`): an underscore where a new word starts, then lowercase.
+
+    A word starts at a capital followed by lowercase letters, or at a capital that follows a lowercase
+    letter or a digit; a run of capitals (an acronym) is one word:
+
+    `"TrainEvalCallback"` -> `"train_eval_callback"`, `"AvgStats"` -> `"avg_stats"`,
+    `"HTTPServer"` -> `"http_server"`, `"Layer2Norm"` -> `"layer2_norm"`, `"lr"` -> `"lr"`.
+    """
     # BEGIN SOLUTION 00-camel2snake
-    return _camel_tail.sub(r"\1_\2", _camel_word.sub(r"\1_\2", name)).lower()
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)  # before a capitalised word: "HTTP_Server"
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()  # after a lowercase or digit: "Layer2_Norm"
     # END SOLUTION
 
 
@@ -173,7 +177,11 @@ class Callback:
         self.run = run
 
     def __getattr__(self, name):
-        """Delegate unknown attributes to the runner (but never `run` itself: that would recurse)."""
+        """Delegate unknown attributes to the runner: `cb.epoch` is `cb.run.epoch`.
+
+        Python calls this only for an attribute the callback itself lacks. `run` itself is never
+        delegated (that would recurse): before `set_runner`, and for a name the runner lacks too,
+        raise AttributeError."""
         # BEGIN SOLUTION 00-callback-getattr
         if name == "run":
             raise AttributeError(f"{type(self).__name__} is not attached to a runner yet")
@@ -182,14 +190,23 @@ class Callback:
 
     @property
     def name(self) -> str:
-        """The attribute name the Runner stores this callback under: `TrainEvalCallback` -> `train_eval`."""
+        """The attribute name the Runner stores this callback under: the class name without a trailing
+        `Callback`, in snake_case (`TrainEvalCallback` -> `train_eval`, `Recorder` -> `recorder`); the bare
+        `Callback` class itself is `callback`."""
         # BEGIN SOLUTION 00-camel2snake
         return camel2snake(re.sub(r"Callback$", "", type(self).__name__) or "callback")
         # END SOLUTION
 
 
 class TrainEvalCallback(Callback):
-    """Switches train/eval mode and counts progress: `n_epochs` (a float) and `n_iter`."""
+    """Switches train/eval mode and counts progress on the runner: `run.n_epochs` (a float) and `run.n_iter`.
+
+    - begin_fit: both start at 0.
+    - after_batch, training batches only: `n_epochs` grows by `1 / iters`, `n_iter` by 1.
+    - begin_epoch: `n_epochs` is set to the epoch number (even when the last epoch was cut short),
+      the model goes to train mode and `in_train` is True.
+    - begin_validate: eval mode, `in_train` False.
+    """
 
     def begin_fit(self):
         # BEGIN SOLUTION 00-train-eval
@@ -269,7 +286,11 @@ class Runner:
         # END SOLUTION
 
     def one_batch(self, xb, yb):
-        """Forward, loss, and (in training) backward, step and zero_grad, with an event after each."""
+        """Forward, loss, and (in training) backward, step and zero_grad, with an event after each.
+
+        begin_batch, after_pred, after_loss, after_backward, after_step: a True from any of them
+        ends the batch there (the runner still calls after_batch). Outside training it stops after
+        after_loss. zero_grad comes after the step, so each step uses its own batch's gradients."""
         # BEGIN SOLUTION 00-runner
         self.xb, self.yb = xb, yb
         if self("begin_batch"):
@@ -302,7 +323,8 @@ class Runner:
         # END SOLUTION
 
     def fit(self, epochs: int, learn: Learner):
-        """Train for `epochs` epochs, validating after each; `after_fit` runs even after an error."""
+        """Train for `epochs` epochs, validating after each (under `torch.no_grad()`); `after_fit`
+        runs even after an error (a `finally`), then the runner lets go of `learn`."""
         # BEGIN SOLUTION 00-runner
         self.epochs, self.learn, self.loss = epochs, learn, torch.tensor(0.0)
         try:
@@ -349,7 +371,7 @@ class AvgStats:
 
     @property
     def avg_stats(self) -> list[float]:
-        """[mean loss, mean metric 1, ...] over every item seen since `reset`."""
+        """[mean loss, mean metric 1, ...] over every item seen since `reset`; ValueError before any batch."""
         # BEGIN SOLUTION 00-avg-stats
         if not self.count:
             raise ValueError("no batch has been accumulated since the last reset")
@@ -394,7 +416,10 @@ class AvgStatsCallback(Callback):
 
 
 class Recorder(Callback):
-    """Records the learning rate of each parameter group and the loss at every training batch."""
+    """Records the learning rate of each parameter group and the loss at every training batch.
+
+    `lrs[g]` is the list of parameter group `g`'s learning rates, `losses` the losses as Python
+    floats; begin_fit starts them empty, validation batches are not recorded."""
 
     def begin_fit(self):
         # BEGIN SOLUTION 00-recorder
@@ -499,7 +524,10 @@ def sched_exp(start, end, pos):
 def combine_scheds(pcts, scheds):
     """One schedule made of pieces: `scheds[i]` runs over the fraction `pcts[i]` of training.
 
-    Each piece sees its own position from 0 to 1. Example, a one-cycle schedule:
+    Each piece sees its own position from 0 to 1. A boundary belongs to the piece that starts
+    there, and pos = 1 to the last piece. ValueError unless there are as many fractions as
+    schedules, each is positive and they sum to 1 up to rounding (`[0.6, 0.3, 0.1]` sums to
+    0.9999999999999999: use `math.isclose`). Example, a one-cycle schedule:
     `combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])`.
     """
     # BEGIN SOLUTION 00-combine-scheds

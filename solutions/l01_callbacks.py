@@ -261,7 +261,8 @@ class Items:
       ``IndexError``.
     - ``iter(items)`` (so ``for``, ``list(items)``, ``in``) goes through the items.
     - ``repr(items)`` is ``"Items(3 items) [1, 2, 3]"``; beyond 10 items it shows the first 10
-      followed by ``...``: ``"Items(12 items) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...]"``.
+      followed by ``...``: ``"Items(12 items) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...]"`` (exactly 10
+      items are all shown, without ``...``).
 
     Args:
         items (Iterable): the items; they are copied into a list.
@@ -303,9 +304,6 @@ class Items:
         # END SOLUTION
 
 
-_MISSING = object()  # a sentinel: "this attribute did not exist" (None could be a real value)
-
-
 class TemporaryAttrs:
     """A context manager that sets attributes of ``obj`` for the ``with`` block, then restores them.
 
@@ -317,8 +315,8 @@ class TemporaryAttrs:
     - ``__enter__`` remembers each attribute's current value (or that it did not exist), sets
       the new values and returns ``obj`` (so ``with TemporaryAttrs(o, x=1) as same: ...`` works).
     - ``__exit__`` puts every old value back, and deletes the attributes that did not exist
-      before. It runs even when the block raises; it must not swallow the exception (return
-      ``False`` or ``None``).
+      before (an attribute whose value was ``None`` did exist: it gets ``None`` back). It runs
+      even when the block raises; it must not swallow the exception (return ``False`` or ``None``).
 
     Args:
         obj: any object whose attributes can be set.
@@ -330,7 +328,8 @@ class TemporaryAttrs:
 
     def __enter__(self):
         # BEGIN SOLUTION 01-context-manager
-        self.old = {k: getattr(self.obj, k, _MISSING) for k in self.attrs}
+        self.missing = object()  # a sentinel for "did not exist": None could be a real value
+        self.old = {k: getattr(self.obj, k, self.missing) for k in self.attrs}
         for k, v in self.attrs.items():
             setattr(self.obj, k, v)
         return self.obj
@@ -339,7 +338,7 @@ class TemporaryAttrs:
     def __exit__(self, exc_type, exc, tb):
         # BEGIN SOLUTION 01-context-manager
         for k, v in self.old.items():
-            if v is _MISSING:
+            if v is self.missing:
                 delattr(self.obj, k)
             else:
                 setattr(self.obj, k, v)
@@ -405,7 +404,8 @@ def one_pass_stats(batches: Iterable[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: 0-dim ``(mean, var, std)``; ``var`` is the population
-        variance (divide by ``n``, like ``torch.var(x, unbiased=False)``) and ``std = sqrt(var)``.
+        variance (divide by ``n``, like ``torch.var(x, unbiased=False)``) and ``std = sqrt(var)``
+        (``nan`` where the formula gives a negative variance).
 
     Raises:
         ValueError: if there is no element at all.
@@ -569,12 +569,6 @@ def pearson(x: Tensor, y: Tensor) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def _finite_max(x: Tensor, dim: int) -> Tensor:
-    """The max along ``dim`` (kept), with 0 where it is infinite: ``-inf - -inf`` would be ``nan``."""
-    m = x.amax(dim=dim, keepdim=True)
-    return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-
-
 def sigmoid(x: Tensor) -> Tensor:
     r"""The logistic sigmoid, computed without overflow.
 
@@ -588,8 +582,9 @@ def sigmoid(x: Tensor) -> Tensor:
         x (Tensor): any shape.
 
     Returns:
-        Tensor: same shape, values in ``[0, 1]``, equal to ``torch.sigmoid(x)`` and never ``nan``
-        for finite ``x``.
+        Tensor: same shape, values in ``[0, 1]``, equal to ``torch.sigmoid(x)`` to float32's
+        relative precision (tiny values too: ``sigmoid(-20)`` is about ``2e-9``, not 0) and never
+        ``nan`` for finite ``x``.
     """
     # BEGIN SOLUTION 01-sigmoid
     e = torch.exp(-x.abs())  # in (0, 1]: cannot overflow
@@ -615,7 +610,8 @@ def logsumexp(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
         Tensor: ``x``'s shape without ``dim`` (or with size 1 there), equal to ``torch.logsumexp``.
     """
     # BEGIN SOLUTION 01-logsumexp
-    m = _finite_max(x, dim)
+    m = x.amax(dim=dim, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, 0.0)  # an all -inf row: -inf - -inf would be nan
     out = m + (x - m).exp().sum(dim=dim, keepdim=True).log()
     return out if keepdim else out.squeeze(dim)
     # END SOLUTION
@@ -640,7 +636,8 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     # BEGIN SOLUTION 01-logsumexp
     # Shift first: x - logsumexp(x) would subtract two numbers near 1e4, where float32 steps are
     # ~0.001; after the shift the largest logit is exactly 0 and the small ones keep their digits.
-    z = x - _finite_max(x, dim)
+    m = x.amax(dim=dim, keepdim=True)
+    z = x - torch.where(torch.isfinite(m), m, 0.0)
     return z - logsumexp(z, dim=dim, keepdim=True)
     # END SOLUTION
 

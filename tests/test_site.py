@@ -371,3 +371,48 @@ def test_search_finds_the_lesson(visit, server, stem):
     text = page.inner_text(".md-search-result")
     assert "$$" not in text and "In [" not in text, f"search results show raw math or prompts:\n{text}"
     assert not tab.problems, tab.problems
+
+
+# Horizontal overflow at the width the browser tests use (1280 px): code blocks and tables must fit,
+# and a text output must have room for 100 characters a line (the lessons' traces), so that they do
+# not wrap mid-line. Folded exercise code is opened first: it must fit too.
+OVERFLOW = r"""() => {
+  document.querySelectorAll("article details").forEach((d) => { d.open = true; });
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight);
+  const describe = (el) => (el.textContent || "").trim().split("\n")[0].slice(0, 70);
+  const found = [];
+  for (const el of document.querySelectorAll("article pre, article table")) {
+    if (!visible(el) || el.closest(".jp-OutputArea-output")) continue;
+    const box = el.tagName === "TABLE" ? (el.closest(".md-typeset__scrollwrap") || el.parentElement) : el;
+    if (el.scrollWidth > box.clientWidth + 1) {
+      const size = `${el.scrollWidth} > ${box.clientWidth} px`;
+      found.push(`${el.tagName.toLowerCase()} scrolls sideways (${size}): ${describe(el)}`);
+    }
+  }
+  for (const el of document.querySelectorAll("article .jp-OutputArea-output pre")) {
+    if (!visible(el)) continue;
+    const probe = document.createElement("span");
+    probe.textContent = "x".repeat(100);
+    probe.style.whiteSpace = "pre";
+    el.appendChild(probe);
+    const width = probe.getBoundingClientRect().width;
+    probe.remove();
+    const style = getComputedStyle(el);
+    const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    if (width > room + 1) found.push(`output has room for fewer than 100 characters a line: ${describe(el)}`);
+  }
+  return found;
+}"""
+
+
+@browser_test
+@pytest.mark.slow
+def test_code_and_tables_fit_at_1280_px(visit, server):
+    pages = [p for p in site_pages() if p.startswith("lessons/")]
+    assert pages, "the built site has no lesson pages"
+    problems = []
+    for path in pages:
+        tab = visit()
+        problems += [f"/{path}: {p}" for p in tab.open(path).evaluate(OVERFLOW)]
+        tab.close()
+    assert not problems, f"{len(problems)} block(s) do not fit at 1280 px:\n" + "\n".join(problems)

@@ -1,5 +1,6 @@
 """The stub generator: regions become stubs that keep signatures and docstrings; drift is caught."""
 
+import re
 import textwrap
 
 import pytest
@@ -76,3 +77,69 @@ def test_check_catches_drift_missing_and_leaked_files(tmp_path):
 
 def test_the_course_exercises_are_in_sync():
     assert stubs.check() == []
+
+
+def test_an_edited_exercise_is_never_overwritten_without_force(tmp_path):
+    solutions, exercises, backups = tmp_path / "solutions", tmp_path / "exercises", tmp_path / "backups"
+    solutions.mkdir()
+    (solutions / "l01_demo.py").write_text(SOLUTION)
+    stubs.write(solutions, exercises, backups=backups)
+    stub = exercises / "l01_demo.py"
+    assert not stubs.edited(stub.read_text())
+    answer = stub.read_text().replace('raise NotImplementedError("exercise 01-area: area")', "return 3.14 * r * r")
+    stub.write_text(answer)
+    assert stubs.edited(answer)
+    assert any("holds your edits" in p for p in stubs.check(solutions, exercises))
+
+    # the solutions change: the edited file is refused, nothing is written
+    (solutions / "l01_demo.py").write_text(SOLUTION.replace("Area of a circle", "The area of a circle"))
+    with pytest.raises(stubs.EditedError):
+        stubs.write(solutions, exercises, backups=backups)
+    assert stub.read_text() == answer and not backups.exists()
+
+    # forced: a backup first, then the fresh stub
+    written, backup = stubs.write(solutions, exercises, force=True, backups=backups)
+    assert written == ["l01_demo.py"] and (backup / "l01_demo.py").read_text() == answer
+    assert "The area of a circle" in stub.read_text() and not stubs.edited(stub.read_text())
+
+
+def test_a_stale_but_untouched_stub_is_regenerated_without_force(tmp_path):
+    solutions, exercises, backups = tmp_path / "solutions", tmp_path / "exercises", tmp_path / "backups"
+    solutions.mkdir()
+    (solutions / "l01_demo.py").write_text(SOLUTION)
+    stubs.write(solutions, exercises, backups=backups)
+    (solutions / "l01_demo.py").write_text(SOLUTION.replace("Area of a circle", "The area of a circle"))
+    assert any("is out of date" in p for p in stubs.check(solutions, exercises))
+    written, backup = stubs.write(solutions, exercises, backups=backups)
+    assert written == ["l01_demo.py"] and backup is None
+    assert stubs.check(solutions, exercises) == []
+
+
+def test_the_check_never_sends_a_learner_with_edits_to_make_stubs(tmp_path, capsys):
+    solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
+    solutions.mkdir()
+    (solutions / "l01_demo.py").write_text(SOLUTION)
+    stubs.write(solutions, exercises, backups=tmp_path / "backups")
+    (exercises / "l01_demo.py").write_text((exercises / "l01_demo.py").read_text() + "# my answer\n")
+    assert stubs.main(["--check"], solutions, exercises) == 1
+    err = capsys.readouterr().err
+    assert "holds your edits" in err and "make grade" in err and "Run `make stubs`" not in err
+    assert "FORCE=1" in err and ".exercises-backup" in err
+    assert stubs.main([], solutions, exercises, tmp_path / "backups") == 1  # make stubs refuses ...
+    assert "# my answer" in (exercises / "l01_demo.py").read_text()  # ... and leaves the answer alone
+
+
+def test_a_stub_whose_only_change_is_a_stale_fingerprint_is_not_the_learners(tmp_path):
+    """After a merge of two branches that both regenerated a stub, the content is right and the
+    fingerprint stale: `make stubs` restamps it without FORCE."""
+    solutions, exercises, backups = tmp_path / "solutions", tmp_path / "exercises", tmp_path / "backups"
+    solutions.mkdir()
+    (solutions / "l01_demo.py").write_text(SOLUTION)
+    stubs.write(solutions, exercises, backups=backups)
+    stub = exercises / "l01_demo.py"
+    first, _, rest = stub.read_text().partition("\n")
+    stub.write_text(re.sub(r"fingerprint [0-9a-f]{16}", "fingerprint 0123456789abcdef", first) + "\n" + rest)
+    assert stubs.edited(stub.read_text())
+    assert any("is out of date" in p for p in stubs.check(solutions, exercises))
+    written, backup = stubs.write(solutions, exercises, backups=backups)
+    assert written == ["l01_demo.py"] and backup is None and stubs.check(solutions, exercises) == []

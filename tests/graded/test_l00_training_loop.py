@@ -94,14 +94,16 @@ def test_accuracy(mod):
 @pytest.mark.parametrize("camel, snake", [("TrainEvalCallback", "train_eval_callback"), ("AvgStats", "avg_stats"),
                                           ("HTTPServer", "http_server"), ("lr", "lr"), ("Layer2Norm", "layer2_norm")])
 def test_camel2snake(mod, camel, snake):
-    assert mod.camel2snake(camel) == snake
+    out = mod.camel2snake(camel)
+    assert type(out) is str and out == snake
 
 
 @pytest.mark.exercise("00-camel2snake", points=1, hint="Strip a trailing 'Callback' from the class name before converting.")
 def test_callback_name(mod):
     class AvgStatsCallback(mod.Callback): pass
     class Recorder(mod.Callback): pass
-    assert (AvgStatsCallback().name, Recorder().name, mod.Callback().name) == ("avg_stats", "recorder", "callback")
+    names = (AvgStatsCallback().name, Recorder().name, mod.Callback().name)
+    assert all(type(n) is str for n in names) and names == ("avg_stats", "recorder", "callback")
 
 
 @pytest.mark.exercise("00-callback-getattr", points=2, hint="__getattr__ is only called for missing attributes; refuse 'run' itself.")
@@ -162,7 +164,7 @@ def test_runner_cancels_by_returning_true(mod):
     assert log.events == ["begin_fit", "begin_epoch", "begin_validate"] + VALID_BATCH + ["after_epoch", "after_fit"]
 
 
-@pytest.mark.exercise("00-runner", points=2, hint="Check the return value of every event: begin_fit, begin_batch, after_loss, begin_validate.")
+@pytest.mark.exercise("00-runner", points=2, hint="Check the return value of every event: begin_fit, begin_batch, after_pred, after_loss, after_backward, begin_validate.")
 @pytest.mark.parametrize("cancel_at, expected", [
     ("begin_fit", ["begin_fit", "after_fit"]),
     ("begin_batch", ["begin_fit", "begin_epoch"] + ["begin_batch", "after_batch"] * 3 + ["begin_validate"]
@@ -170,6 +172,11 @@ def test_runner_cancels_by_returning_true(mod):
     ("after_loss", ["begin_fit", "begin_epoch"] + ["begin_batch", "after_pred", "after_loss", "after_batch"] * 3
      + ["begin_validate"] + VALID_BATCH + ["after_epoch", "after_fit"]),
     ("begin_validate", ["begin_fit", "begin_epoch"] + BATCH * 3 + ["begin_validate", "after_epoch", "after_fit"]),
+    ("after_pred", ["begin_fit", "begin_epoch"] + ["begin_batch", "after_pred", "after_batch"] * 3 + ["begin_validate"]
+     + ["begin_batch", "after_pred", "after_batch"] + ["after_epoch", "after_fit"]),
+    ("after_backward", ["begin_fit", "begin_epoch"] + ["begin_batch", "after_pred", "after_loss", "after_backward",
+                                                     "after_batch"] * 3 + ["begin_validate"] + VALID_BATCH
+     + ["after_epoch", "after_fit"]),
 ])
 def test_runner_cancels_at_every_level(mod, cancel_at, expected):
     log = EventLog(cancel_at={cancel_at})
@@ -219,7 +226,7 @@ def test_runner_orders_callbacks_and_names_cb_funcs(mod):
 
 # -------------------------------------------------------------- train/eval, stats
 
-@pytest.mark.exercise("00-train-eval", points=2, hint="n_epochs grows by 1/iters per training batch; begin_epoch resets it to the epoch number.")
+@pytest.mark.exercise("00-train-eval", points=2, hint="n_epochs grows by 1/iters per training batch; begin_epoch sets it to the epoch number (an epoch may be cut short).")
 def test_train_eval_counts_and_switches_mode(mod):
     model = nn.Linear(1, 1)
     run = SimpleNamespace(model=model, epoch=0, iters=4, in_train=False)
@@ -238,6 +245,10 @@ def test_train_eval_counts_and_switches_mode(mod):
     run.epoch = 1
     cb.begin_epoch()
     assert run.n_epochs == 1.0 and model.training
+    cb.after_batch()  # epoch 1 is cut short after one batch (a callback set `stop`) ...
+    run.epoch = 2
+    cb.begin_epoch()
+    assert run.n_epochs == 2.0 and run.n_iter == 5  # ... yet epoch 2 starts at n_epochs = 2
 
 
 @pytest.mark.exercise("00-avg-stats", points=2, hint="Weight each batch's loss and metric by its size; divide the totals by the count.")
@@ -290,14 +301,20 @@ def test_combine_scheds_pieces(mod):
     assert sched(0.3) == pytest.approx(0.6)
     assert sched(0.65) == pytest.approx(0.35)
     assert sched(1.0) == pytest.approx(0.1)  # the very end belongs to the last piece
+    steps = mod.combine_scheds([0.3, 0.7], [mod.sched_no(1.0, 1.0), mod.sched_no(2.0, 2.0)])
+    assert (steps(0.29), steps(0.3), steps(1.0)) == (1.0, 2.0, 2.0)  # a boundary belongs to the piece it starts
 
 
-@pytest.mark.exercise("00-combine-scheds", points=1, hint="Raise ValueError when the fractions don't sum to 1 or don't match the schedules.")
+@pytest.mark.exercise("00-combine-scheds", points=1, hint="ValueError unless the fractions are positive, sum to 1 up to rounding (math.isclose) and match the schedules.")
 def test_combine_scheds_rejects_bad_fractions(mod):
     with pytest.raises(ValueError):
         mod.combine_scheds([0.5, 0.6], [mod.sched_no(1, 1), mod.sched_no(1, 1)])
     with pytest.raises(ValueError):
         mod.combine_scheds([1.0], [mod.sched_no(1, 1), mod.sched_no(1, 1)])
+    with pytest.raises(ValueError):
+        mod.combine_scheds([1.5, -0.5], [mod.sched_no(1, 1), mod.sched_no(2, 2)])  # sums to 1, but negative
+    three = mod.combine_scheds([0.6, 0.3, 0.1], [mod.sched_no(k, k) for k in (1, 2, 3)])  # sum is 0.9999999999999999
+    assert three(0.95) == 3
 
 
 @pytest.mark.exercise("00-param-scheduler", points=2, hint="pos = n_epochs / epochs; write f(pos) into every param group.")

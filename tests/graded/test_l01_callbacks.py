@@ -115,6 +115,8 @@ def test_hooks_runner_stops_early_on_truthy_return(mod, capsys):
     cb = _Recorder(stop_above=0)
     assert mod.slow_calculation_hooks(cb, delay=0) == 1
     assert cb.calls[-1] == ("after", 1, 1) and len(cb.calls) == 4
+    truthy = types.SimpleNamespace(after_calc=lambda epoch, val: 1 if val > 3 else 0)  # truthy, not True
+    assert mod.slow_calculation_hooks(truthy, delay=0) == 5
 
 
 @pytest.mark.exercise("01-stateful-calculator", points=2,
@@ -142,6 +144,11 @@ def test_calculator_callback_changes_state(mod, capsys):
     assert capsys.readouterr().out.splitlines() == ["After 0: 0", "After 1: 1", "After 2: 6", "After 3: 15",
                                                     "stopping early"]
     assert mod.SlowCalculator(delay=0).calc() == 30
+
+    class StopWithOne:  # a truthy return value that is not True
+        def after_calc(self, calc, epoch):
+            return 1 if calc.res > 3 else 0
+    assert mod.SlowCalculator(StopWithOne(), delay=0).calc() == 5
 
 
 # --- dunder methods ---------------------------------------------------------------------------
@@ -178,6 +185,7 @@ def test_items_fancy_indexing(mod):
 def test_items_repr(mod):
     assert repr(mod.Items([1, 2, 3])) == "Items(3 items) [1, 2, 3]"
     assert repr(mod.Items(range(12))) == "Items(12 items) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...]"
+    assert repr(mod.Items(range(10))) == "Items(10 items) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"  # all 10 shown: no "..."
     assert repr(mod.Items()) == "Items(0 items) []"
 
 
@@ -201,6 +209,10 @@ def test_temporary_attrs_restores_on_error_and_removes_new_attrs(mod):
             raise KeyError("boom")
     assert obj.training is True
     assert not hasattr(obj, "note"), "an attribute that did not exist before must be deleted again"
+    obj = types.SimpleNamespace(hook=None)
+    with mod.TemporaryAttrs(obj, hook=print):
+        assert obj.hook is print
+    assert hasattr(obj, "hook") and obj.hook is None, "an attribute whose value was None is restored to None"
 
 
 # --- statistics -------------------------------------------------------------------------------
@@ -274,6 +286,12 @@ def test_one_pass_stats_float32_is_the_textbook_formula(mod):
         "(the true variance is 0.5): one_pass_stats is the textbook one-pass formula, not a two-pass "
         "or shifted variance; RunningStats is the robust one")
     assert std.item() == 0.0
+    # large mean, variance ~1: the float32 textbook variance comes out negative here (no clamping)
+    x = (1e4 + torch.randn(4000, dtype=torch.float64, generator=torch.Generator().manual_seed(1))).float()
+    exp_mean, exp_var = _textbook_float32(x.split(100))
+    assert exp_var.item() < 0
+    mean, var, std = mod.one_pass_stats(iter(x.split(100)))
+    assert var.item() == exp_var.item() and torch.isnan(std), "a negative variance stays negative; its sqrt is nan"
 
 
 @pytest.mark.exercise("01-running-sums", points=1,
@@ -383,7 +401,8 @@ def test_pearson_edge_cases(mod):
 
 
 @pytest.mark.exercise("01-sigmoid", points=2,
-                      hint="Only exponentiate -|x| (never positive), then pick 1/(1+e) or e/(1+e) by the sign of x with torch.where.")
+                      hint="Only exponentiate -|x| (never positive), then pick 1/(1+e) or e/(1+e) by the sign of x with torch.where; "
+                           "1 - p loses small values to rounding.")
 def test_sigmoid_matches_torch_and_survives_large_inputs(mod):
     x = torch.tensor([-1e4, -50.0, -1.0, 0.0, 1.0, 50.0, 1e4])
     out = mod.sigmoid(x)
@@ -391,6 +410,8 @@ def test_sigmoid_matches_torch_and_survives_large_inputs(mod):
     torch.testing.assert_close(out, torch.sigmoid(x))
     assert out[0].item() == 0.0 and out[-1].item() == 1.0 and out[3].item() == 0.5
     torch.testing.assert_close(mod.sigmoid(torch.tensor(IMAGE_1)), torch.sigmoid(torch.tensor(IMAGE_1)))
+    tail = torch.tensor([-20.0, -30.0, -80.0])  # tiny but not 0: 1 - 1/(1 + exp(x)) rounds them to 0
+    torch.testing.assert_close(mod.sigmoid(tail), torch.sigmoid(tail), rtol=1e-5, atol=0)
 
 
 @pytest.mark.exercise("01-logsumexp", points=2,

@@ -382,6 +382,7 @@ def test_should_stop(mod):
     assert mod.should_stop(3.5, 1.0, 3) and not mod.should_stop(3.5, 1.0)  # the factor defaults to 10
     assert not mod.should_stop(1e6, math.inf, 10)  # nothing seen yet
     assert mod.should_stop(math.nan, 1.0, 10) and mod.should_stop(math.inf, 1.0, 10)
+    assert mod.should_stop(math.inf, math.inf, 10)  # blown up at the first step: inf > 10 * inf is False
 
 
 @pytest.mark.exercise("02-lr-stop-rule", points=2,
@@ -460,15 +461,19 @@ def test_lr_finder_leaves_the_learner_as_it_found_it(mod):
 
 
 @pytest.mark.exercise("02-suggest-lr", points=2,
-                      hint="Smooth the losses, take the lr at their smallest finite value, and divide it by 10.")
+                      hint="Smooth the losses, take the lr at their smallest finite value, and divide it by 10; "
+                           "ValueError when no loss is finite.")
 def test_suggest_lr_is_a_tenth_of_the_lr_at_the_minimum(mod):
     lrs = [10 ** (k / 4 - 6) for k in range(29)]  # 1e-6 ... 10, four per decade
     losses = [1 + (math.log10(lr) + 2) ** 2 / 10 for lr in lrs]  # lowest at lr = 1e-2
-    assert mod.suggest_lr(lrs, losses, beta=0.0) == pytest.approx(1e-3)
+    suggestion = mod.suggest_lr(lrs, losses, beta=0.0)
+    assert type(suggestion) is float and suggestion == pytest.approx(1e-3)
     blown_up = losses[:-2] + [math.nan, math.inf]  # the end of a run that diverged
     assert mod.suggest_lr(lrs, blown_up, beta=0.0) == pytest.approx(1e-3)
     with pytest.raises(ValueError):
         mod.suggest_lr(lrs, losses[:-1])
+    with pytest.raises(ValueError):
+        mod.suggest_lr(lrs[:3], [math.nan, math.inf, math.nan])  # no finite loss: nothing to suggest
 
 
 @pytest.mark.exercise("02-suggest-lr", points=1,
