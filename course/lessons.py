@@ -32,7 +32,8 @@ EXECUTED = ROOT / "build" / "executed"
 # seconds one cell may run: lesson 04 trains its 13 networks in one cell (about 8 minutes on 2 idle cores)
 CELL_TIMEOUT = 1800
 # What a lesson's outputs depend on besides its own text: a change here re-executes every lesson.
-DEPENDENCIES = ("solutions/*.py", "course/data.py", "course/seed.py", "course/show.py", "course/stubs.py")
+DEPENDENCIES = ("solutions/*.py", "course/check.py", "course/data.py", "course/seed.py", "course/show.py",
+                "course/stubs.py")
 
 
 class LessonError(RuntimeError):

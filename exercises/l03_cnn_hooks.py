@@ -1,4 +1,4 @@
-# GENERATED from solutions/l03_cnn_hooks.py by `make stubs`.
+# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint f8c42cf67f1d1a6f).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 03 - a CNN, a device callback, PyTorch hooks and telemetry, and initialisation.

@@ -1,4 +1,4 @@
-# GENERATED from solutions/l04_norms.py by `make stubs`.
+# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint ab50cfab6ef1b855).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.

@@ -62,6 +62,9 @@
 # | `04-rbn-update`, `04-rbn-forward` | `RunningBatchNorm.update_stats` and `forward` |
 
 # %%
+import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
+
+# %%
 import math
 import time
 from functools import partial
