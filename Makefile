@@ -57,5 +57,20 @@ site: setup
 serve: setup
 	$(PY) -m course.site serve
 
+## Score a challenge entry over 3 seeds and save its result (the Challenges page's leaderboard):
+## `make challenge NAME=one-epoch ENTRY=my_entry.py`; without ENTRY, the challenge's reference entries.
+.PHONY: challenge ablation bench
+challenge: setup
+	@test -n "$(NAME)" || { echo "usage: make challenge NAME=one-epoch|tiny-batch|beat-98 [ENTRY=path/to/entry.py]"; exit 2; }
+	$(PY) -m course.challenges run $(NAME) $(ENTRY)
+
+## Rerun the normalisation ablation of the Challenges page (long: batch size 2 is 25,000 steps a row).
+ablation: setup
+	$(PY) -m course.challenges ablation
+
+## Run every benchmark script (course/bench/*.py) and print its figures and ratios.
+bench: setup
+	$(PY) -m course.bench
+
 clean:
 	rm -rf build
