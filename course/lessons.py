@@ -23,6 +23,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from course import threads
 from course.stubs import ROOT, shown
 
 LESSONS = ROOT / "lessons"
@@ -133,11 +134,13 @@ def _kernel_manager_class():
 
 
 def run(path: Path, force: bool = False, timeout: int = 900, executed_dir: Path = EXECUTED,
-        root: Path = ROOT) -> tuple[Path, bool]:
+        root: Path = ROOT, env: dict[str, str] | None = None) -> tuple[Path, bool]:
     """Execute a lesson top to bottom into `executed_dir`; returns (notebook, was_executed).
 
     Skipped when the lesson and what it depends on (under `root`) are unchanged since its last
-    successful run. A failing cell, a kernel that dies or cannot start is a LessonError.
+    successful run. A failing cell, a kernel that dies or cannot start is a LessonError. The
+    kernel's environment is `env`, by default this one under the course's thread policy
+    (`course.threads.environ()`, chosen as the kernel starts).
     """
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
@@ -152,7 +155,7 @@ def run(path: Path, force: bool = False, timeout: int = 900, executed_dir: Path 
                             kernel_manager_class=_kernel_manager_class(),
                             resources={"metadata": {"path": str(path.parent)}})
     try:
-        client.execute()
+        client.execute(env=threads.environ() if env is None else env)
     except CellTimeoutError as e:  # a TimeoutError: before the kernel-start handler below
         raise LessonError(f"{shown(path)} failed:\n{e}") from None
     except CellExecutionError as e:
