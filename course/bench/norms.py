@@ -1,0 +1,101 @@
+"""Forward + backward time of lesson 04's norm layers against PyTorch's, on the lesson's shapes.
+
+    python -m course.bench.norms [--rounds 7] [--bs 2 32 512] [--threads 1]
+
+For each batch size, the activations the lesson's CNN feeds its five norm layers - (bs, 8, 14, 14),
+(bs, 16, 7, 7), (bs, 32, 4, 4), (bs, 64, 2, 2), (bs, 64, 1, 1) - go forward and backward through
+one layer of each kind in training mode, as one step of the CNN would; the time is the sum over the
+five shapes. Each pair (ours, PyTorch's) is measured interleaved, `--rounds` times in alternating
+order, and the script prints each one's median time and the median of the per-round ratios (a
+round pairs the two, so a busy machine slows both alike):
+
+- `BatchNorm` vs `nn.BatchNorm2d` (goal: at most 1.5x);
+- `RunningBatchNorm` vs `nn.BatchNorm2d` (goal: at most 2x);
+- `LayerNorm` vs `nn.LayerNorm((C, H, W))`, `InstanceNorm` vs `nn.InstanceNorm2d(affine=True)`,
+  `GroupNorm(4, C)` vs `nn.GroupNorm(4, C)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from solutions.l04_norms import NFS, BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RunningBatchNorm
+
+SIZES = [14, 7, 4, 2, 1]  # the spatial size after each of the CNN's stride-2 convs on 28 x 28
+GOALS = {"BatchNorm": 1.5, "RunningBatchNorm": 2.0}
+
+PAIRS = {
+    "BatchNorm": (BatchNorm, nn.BatchNorm2d),
+    "RunningBatchNorm": (RunningBatchNorm, nn.BatchNorm2d),
+    "LayerNorm": (lambda c, s: LayerNorm(), lambda c, s: nn.LayerNorm((c, s, s))),
+    "InstanceNorm": (InstanceNorm, lambda c: nn.InstanceNorm2d(c, affine=True)),
+    "GroupNorm": (lambda c: GroupNorm(4, c), lambda c: nn.GroupNorm(4, c)),
+}
+
+
+def shapes(bs: int) -> list[tuple[int, int, int, int]]:
+    return [(bs, c, s, s) for c, s in zip(NFS, SIZES)]
+
+
+def make(factory, c: int, s: int) -> nn.Module:
+    try:
+        return factory(c, s)
+    except TypeError:
+        return factory(c)
+
+
+def step_time(layers, inputs, grads, iters: int) -> float:
+    """Seconds per forward + backward of every layer on its input, averaged over `iters` repeats."""
+    start = time.perf_counter()
+    for _ in range(iters):
+        for layer, x, g in zip(layers, inputs, grads):
+            layer(x).backward(g)
+    return (time.perf_counter() - start) / iters
+
+
+def compare(name: str, bs: int, rounds: int) -> tuple[float, float, float]:
+    """(ours, theirs, median ratio) in seconds per step of the five layers at batch size `bs`."""
+    ours_f, theirs_f = PAIRS[name]
+    inputs = [torch.randn(shape, requires_grad=True) for shape in shapes(bs)]
+    grads = [torch.randn(shape) for shape in shapes(bs)]
+    ours = [make(ours_f, x.shape[1], x.shape[2]) for x in inputs]
+    theirs = [make(theirs_f, x.shape[1], x.shape[2]) for x in inputs]
+    iters = max(2, int(2000 / bs))  # about the same amount of work per measurement at every bs
+    for layers in (ours, theirs):
+        step_time(layers, inputs, grads, 2)  # warm up
+    times = {"ours": [], "theirs": []}
+    for r in range(rounds):
+        order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")
+        for who in order:
+            times[who].append(step_time(ours if who == "ours" else theirs, inputs, grads, iters))
+    ratios = [a / b for a, b in zip(times["ours"], times["theirs"])]
+    return statistics.median(times["ours"]), statistics.median(times["theirs"]), statistics.median(ratios)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--bs", type=int, nargs="+", default=[2, 32, 512])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the lesson's workers use 1)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"forward + backward of the five norm layers of the lesson's CNN, training mode, "
+          f"{args.threads} thread(s), median of {args.rounds} rounds")
+    print(f"{'layer':18s} {'bs':>4s} {'ours (ms)':>10s} {'PyTorch (ms)':>13s} {'ratio':>7s}  goal")
+    for name in PAIRS:
+        for bs in args.bs:
+            ours, theirs, ratio = compare(name, bs, args.rounds)
+            goal = GOALS.get(name)
+            verdict = "" if goal is None else f"<= {goal}x: {'met' if ratio <= goal else 'NOT met'}"
+            print(f"{name:18s} {bs:4d} {ours * 1e3:10.3f} {theirs * 1e3:13.3f} {ratio:6.2f}x  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,471 @@
+"""Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.
+
+The layers, each an `nn.Module` for 4-d activations of shape (N, C, H, W):
+
+- `BatchNorm(nf, mom=0.1, eps=1e-5)`: batch norm from the paper, numerically PyTorch's
+  `nn.BatchNorm2d` (statistics over (N, H, W) per channel, the biased variance to normalise, the
+  unbiased one in the running variance, `mom` the weight of the new value).
+- `LayerNorm(eps=1e-5)`: statistics over (C, H, W) per image, one scalar `mult` and `add`.
+- `InstanceNorm(nf, eps=1e-5)`: statistics over (H, W) per image and channel.
+- `GroupNorm(num_groups, nf, eps=1e-5)`: statistics over (C/G, H, W) per image and group of channels.
+- `RunningBatchNorm(nf, mom=0.1, eps=1e-5)`: batch norm that uses its running statistics in
+  training too, so it works at batch size 2; `LectureRunningBatchNorm` keeps the lecture's
+  wrong debiasing for comparison.
+
+The pieces they are made of are functions of their own: `batch_stats`, `ema_update`,
+`norm_affine`, `fog`, `rbn_momentum`, `debias_factor`, `running_mean_var`, `clamp_var`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from multiprocessing import get_context
+
+import torch
+from torch import nn
+
+from course.seed import set_seed
+from solutions.l03_cnn_hooks import (  # noqa: F401  (re-exported: the lesson imports them from here)
+    AvgStatsCallback, BatchDataLoader, DataBunch, Dataset, GeneralRelu, Hook, Hooks, ParamScheduler, Recorder,
+    accuracy, append_stats, combine_scheds, get_learn_run, mnist_databunch, sched_lin,
+)
+
+# ------------------------------------------------------------------- the pieces
+
+
+def batch_stats(x: torch.Tensor, dims=(0, 2, 3)) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and the *biased* variance (divide by n, not n - 1) of `x` over `dims`.
+
+    Both keep the reduced dimensions (size 1), so they broadcast against `x`: for x of shape
+    (N, C, H, W) and the default dims, each has shape (1, C, 1, 1). Returns `(mean, var)`; both
+    are part of the autograd graph (gradients flow through them).
+    """
+    # BEGIN SOLUTION 04-batch-stats
+    mean = x.mean(dims, keepdim=True)
+    var = (x * x).mean(dims, keepdim=True) - mean * mean  # E[x^2] - E[x]^2: two cheap passes over x
+    return mean, var.clamp_min(0)  # rounding can leave a tiny negative
+    # END SOLUTION
+
+
+def ema_update(avg: torch.Tensor, new: torch.Tensor, mom: float) -> torch.Tensor:
+    """Move the running average `avg` a fraction `mom` of the way to `new`, in place, and return it.
+
+    `avg <- (1 - mom) * avg + mom * new`: `mom` is the weight of the *new* value, as in PyTorch's
+    batch-norm `momentum` (0.1 by default) - the opposite of the `beta` of an optimiser's momentum.
+    """
+    # BEGIN SOLUTION 04-ema
+    return avg.lerp_(new, mom)
+    # END SOLUTION
+
+
+def norm_affine(x, mean, var, mults, adds, eps: float = 1e-5) -> torch.Tensor:
+    """Normalise `x` with `mean` and `var`, then scale by `mults` and shift by `adds`.
+
+    `(x - mean) / sqrt(var + eps) * mults + adds`, with every argument broadcasting against `x`.
+    Written as `x * factor + offset` with `factor = mults / sqrt(var + eps)` and
+    `offset = adds - mean * factor`, so that only one pass goes over the large tensor `x`.
+    """
+    # BEGIN SOLUTION 04-normalize
+    factor = mults * torch.rsqrt(var + eps)
+    return torch.addcmul(adds - mean * factor, x, factor)
+    # END SOLUTION
+
+
+def fog(x: torch.Tensor, contrast: float = 0.5, haze: float = 1.0) -> torch.Tensor:
+    """A "foggy day" version of the images `x`: lower contrast, brighter.
+
+    Each image is pulled towards its own mean by the factor `contrast` (0 < contrast <= 1; 1 keeps
+    the contrast) and then `haze` is added to every pixel: `x_mean + contrast * (x - x_mean) + haze`,
+    the mean taken per image over all its dimensions but the first. `x` is not changed.
+    """
+    if not 0 < contrast <= 1:
+        raise ValueError(f"contrast must be in (0, 1], got {contrast}")
+    # BEGIN SOLUTION 04-fog
+    mean = x.mean(dim=tuple(range(1, x.ndim)), keepdim=True)
+    return mean + contrast * (x - mean) + haze
+    # END SOLUTION
+
+
+# -------------------------------------------------------------------- batch norm
+
+
+class BatchNorm(nn.Module):
+    """Batch normalisation (Ioffe & Szegedy, 2015) of (N, C, H, W) activations, from scratch.
+
+    In training it normalises each channel with the mean and biased variance of the batch over
+    (N, H, W), and updates the running statistics; in evaluation it uses the running statistics.
+    Then it multiplies by the learned `mults` and adds the learned `adds`. Numerically the same as
+    `nn.BatchNorm2d(nf, eps=eps, momentum=mom)`.
+
+    Args:
+        nf: number of channels C.
+        mom: weight of the new batch in the running statistics (PyTorch's `momentum`).
+        eps: added to the variance before the square root.
+    """
+
+    def __init__(self, nf: int, mom: float = 0.1, eps: float = 1e-5):
+        """Learned parameters `mults` (ones) and `adds` (zeros), each of shape (nf, 1, 1); buffers
+        (`register_buffer`: saved in the state dict, moved by `.to()`, not trained) `means` (zeros)
+        and `vars` (ones), each of shape (1, nf, 1, 1). Keep `mom` and `eps` as attributes."""
+        super().__init__()
+        # BEGIN SOLUTION 04-batchnorm-init
+        self.mom, self.eps = mom, eps
+        self.mults = nn.Parameter(torch.ones(nf, 1, 1))
+        self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+        self.register_buffer("means", torch.zeros(1, nf, 1, 1))
+        self.register_buffer("vars", torch.ones(1, nf, 1, 1))
+        # END SOLUTION
+
+    def update_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's mean and biased variance per channel (`batch_stats`), returned with their
+        gradients; and, without gradients, the running statistics moved towards them with
+        `ema_update` and `mom`: `means` towards the mean, `vars` towards the *unbiased* variance
+        (the biased one times n / (n - 1), n = N * H * W values per channel), as PyTorch does."""
+        # BEGIN SOLUTION 04-batchnorm-update
+        mean, var = batch_stats(x)
+        n = x.numel() / x.shape[1]
+        with torch.no_grad():
+            ema_update(self.means, mean, self.mom)
+            ema_update(self.vars, var * n / max(n - 1, 1), self.mom)
+        return mean, var
+        # END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """In training, normalise with `update_stats(x)`; in evaluation (`self.training` False),
+        with the running `means` and `vars`; then `mults` and `adds` (`norm_affine`)."""
+        # BEGIN SOLUTION 04-batchnorm-forward
+        mean, var = self.update_stats(x) if self.training else (self.means, self.vars)
+        return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
+        # END SOLUTION
+
+    def extra_repr(self) -> str:
+        return f"{self.mults.shape[0]}, mom={self.mom}, eps={self.eps}"
+
+
+# --------------------------------------------------------------- the other norms
+
+
+class LayerNorm(nn.Module):
+    """Layer normalisation (Ba et al., 2016): each image normalised over all its (C, H, W) values
+    with their mean and biased variance, then one learned scalar `mult` (1) and `add` (0). Same in
+    training and evaluation: no running statistics."""
+
+    def __init__(self, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.mult = nn.Parameter(torch.tensor(1.0))
+        self.add = nn.Parameter(torch.tensor(0.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`norm_affine` with the statistics of each image over dims (1, 2, 3)."""
+        # BEGIN SOLUTION 04-layernorm
+        mean, var = batch_stats(x, dims=(1, 2, 3))
+        return norm_affine(x, mean, var, self.mult, self.add, self.eps)
+        # END SOLUTION
+
+
+class InstanceNorm(nn.Module):
+    """Instance normalisation (Ulyanov et al., 2016): each channel of each image normalised over its
+    (H, W) values, then per-channel `mults` (ones) and `adds` (zeros) of shape (nf, 1, 1), as
+    `nn.InstanceNorm2d(nf, affine=True)`. No running statistics."""
+
+    def __init__(self, nf: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.mults = nn.Parameter(torch.ones(nf, 1, 1))
+        self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`norm_affine` with the statistics of each image and channel over dims (2, 3)."""
+        # BEGIN SOLUTION 04-instancenorm
+        mean, var = batch_stats(x, dims=(2, 3))
+        return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
+        # END SOLUTION
+
+
+class GroupNorm(nn.Module):
+    """Group normalisation (Wu & He, 2018): the `nf` channels split into `num_groups` groups of
+    consecutive channels; each group of each image normalised over its (C / G, H, W) values; then
+    per-channel `mults` (ones) and `adds` (zeros) of shape (nf, 1, 1), as `nn.GroupNorm`.
+    `num_groups = 1` is layer norm (with per-channel affine), `num_groups = nf` instance norm."""
+
+    def __init__(self, num_groups: int, nf: int, eps: float = 1e-5):
+        super().__init__()
+        if num_groups < 1 or nf % num_groups:
+            raise ValueError(f"{nf} channels cannot be split into {num_groups} equal groups")
+        self.num_groups, self.eps = num_groups, eps
+        self.mults = nn.Parameter(torch.ones(nf, 1, 1))
+        self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """View x as (N, G, C // G, H, W), take each (image, group)'s mean and biased variance over
+        the last three dims, normalise, view back to (N, C, H, W), then `mults` and `adds`."""
+        # BEGIN SOLUTION 04-groupnorm
+        n, c, h, w = x.shape
+        g = x.view(n, self.num_groups, c // self.num_groups, h, w)
+        mean, var = batch_stats(g, dims=(2, 3, 4))
+        g = (g - mean) * torch.rsqrt(var + self.eps)
+        return torch.addcmul(self.adds, g.view(n, c, h, w), self.mults)
+        # END SOLUTION
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.mults.shape[0]}, eps={self.eps}"
+
+
+# ------------------------------------------------------------- RunningBatchNorm
+
+
+def rbn_momentum(mom: float, bs: int) -> float:
+    """RunningBatchNorm's weight of a new batch of `bs` items: `1 - (1 - mom) / sqrt(bs - 1)`.
+
+    `mom` at bs = 2 (and for bs = 1, where the formula would divide by zero), growing towards 1 as
+    batches get larger and their statistics more trustworthy.
+    """
+    # BEGIN SOLUTION 04-rbn-momentum
+    return 1 - (1 - mom) / math.sqrt(max(bs - 1, 1))
+    # END SOLUTION
+
+
+def debias_factor(moms) -> float:
+    """The total weight an exponential moving average started at zero has given to the values it
+    has seen, after updates with the weights `moms` (one per update; an empty list: 0.0).
+
+    With `avg <- (1 - m) * avg + m * x` at each update, that total is `1 - prod(1 - m)`: for a
+    constant m after t updates, `1 - (1 - m) ** t`. Dividing the average by it removes the pull
+    towards the starting zero (Adam's bias correction).
+    """
+    # BEGIN SOLUTION 04-debias
+    return 1 - math.prod(1 - m for m in moms)
+    # END SOLUTION
+
+
+def running_mean_var(sums, sqrs, count) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and the (biased) variance from averages of sums, sums of squares and counts.
+
+    `mean = sums / count` and `var = E[x^2] - E[x]^2 = sqrs / count - mean^2`. (A common factor of
+    the three averages, such as their debias factor, cancels out of both.)
+    """
+    # BEGIN SOLUTION 04-running-var
+    mean = sums / count
+    return mean, sqrs / count - mean * mean
+    # END SOLUTION
+
+
+def clamp_var(var: torch.Tensor, n_seen, min_var: float = 0.01, until: int = 20) -> torch.Tensor:
+    """`var` with every value raised to at least `min_var` while fewer than `until` items have been
+    seen (`n_seen < until`); `var` unchanged after that. Not in place."""
+    # BEGIN SOLUTION 04-var-clamp
+    return var.clamp_min(min_var) if n_seen < until else var
+    # END SOLUTION
+
+
+class RunningBatchNorm(nn.Module):
+    """Batch norm that normalises with running statistics in training too (fast.ai, 2019).
+
+    It keeps exponential moving averages (buffers) of each channel's sum `sums` and sum of squares
+    `sqrs` over (N, H, W), both of shape (1, nf, 1, 1), and of the number of values per channel
+    `count` (a scalar), all starting at 0, moved with the weight `rbn_momentum(mom, bs)` at each
+    training batch; `seen` counts the items (images) seen. Mean and variance come from
+    `running_mean_var`; the variance is clamped with `clamp_var` until 20 items have been seen.
+    Averaging sums and counts, not means and variances, weights each batch by its size.
+
+    In training, the current batch's share of the averages keeps its gradient (the earlier batches'
+    shares are constants), so the layer still learns through its statistics like batch norm does.
+    """
+
+    def __init__(self, nf: int, mom: float = 0.1, eps: float = 1e-5):
+        super().__init__()
+        self.mom, self.eps = mom, eps
+        self.mults = nn.Parameter(torch.ones(nf, 1, 1))
+        self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+        self.register_buffer("sums", torch.zeros(1, nf, 1, 1))
+        self.register_buffer("sqrs", torch.zeros(1, nf, 1, 1))
+        self.register_buffer("count", torch.tensor(0.0))
+        self.register_buffer("seen", torch.tensor(0))
+
+    def update_stats(self, x: torch.Tensor) -> float:
+        """Move `sums`, `sqrs` and `count` towards this batch's per-channel sums over (0, 2, 3)
+        (keepdim), sums of squares, and number of values per channel (numel / C), each with the
+        weight `mom1 = rbn_momentum(self.mom, N)`; add N to `seen`; return mom1.
+
+        The old averages are detached first (`self.sums.detach()`), so only this batch's share
+        carries a gradient; assign the new averages to `self.sums` and `self.sqrs`.
+        """
+        # BEGIN SOLUTION 04-rbn-update
+        bs, nc = x.shape[0], x.shape[1]
+        mom1 = rbn_momentum(self.mom, bs)
+        self.sums = self.sums.detach().lerp(x.sum((0, 2, 3), keepdim=True), mom1)
+        self.sqrs = self.sqrs.detach().lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
+        self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
+        self.seen += bs
+        return mom1
+        # END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """In training, `update_stats(x)` first; then (in training and evaluation) normalise with
+        `running_mean_var` of the averages and the variance from `clamp_var(var, seen)`, and apply
+        `mults` and `adds` (`norm_affine`). Before any training batch there is nothing to
+        normalise with: RuntimeError."""
+        # BEGIN SOLUTION 04-rbn-forward
+        if self.training:
+            self.update_stats(x)
+        elif not self.seen:
+            raise RuntimeError("RunningBatchNorm has seen no training batch: it has no statistics yet")
+        mean, var = running_mean_var(self.sums, self.sqrs, self.count)
+        return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
+        # END SOLUTION
+
+    def extra_repr(self) -> str:
+        return f"{self.mults.shape[0]}, mom={self.mom}, eps={self.eps}"
+
+
+class LectureRunningBatchNorm(RunningBatchNorm):
+    """RunningBatchNorm with a wrong debiasing, kept to show what goes wrong.
+
+    For its first 100 steps it divides the averages of the sums and of the squares by their debias
+    factor (`dbias`, the running `debias_factor` of the momenta used), but not the average of the
+    counts, which is biased towards zero in exactly the same way. The mean comes out `1 / dbias`
+    times too large (10 times at the first step), and the variance is wrong with it.
+    """
+
+    def __init__(self, nf: int, mom: float = 0.1, eps: float = 1e-5):
+        super().__init__(nf, mom, eps)
+        self.register_buffer("dbias", torch.tensor(0.0))
+        self.register_buffer("step", torch.tensor(0))
+
+    def update_stats(self, x: torch.Tensor) -> float:
+        mom1 = super().update_stats(x)
+        self.dbias.lerp_(torch.ones_like(self.dbias), mom1)  # 1 - prod(1 - mom1) so far
+        self.step += 1
+        return mom1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.update_stats(x)
+        sums, sqrs = self.sums, self.sqrs
+        if self.step < 100:
+            sums, sqrs = sums / self.dbias, sqrs / self.dbias  # ... but not self.count
+        mean, var = running_mean_var(sums, sqrs, self.count)
+        return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
+
+
+class LectureBatchNorm(BatchNorm):
+    """The lecture notebook's BatchNorm, kept to show the difference: its batch statistics are
+    computed under `torch.no_grad()` (no gradient flows through the mean and variance) and with
+    `x.var` (the unbiased variance) for normalising as well as for the running variance."""
+
+    def update_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            mean, var = x.mean((0, 2, 3), keepdim=True), x.var((0, 2, 3), keepdim=True)
+            ema_update(self.means, mean, self.mom)
+            ema_update(self.vars, var, self.mom)
+        return mean, var
+
+
+# ------------------------------------------------------------------------ the CNN
+
+
+def conv_layer(ni: int, nf: int, ks: int = 3, stride: int = 2, norm=BatchNorm, **kwargs) -> nn.Sequential:
+    """Lesson 04's layer: a `ks` x `ks` convolution from `ni` to `nf` channels (padding `ks // 2`,
+    stride `stride`), a `GeneralRelu(**kwargs)`, then `norm(nf)` (a class or any callable that
+    makes a layer for `nf` channels); `norm=None`: no norm layer.
+
+    With a norm the convolution has no bias (`bias=False`): the norm subtracts the mean, which
+    would remove any bias, and its own `adds` play that part. Without a norm it keeps its bias.
+    """
+    # BEGIN SOLUTION 04-conv-layer
+    layers = [nn.Conv2d(ni, nf, ks, padding=ks // 2, stride=stride, bias=norm is None), GeneralRelu(**kwargs)]
+    if norm is not None:
+        layers.append(norm(nf))
+    return nn.Sequential(*layers)
+    # END SOLUTION
+
+
+NFS = [8, 16, 32, 64, 64]  # the lesson's CNN: channels of its five conv layers
+
+
+def layer_norm(nf: int) -> LayerNorm:
+    """`LayerNorm()` for a layer of `nf` channels (it has no per-channel parameters)."""
+    return LayerNorm()
+
+
+@dataclass
+class Experiment:
+    """One training run of the lesson's CNN on MNIST: what `train_cnn` needs to know.
+
+    `norm` makes the norm layer for `nf` channels (a class, a `partial`, a module-level function:
+    it must pickle); `sched`, if given, is a list of `(fraction, start, end)` linear pieces of the
+    learning-rate schedule (`combine_scheds` of `sched_lin`s), which overrides `lr`.
+    """
+
+    name: str
+    norm: object = BatchNorm
+    bs: int = 512
+    lr: float = 1.0
+    epochs: int = 3
+    sched: list = field(default_factory=list)
+    seed: int = 42
+    n_train: int | None = None  # use only the first n_train training images (a quick check)
+
+
+_DATA = {}
+
+
+def mnist_images(n_train=None):
+    """The course split of MNIST as image tensors `(x_train, y_train, x_valid, y_valid)`, images shaped
+    (N, 1, 28, 28) and normalised with `normalize_to`; loaded once per process, the first `n_train`
+    training images only if given."""
+    if "x" not in _DATA:
+        data = mnist_databunch()
+        _DATA.update(x=data.train_ds.x.view(-1, 1, 28, 28), y=data.train_ds.y,
+                     xv=data.valid_ds.x.view(-1, 1, 28, 28), yv=data.valid_ds.y)
+    n = n_train or len(_DATA["x"])
+    return _DATA["x"][:n], _DATA["y"][:n], _DATA["xv"], _DATA["yv"]
+
+
+def train_cnn(exp: Experiment) -> dict:
+    """Train the lesson's CNN (`get_learn_run` with `conv_layer(norm=exp.norm)`, `init_cnn`, SGD) as
+    `exp` says and return its numbers: `valid_acc`, `valid_loss` and `train_loss` of each epoch,
+    the `losses` of every training batch, and `seconds`.
+
+    The images are already shaped (N, 1, 28, 28), so no callback reshapes them, and validation
+    goes in batches of 1000 whatever the training batch size: in evaluation mode a norm layer
+    does not use the batch's statistics, so the validation batch size changes nothing but speed.
+    """
+    set_seed(exp.seed)
+    x, y, xv, yv = mnist_images(exp.n_train)
+    data = DataBunch(BatchDataLoader(Dataset(x, y), exp.bs, shuffle=True), BatchDataLoader(Dataset(xv, yv), 1000),
+                     c_in=784, c_out=10)
+    epochs = []
+    cbs = [Recorder, partial(AvgStatsCallback, accuracy, report=lambda _: epochs.append(
+        (run.avg_stats.train_stats.avg_stats, run.avg_stats.valid_stats.avg_stats)))]
+    if exp.sched:
+        pcts, scheds = zip(*[(p, sched_lin(a, b)) for p, a, b in exp.sched])
+        cbs.append(partial(ParamScheduler, "lr", combine_scheds(list(pcts), list(scheds))))
+    learn, run = get_learn_run(NFS, data, exp.lr, partial(conv_layer, norm=exp.norm), cbs=cbs)
+    start = time.perf_counter()
+    run.fit(exp.epochs, learn)
+    return dict(name=exp.name, seconds=time.perf_counter() - start, losses=run.recorder.losses,
+                train_loss=[t[0] for t, _ in epochs], valid_loss=[v[0] for _, v in epochs],
+                valid_acc=[v[1] for _, v in epochs])
+
+
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def run_experiments(exps, workers: int | None = None) -> dict[str, dict]:
+    """`train_cnn` for each experiment, `workers` at a time in separate processes (default: one
+    per CPU core, at most one per experiment), each on one thread; results by experiment name.
+
+    The runs are independent and each seeds itself, so the numbers do not depend on how many run
+    at once. Longest first (the smallest batch sizes take longest), to keep every core busy."""
+    exps = sorted(exps, key=lambda e: e.epochs * (50_000 // e.bs), reverse=True)
+    workers = workers or min(len(exps), os.cpu_count() or 1)
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
+        return {r["name"]: r for r in pool.map(train_cnn, exps)}

@@ -1,0 +1,266 @@
+"""Plausible wrong answers to lesson 04's exercises; each must fail a graded test of its exercise."""
+
+MUTANTS = [
+    ("04-batch-stats", "normalises with the unbiased variance (x.var's default)", {"batch_stats": '''
+def batch_stats(x, dims=(0, 2, 3)):
+    return x.mean(dims, keepdim=True), x.var(dims, keepdim=True)
+'''}),
+    ("04-batch-stats", "takes the statistics over the channel dimension too", {"batch_stats": '''
+def batch_stats(x, dims=(0, 2, 3)):
+    dims = tuple(range(x.ndim))
+    return x.mean(dims, keepdim=True), x.var(dims, correction=0, keepdim=True)
+'''}),
+    ("04-batch-stats", "computes the statistics under no_grad, as the lecture did", {"batch_stats": '''
+def batch_stats(x, dims=(0, 2, 3)):
+    with torch.no_grad():
+        return x.mean(dims, keepdim=True), x.var(dims, correction=0, keepdim=True)
+'''}),
+    ("04-ema", "momentum the wrong way round (mom is the weight of the old value)", {"ema_update": '''
+def ema_update(avg, new, mom):
+    return avg.lerp_(new, 1 - mom)
+'''}),
+    ("04-ema", "returns a new tensor instead of updating in place", {"ema_update": '''
+def ema_update(avg, new, mom):
+    return avg.lerp(new, mom)
+'''}),
+    ("04-normalize", "eps added to the standard deviation, not the variance", {"norm_affine": '''
+def norm_affine(x, mean, var, mults, adds, eps=1e-5):
+    return (x - mean) / (var.sqrt() + eps) * mults + adds
+'''}),
+    ("04-normalize", "shifts before scaling", {"norm_affine": '''
+def norm_affine(x, mean, var, mults, adds, eps=1e-5):
+    return ((x - mean) / (var + eps).sqrt() + adds) * mults
+'''}),
+    ("04-batchnorm-init", "running statistics as plain attributes, not buffers", {"BatchNorm.__init__": '''
+def __init__(self, nf, mom=0.1, eps=1e-5):
+    nn.Module.__init__(self)
+    self.mom, self.eps = mom, eps
+    self.mults = nn.Parameter(torch.ones(nf, 1, 1))
+    self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+    self.means, self.vars = torch.zeros(1, nf, 1, 1), torch.ones(1, nf, 1, 1)
+'''}),
+    ("04-batchnorm-init", "running statistics as parameters (the optimiser would train them)", {"BatchNorm.__init__": '''
+def __init__(self, nf, mom=0.1, eps=1e-5):
+    nn.Module.__init__(self)
+    self.mom, self.eps = mom, eps
+    self.mults = nn.Parameter(torch.ones(nf, 1, 1))
+    self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+    self.means = nn.Parameter(torch.zeros(1, nf, 1, 1), requires_grad=False)
+    self.vars = nn.Parameter(torch.ones(1, nf, 1, 1), requires_grad=False)
+'''}),
+    ("04-batchnorm-init", "running variance starts at 0", {"BatchNorm.__init__": '''
+def __init__(self, nf, mom=0.1, eps=1e-5):
+    nn.Module.__init__(self)
+    self.mom, self.eps = mom, eps
+    self.mults = nn.Parameter(torch.ones(nf, 1, 1))
+    self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+    self.register_buffer("means", torch.zeros(1, nf, 1, 1))
+    self.register_buffer("vars", torch.zeros(1, nf, 1, 1))
+'''}),
+    ("04-batchnorm-update", "keeps the biased variance in the running variance", {"BatchNorm.update_stats": '''
+def update_stats(self, x):
+    mean, var = batch_stats(x)
+    with torch.no_grad():
+        ema_update(self.means, mean, self.mom)
+        ema_update(self.vars, var, self.mom)
+    return mean, var
+'''}),
+    ("04-batchnorm-update", "returns the unbiased variance for normalising", {"BatchNorm.update_stats": '''
+def update_stats(self, x):
+    mean, var = batch_stats(x)
+    n = x.numel() / x.shape[1]
+    var = var * n / (n - 1)
+    with torch.no_grad():
+        ema_update(self.means, mean, self.mom)
+        ema_update(self.vars, var, self.mom)
+    return mean, var
+'''}),
+    ("04-batchnorm-update", "the whole update under no_grad: the batch statistics lose their gradients", {
+        "BatchNorm.update_stats": '''
+def update_stats(self, x):
+    with torch.no_grad():
+        mean, var = batch_stats(x)
+        n = x.numel() / x.shape[1]
+        ema_update(self.means, mean, self.mom)
+        ema_update(self.vars, var * n / (n - 1), self.mom)
+    return mean, var
+'''}),
+    ("04-batchnorm-forward", "uses the batch statistics in evaluation too", {"BatchNorm.forward": '''
+def forward(self, x):
+    mean, var = self.update_stats(x)
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
+'''}),
+    ("04-batchnorm-forward", "normalises with the running statistics in training", {"BatchNorm.forward": '''
+def forward(self, x):
+    if self.training:
+        self.update_stats(x)
+    return norm_affine(x, self.means, self.vars, self.mults, self.adds, self.eps)
+'''}),
+    ("04-batchnorm-forward", "detaches the batch statistics", {"BatchNorm.forward": '''
+def forward(self, x):
+    if self.training:
+        mean, var = [s.detach() for s in self.update_stats(x)]
+    else:
+        mean, var = self.means, self.vars
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
+'''}),
+    ("04-conv-layer", "keeps the conv bias even with a norm", {"conv_layer": '''
+def conv_layer(ni, nf, ks=3, stride=2, norm=BatchNorm, **kwargs):
+    layers = [nn.Conv2d(ni, nf, ks, padding=ks // 2, stride=stride), GeneralRelu(**kwargs)]
+    if norm is not None:
+        layers.append(norm(nf))
+    return nn.Sequential(*layers)
+'''}),
+    ("04-conv-layer", "forgets the padding", {"conv_layer": '''
+def conv_layer(ni, nf, ks=3, stride=2, norm=BatchNorm, **kwargs):
+    layers = [nn.Conv2d(ni, nf, ks, stride=stride, bias=norm is None), GeneralRelu(**kwargs)]
+    if norm is not None:
+        layers.append(norm(nf))
+    return nn.Sequential(*layers)
+'''}),
+    ("04-layernorm", "statistics over the batch dimension instead of the channels", {"LayerNorm.forward": '''
+def forward(self, x):
+    mean, var = batch_stats(x, dims=(0, 2, 3))
+    return norm_affine(x, mean, var, self.mult, self.add, self.eps)
+'''}),
+    ("04-layernorm", "the notebook's std for the variance", {"LayerNorm.forward": '''
+def forward(self, x):
+    mean, var = x.mean((1, 2, 3), keepdim=True), x.std((1, 2, 3), keepdim=True)
+    return norm_affine(x, mean, var, self.mult, self.add, self.eps)
+'''}),
+    ("04-instancenorm", "statistics over the channels too (that is layer norm)", {"InstanceNorm.forward": '''
+def forward(self, x):
+    mean, var = batch_stats(x, dims=(1, 2, 3))
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
+'''}),
+    ("04-instancenorm", "unbiased variance", {"InstanceNorm.forward": '''
+def forward(self, x):
+    mean, var = x.mean((2, 3), keepdim=True), x.var((2, 3), keepdim=True)
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
+'''}),
+    ("04-groupnorm", "groups of interleaved channels instead of consecutive ones", {"GroupNorm.forward": '''
+def forward(self, x):
+    n, c, h, w = x.shape
+    g = x.view(n, c // self.num_groups, self.num_groups, h, w).transpose(1, 2)
+    mean, var = batch_stats(g, dims=(2, 3, 4))
+    g = ((g - mean) * torch.rsqrt(var + self.eps)).transpose(1, 2).reshape(n, c, h, w)
+    return torch.addcmul(self.adds, g, self.mults)
+'''}),
+    ("04-groupnorm", "statistics over the spatial dims only", {"GroupNorm.forward": '''
+def forward(self, x):
+    n, c, h, w = x.shape
+    g = x.view(n, self.num_groups, c // self.num_groups, h, w)
+    mean, var = batch_stats(g, dims=(3, 4))
+    g = (g - mean) * torch.rsqrt(var + self.eps)
+    return torch.addcmul(self.adds, g.view(n, c, h, w), self.mults)
+'''}),
+    ("04-groupnorm", "forgets mults and adds", {"GroupNorm.forward": '''
+def forward(self, x):
+    n, c, h, w = x.shape
+    g = x.view(n, self.num_groups, c // self.num_groups, h, w)
+    mean, var = batch_stats(g, dims=(2, 3, 4))
+    return ((g - mean) * torch.rsqrt(var + self.eps)).view(n, c, h, w)
+'''}),
+    ("04-fog", "scales around 0 instead of each image's mean", {"fog": '''
+def fog(x, contrast=0.5, haze=1.0):
+    return contrast * x + haze
+'''}),
+    ("04-fog", "one mean for the whole batch", {"fog": '''
+def fog(x, contrast=0.5, haze=1.0):
+    mean = x.mean()
+    return mean + contrast * (x - mean) + haze
+'''}),
+    ("04-rbn-momentum", "divides by sqrt(bs) instead of sqrt(bs - 1)", {"rbn_momentum": '''
+def rbn_momentum(mom, bs):
+    return 1 - (1 - mom) / math.sqrt(bs)
+'''}),
+    ("04-rbn-momentum", "scales the momentum itself down with the batch size", {"rbn_momentum": '''
+def rbn_momentum(mom, bs):
+    return mom / math.sqrt(max(bs - 1, 1))
+'''}),
+    ("04-debias", "the product of the momenta", {"debias_factor": '''
+def debias_factor(moms):
+    return math.prod(moms) if moms else 0.0
+'''}),
+    ("04-debias", "only the latest momentum, as if it had been constant", {"debias_factor": '''
+def debias_factor(moms):
+    moms = list(moms)
+    return 1 - (1 - moms[-1]) ** len(moms) if moms else 0.0
+'''}),
+    ("04-running-var", "forgets to square the mean", {"running_mean_var": '''
+def running_mean_var(sums, sqrs, count):
+    mean = sums / count
+    return mean, sqrs / count - mean
+'''}),
+    ("04-running-var", "the mean of the squares as the variance", {"running_mean_var": '''
+def running_mean_var(sums, sqrs, count):
+    return sums / count, sqrs / count
+'''}),
+    ("04-var-clamp", "clamps in place", {"clamp_var": '''
+def clamp_var(var, n_seen, min_var=0.01, until=20):
+    return var.clamp_min_(min_var) if n_seen < until else var
+'''}),
+    ("04-var-clamp", "clamps up to and including `until` items", {"clamp_var": '''
+def clamp_var(var, n_seen, min_var=0.01, until=20):
+    return var.clamp_min(min_var) if n_seen <= until else var
+'''}),
+    ("04-var-clamp", "clamps from above", {"clamp_var": '''
+def clamp_var(var, n_seen, min_var=0.01, until=20):
+    return var.clamp_max(min_var) if n_seen < until else var
+'''}),
+    ("04-rbn-update", "the plain momentum instead of the batch-size-aware one", {"RunningBatchNorm.update_stats": '''
+def update_stats(self, x):
+    bs, nc = x.shape[0], x.shape[1]
+    mom1 = self.mom
+    self.sums = self.sums.detach().lerp(x.sum((0, 2, 3), keepdim=True), mom1)
+    self.sqrs = self.sqrs.detach().lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
+    self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
+    self.seen += bs
+    return mom1
+'''}),
+    ("04-rbn-update", "counts all values, not the values per channel", {"RunningBatchNorm.update_stats": '''
+def update_stats(self, x):
+    bs = x.shape[0]
+    mom1 = rbn_momentum(self.mom, bs)
+    self.sums = self.sums.detach().lerp(x.sum((0, 2, 3), keepdim=True), mom1)
+    self.sqrs = self.sqrs.detach().lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
+    self.count.lerp_(self.count.new_tensor(float(x.numel())), mom1)
+    self.seen += bs
+    return mom1
+'''}),
+    ("04-rbn-update", "never detaches: the graph grows through every batch", {"RunningBatchNorm.update_stats": '''
+def update_stats(self, x):
+    bs, nc = x.shape[0], x.shape[1]
+    mom1 = rbn_momentum(self.mom, bs)
+    self.sums = self.sums.lerp(x.sum((0, 2, 3), keepdim=True), mom1)
+    self.sqrs = self.sqrs.lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
+    self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
+    self.seen += bs
+    return mom1
+'''}),
+    ("04-rbn-forward", "normalises with the batch's own statistics in training (plain batch norm)", {
+        "RunningBatchNorm.forward": '''
+def forward(self, x):
+    if self.training:
+        self.update_stats(x)
+        mean, var = x.mean((0, 2, 3), keepdim=True), x.var((0, 2, 3), correction=0, keepdim=True)
+    else:
+        mean, var = running_mean_var(self.sums, self.sqrs, self.count)
+    return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
+'''}),
+    ("04-rbn-forward", "no variance clamp", {"RunningBatchNorm.forward": '''
+def forward(self, x):
+    if self.training:
+        self.update_stats(x)
+    elif not self.seen:
+        raise RuntimeError("no statistics yet")
+    mean, var = running_mean_var(self.sums, self.sqrs, self.count)
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
+'''}),
+    ("04-rbn-forward", "updates the statistics in evaluation too", {"RunningBatchNorm.forward": '''
+def forward(self, x):
+    self.update_stats(x)
+    mean, var = running_mean_var(self.sums, self.sqrs, self.count)
+    return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
+'''}),
+]
