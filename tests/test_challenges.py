@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from course import challenges as ch
+from course.challenges import ablation, leaderboard
 
 N_TRAIN, N_VALID = 24, 12
 
@@ -192,10 +193,9 @@ def test_refused_a_norm_in_beat_98(tmp_path, split, layer):
 
 
 def test_refused_the_course_batchnorm_in_beat_98(tmp_path, split):
-    l04 = pytest.importorskip("solutions.l04_norms")
     path = write_entry(tmp_path, "BATCH_SIZE = 4\nfrom solutions.l04_norms import BatchNorm",
                        learn_run=NORMED.replace("LAYER", "BatchNorm(1)"))
-    assert "BatchNorm" in refused("no-norm", "beat-98", path, split) and l04
+    assert "BatchNorm" in refused("no-norm", "beat-98", path, split)
 
 
 @pytest.mark.parametrize("opt", ["torch.optim.Adam(model.parameters())",
@@ -236,3 +236,42 @@ def test_smoke_every_reference_entry(split, name, path):
     """Every reference entry loads, passes the rules and trains on a small slice."""
     record = score(name, path, split)
     assert 0 <= record["valid_accuracy"]["mean"] <= 1 and record["summary"]
+
+
+def test_every_challenge_has_a_reference_entry_and_every_result_an_entry():
+    results = ch.load_results()
+    for challenge in ch.CHALLENGES.values():
+        assert challenge.entries(), challenge.name
+        saved = {r["entry"] for r in results[challenge.name]}
+        assert saved <= {p.stem for p in challenge.entries()}, f"{challenge.name}: results without an entry"
+
+
+def test_smoke_the_ablation(tmp_path, split):
+    """An ablation row is a tiny-batch (bs 2) or one-epoch (bs 32) run: its leaderboard lists it."""
+    record = ablation.run("rbn", 2, split.head(8, 4), report=lambda *a: None)
+    assert record["challenge"] == "tiny-batch" and record["row"] == "rbn" and record["runs"][0]["steps"] == 4
+    ch.save(record, ablation.result_path("rbn", 2, tmp_path / "ablation"))
+    page = leaderboard.fill("<!-- leaderboard tiny-batch -->\n<!-- leaderboard ablation -->", tmp_path)
+    assert "[ablation: `RunningBatchNorm`, corrected](#ablation)" in page
+    assert "| `RunningBatchNorm`, corrected | " in page and "| `nn.BatchNorm2d` | - | - |" in page
+    with pytest.raises(ch.EntryError, match="no ablation row"):
+        ablation.entry("batchnorm", 2)
+
+
+def test_leaderboard_from_saved_results(tmp_path, split):
+    record = score("one-epoch", write_entry(tmp_path, "BATCH_SIZE = 4", name="mine"), split)
+    ch.save(record, ch.result_path("one-epoch", "mine", tmp_path / "results"))
+    markers = "<!-- leaderboard one-epoch -->\n<!-- leaderboard rules -->\n<!-- leaderboard tiny-batch -->"
+    page = leaderboard.fill(markers, tmp_path / "results")
+    assert "[mine](#one-epoch-mine)" in page and "| 1 |" in page
+    assert "*lecture notebook: RunningBatchNorm, bs 32, sched_lin(1.0, 0.2)*" in page  # comparison rows
+    assert all(f"**{rule}**" in page for rule in ch.RULES)
+    assert "No result yet" in page  # tiny-batch
+    with pytest.raises(leaderboard.LeaderboardError, match="names no challenge"):
+        leaderboard.fill("<!-- leaderboard one-epoch-typo -->", tmp_path)
+
+
+def test_the_challenges_page_has_every_marker():
+    page = (ch.ROOT / "docs" / "challenges.md").read_text()
+    for name in [*ch.CHALLENGES, "ablation", "rules"]:
+        assert f"<!-- leaderboard {name} -->" in page

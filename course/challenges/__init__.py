@@ -28,28 +28,30 @@ import hashlib
 import importlib.util
 import inspect
 import json
-import math
 import multiprocessing
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch import nn
+from course import threads
 
-import course.data
-from course.seed import set_seed
-from course.stubs import ROOT
-from solutions import l00_training_loop as l00
-from solutions import l02_exceptions as l02
-from solutions import l03_cnn_hooks as l03
+threads.configure()  # before torch is imported: its OpenMP pool reads the policy once
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import course.data  # noqa: E402
+from course.seed import set_seed  # noqa: E402
+from course.stubs import ROOT  # noqa: E402
+from solutions import l00_training_loop as l00  # noqa: E402
+from solutions import l02_exceptions as l02  # noqa: E402
+from solutions import l03_cnn_hooks as l03  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ENTRIES = HERE / "entries"
@@ -264,7 +266,8 @@ def check_optimiser(opt) -> None:
     if cls.__module__.split(".")[0] == "solutions":
         return
     if cls is not torch.optim.SGD:
-        raise RuleViolation("optimiser", f"{cls.__module__}.{cls.__qualname__} is not an optimiser the course has built")
+        raise RuleViolation("optimiser", f"{cls.__module__}.{cls.__qualname__} is not an optimiser the course "
+                                         "has built")
     for i, group in enumerate(opt.param_groups):
         extras = {k: group.get(k) for k in ("momentum", "weight_decay", "dampening") if group.get(k)}
         extras.update({k: True for k in ("nesterov", "maximize") if group.get(k)})
@@ -374,11 +377,10 @@ def guarded(challenge: Challenge):
 
 
 def apply_thread_policy() -> int:
-    """How many threads the challenge's torch uses: $OMP_NUM_THREADS when set, else up to 2 (the
-    challenges' goals are set for 2 CPU cores). The one place the challenge runner sets threads."""
-    threads = int(os.environ.get("OMP_NUM_THREADS") or min(2, os.cpu_count() or 1))
-    torch.set_num_threads(threads)
-    return threads
+    """The course's thread policy (`course.threads`, applied when this module is imported, before
+    torch): the number of threads the runs use, which the results record."""
+    threads.configure()
+    return torch.get_num_threads()
 
 
 @torch.no_grad()
@@ -414,7 +416,8 @@ def run_once(challenge: Challenge, load, split: Split, seed: int) -> dict:
     result = {"seed": seed, "batch_size": bs, "epochs": epochs, "steps": guard.n_steps,
               "valid_accuracy": accuracy(learn.model, split.x_valid, split.y_valid),
               "test_accuracy": None if split.x_test is None else accuracy(learn.model, split.x_test, split.y_test),
-              "train_seconds": round(trained - built, 2), "total_seconds": round(time.perf_counter() - started, 2)}
+              "train_seconds": round(trained - built, 2), "total_seconds": round(time.perf_counter() - started, 2),
+              "load_average": round(os.getloadavg()[0], 1)}  # how busy the machine was: context for the seconds
     return result
 
 
