@@ -63,12 +63,12 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
     rows = [(r["valid_accuracy"]["mean"], r) for r in [*records, *ablated]]
     rows += [(ref.accuracy, ref) for ref in challenge.references]
     rows.sort(key=lambda row: -row[0])
-    out = ["| # | Entry | Validation (mean ± std) | Min - max | Test | Seconds per run | Seeds | Hardware | Date |",
-           "| ---: | --- | ---: | ---: | ---: | ---: | --- | --- | --- |"]
+    out = ["| # | Entry | Validation, mean ± std | Min - max | Test | Seconds per run | Seeds |",
+           "| ---: | --- | ---: | ---: | ---: | ---: | --- |"]
     rank = 0
     for _, row in rows:
         if isinstance(row, ch.Reference):
-            out.append(f"| | *{row.source}: {row.recipe}* | *{_pct(row.accuracy)}* | | | | *one run* | | |")
+            out.append(f"| | *{row.source}: {row.recipe}* | *{_pct(row.accuracy)}* | | | | *one run* |")
             continue
         rank += 1
         n = len(row["seeds"])
@@ -77,8 +77,7 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
                 else f"{row['entry']}](#{challenge.name}-{row['entry']}")
         out.append(f"| {rank} | [{link}) | {_accuracy(acc, n)} | "
                    f"{_pct(acc['min'])} - {_pct(acc['max'])} | {_accuracy(row['test_accuracy'], n)} | "
-                   f"{row['train_seconds']['mean']:.1f} | {', '.join(map(str, row['seeds']))} | "
-                   f"{_hardware(row)} | {row['date'][:10]} |")
+                   f"{row['train_seconds']['mean']:.0f} | {', '.join(map(str, row['seeds']))} |")
     if not records and not ablated:
         out += ["", "*No result yet: run `make challenge NAME=" + challenge.name + "`.*"]
     for r in records:
@@ -89,9 +88,8 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
                 + ", ".join(f"{run['seed']}: {_pct(run['valid_accuracy'])} in {run['train_seconds']:.1f} s"
                             + (f" (load {run['load_average']})" if "load_average" in run else "")
                             for run in r["runs"])
-                + f"; torch {r['versions']['torch']}, Python {r['versions']['python']}, {r['hardware']['cpu']}, "
-                f"{r['hardware']['torch_threads']} of {r['hardware']['cpu_count']} CPUs; test set "
-                f"{r['test_set']}.</small>"]
+                + f"; {_hardware(r)} of {r['hardware']['cpu_count']} CPUs, torch {r['versions']['torch']}, "
+                f"Python {r['versions']['python']}, {r['date'][:10]}; test set {r['test_set']}.</small>"]
     return "\n".join(out)
 
 
