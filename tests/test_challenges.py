@@ -275,3 +275,16 @@ def test_the_challenges_page_has_every_marker():
     page = (ch.ROOT / "docs" / "challenges.md").read_text()
     for name in [*ch.CHALLENGES, "ablation", "rules"]:
         assert f"<!-- leaderboard {name} -->" in page
+
+
+def test_the_command_line_names_the_broken_rule(tmp_path, split, monkeypatch, capsys):
+    from course.challenges.__main__ import main
+    monkeypatch.setattr(ch, "mnist_split", lambda: split)
+    monkeypatch.setattr(ch, "RESULTS", tmp_path / "results")
+    assert main(["run", "tiny-batch", str(write_entry(tmp_path, "BATCH_SIZE = 8")), "--seeds", "0"]) == 3
+    assert "error: refused, rule 'batch-size'" in capsys.readouterr().err
+    assert main(["run", "one-epoch", str(tmp_path / "missing.py")]) == 2
+    assert "no entry file" in capsys.readouterr().err
+    assert main(["run", "one-epoch", str(write_entry(tmp_path, "BATCH_SIZE = 8")), "--seeds", "0", "1", "--jobs", "2",
+                 "--no-save"]) == 0
+    assert "over seeds [0, 1]" in capsys.readouterr().out and not (tmp_path / "results").exists()
