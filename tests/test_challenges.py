@@ -253,7 +253,7 @@ def test_smoke_the_ablation(tmp_path, split):
     ch.save(record, ablation.result_path("rbn", 2, tmp_path / "ablation"))
     page = leaderboard.fill("<!-- leaderboard tiny-batch -->\n<!-- leaderboard ablation -->", tmp_path)
     assert "[ablation: `RunningBatchNorm`, corrected](#ablation)" in page
-    assert "| `RunningBatchNorm`, corrected | " in page and "| `nn.BatchNorm2d` | - | - |" in page
+    assert "| `RunningBatchNorm`, corrected | " in page and "| `nn.BatchNorm2d` | not run |  |" in page
     with pytest.raises(ch.EntryError, match="no ablation row"):
         ablation.entry("batchnorm", 2)
 

@@ -104,7 +104,7 @@ def ablation_markdown(records: dict[tuple[str, int], dict]) -> str:
         cells = []
         for bs in sizes:
             r = records.get((row, bs))
-            cells += (["-", "-"] if r is None else
+            cells += (["not run", ""] if r is None else
                       [_accuracy(r["valid_accuracy"], len(r["seeds"])), f"{r['train_seconds']['mean']:.0f}"])
         out.append(f"| {spec.label} | " + " | ".join(cells) + " |")
     seeds = sorted({s for r in records.values() for s in r["seeds"]})
