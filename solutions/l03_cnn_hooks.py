@@ -31,9 +31,10 @@ from course.data import get_mnist
 from solutions import l02_exceptions as l02
 from solutions.l02_exceptions import (  # noqa: F401  (re-exported: later lessons import them from here)
     AvgStats, AvgStatsCallback, Callback, CancelBatchException, CancelEpochException, CancelTrainException,
-    DataBunch, DataLoader, Dataset, DebiasedEMA, Learner, LRFinder, ParamScheduler, Recorder, Runner,
+    DataBunch, DataLoader, Dataset, DebiasedEMA, Learner, LRFinder, ParamScheduler, Recorder,
     StopAfterStep, TraceEvents, TrainEvalCallback, accuracy, annealer, camel2snake, collate, combine_scheds,
-    listify, lr_find, plot_lr_find, sched_cos, sched_exp, sched_lin, sched_no, suggest_lr,
+    listify, lr_find, lr_find_schedule, plot_lr_find, sched_cos, sched_exp, sched_lin, sched_no, should_stop, smooth,
+    suggest_lr,
 )
 
 # ---------------------------------------------------------------------------- data
@@ -94,6 +95,49 @@ def mnist_databunch(bs: int = 512, data_dir=None) -> DataBunch:
                      c_in=x_train.shape[1], c_out=int(y_train.max()) + 1)
 
 
+# --------------------------------------------------------------------------- runner
+
+
+class Runner(l02.Runner):
+    """Lesson 02's Runner, with the same events, exceptions and callbacks, but a cheaper dispatch.
+
+    Lesson 02's `__call__` sorts the callbacks and asks each one for a handler at every event, about
+    ten times a batch; an attribute a callback lacks is looked up on the runner too (`__getattr__`),
+    and the miss raises an AttributeError each time. This Runner works out, once per fit and event,
+    what to call in `_order`: the handler method of a callback that uses `Callback.__call__`, or
+    `cb(event)` itself for a callback that overrides `__call__` (like `TraceEvents`), so it still
+    sees every event. The list of callbacks and their handlers are read when an event first occurs
+    in a fit: change `cbs` between fits, not during one.
+    """
+
+    def __init__(self, cbs=None, cb_funcs=None):
+        super().__init__(cbs, cb_funcs)
+        self._handlers = {}
+
+    def __call__(self, event: str) -> None:
+        handlers = self._handlers.get(event)
+        if handlers is None:
+            handlers = self._handlers[event] = self._find_handlers(event)
+        for handler in handlers:
+            handler()
+
+    def _find_handlers(self, event: str) -> list:
+        handlers = []
+        for cb in sorted(self.cbs, key=lambda cb: cb._order):
+            if type(cb).__call__ is not Callback.__call__:
+                handlers.append(partial(cb, event))
+            elif (handler := getattr(cb, event, None)) is not None:
+                handlers.append(handler)
+        return handlers
+
+    def fit(self, epochs: int, learn: Learner):
+        self._handlers = {}
+        try:
+            super().fit(epochs, learn)
+        finally:
+            self._handlers = {}
+
+
 # ---------------------------------------------------------------------------- model
 
 
@@ -146,7 +190,8 @@ class GeneralRelu(nn.Module):
       towards 0 (a ReLU's outputs are never negative, so their mean is positive);
     - `maxv`: a ceiling the result is clamped to.
 
-    Each is skipped when None: `GeneralRelu()` is a plain ReLU.
+    Each is skipped when None: `GeneralRelu()` is a plain ReLU. No operation is done in place: the
+    input must stay as it was, and a ReLU's backward needs its output unchanged.
     """
 
     def __init__(self, leak: float | None = None, sub: float | None = None, maxv: float | None = None):
@@ -233,9 +278,9 @@ def default_device() -> torch.device:
 
 
 class DeviceCallback(Callback):
-    """Trains on `device` (default: `default_device()`): moves the model at begin_fit and each
-    batch's inputs and targets at begin_batch. Only parameters (and buffers) and data move: the
-    activations are then computed where the model is.
+    """Trains on `device` (default: `default_device()`): moves the model (`model.to`) at begin_fit,
+    and at begin_batch replaces the runner's `xb` and `yb` with copies on the device. Only the
+    parameters (and buffers) and the data move: the activations are then computed where the model is.
     """
 
     def __init__(self, device=None):
@@ -253,7 +298,8 @@ class DeviceCallback(Callback):
 
 
 class BatchTransformXCallback(Callback):
-    """Replaces each batch's inputs `xb` with `tfm(xb)` at begin_batch (after a DeviceCallback)."""
+    """Replaces each batch's inputs, the runner's `xb`, with `tfm(xb)` at begin_batch (after a
+    DeviceCallback, which has `_order` 0). The targets are left alone."""
 
     _order = 2
 
@@ -290,7 +336,7 @@ class ProgressCallback(Callback):
     an executed notebook stays readable. The running loss is a debiased moving average (`beta`).
     """
 
-    _order = -5  # before the callbacks that may cancel a batch
+    _order = 10  # after the others: its epoch line comes after the statistics
 
     def __init__(self, bar: bool | None = None, beta: float = 0.98, report=print):
         self.bar, self.beta, self.report = (_watched() if bar is None else bar), beta, report
@@ -300,7 +346,7 @@ class ProgressCallback(Callback):
         if self.bar:
             from tqdm.auto import tqdm
             self.pbar = tqdm(total=len(self.data.train_dl) + len(self.data.valid_dl), leave=False,
-                             desc=f"epoch {self.epoch + 1}/{self.epochs}", unit="batch")
+                             desc=f"epoch {self.epoch} of {self.epochs}", unit="batch")
 
     def after_loss(self):
         if self.in_train:
@@ -317,7 +363,7 @@ class ProgressCallback(Callback):
         if self.pbar is not None:
             self.pbar.close()
         loss = f"{self.ema.value:.4f}" if self.ema.n else "-"
-        self.report(f"epoch {self.epoch + 1}/{self.epochs}: {time.perf_counter() - self.start:.1f} s, "
+        self.report(f"epoch {self.epoch} of {self.epochs}: {time.perf_counter() - self.start:.1f} s, "
                     f"running training loss {loss}")
 
     def after_fit(self):
@@ -356,15 +402,27 @@ class SequentialModel(nn.Module):
 # --------------------------------------------------------------------------- hooks
 
 
+def _remove_quietly(hooks):
+    """`hooks.remove()` for a `__del__`, which must never raise: Python calls it at any moment (when the
+    garbage collector runs), where an error can only be printed, and an unfinished exercise raises."""
+    try:
+        hooks.remove()
+    except Exception:  # see the docstring
+        pass
+
+
 class Hook:
     """A forward hook on module `m` that calls `f(hook, module, input, output)` after each forward
     pass, so `f` can keep its state on the Hook object (e.g. `hook.stats`).
 
-    `remove()` takes the hook off the module (calling it twice is harmless); deleting the Hook
-    (`__del__`) removes it too, so a hook never outlives the object that holds its state.
+    `remove()` takes the hook off the module (calling it twice is harmless). `__del__` calls it too,
+    but that only runs once nothing refers to the Hook - and the module does, through the
+    registered `partial`, as long as the hook is on it: remove hooks yourself, or use `Hooks` in a
+    `with` block.
     """
 
     def __init__(self, m: nn.Module, f):
+        self.module_name = type(m).__name__  # for the repr
         # BEGIN SOLUTION 03-hook
         self.hook = m.register_forward_hook(partial(f, self))
         # END SOLUTION
@@ -375,9 +433,11 @@ class Hook:
         # END SOLUTION
 
     def __del__(self):
-        # BEGIN SOLUTION 03-hook
-        self.remove()
-        # END SOLUTION
+        _remove_quietly(self)
+
+    def __repr__(self) -> str:
+        recorded = f", {len(self.stats[0])} batches recorded" if hasattr(self, "stats") else ""
+        return f"Hook({self.module_name}{recorded})"
 
 
 class ListContainer:
@@ -461,7 +521,7 @@ class Hooks(ListContainer):
         # END SOLUTION
 
     def __del__(self):
-        self.remove()
+        _remove_quietly(self)
 
     def __delitem__(self, i):
         # BEGIN SOLUTION 03-hooks
@@ -500,7 +560,8 @@ def append_stats(hook: Hook, mod: nn.Module, inp, outp: torch.Tensor, bins: int 
 
 
 def get_hist(hook: Hook) -> torch.Tensor:
-    """The hook's histograms as an image: shape (bins, iterations), `log(1 + count)`, float.
+    """The hook's histograms (`hook.stats[2]`, one per iteration) as an image: shape (bins, iterations),
+    `log(1 + count)`, float.
 
     Row 0 is the lowest bin, column j is iteration j (so `imshow(..., origin="lower")` shows time
     left to right and values bottom to top); the log keeps the few large bins from hiding the rest.
@@ -511,9 +572,12 @@ def get_hist(hook: Hook) -> torch.Tensor:
 
 
 def get_min(hook: Hook, near: float = 0.5) -> torch.Tensor:
-    """At each iteration, the fraction of the activations in the bins near zero: the bins whose
-    centre lies strictly between `-near` and `near`, of the range `hook.hist_range`. Shape
-    (iterations,). With 40 bins on (0, 10) that is the first two bins, [0, 0.5)."""
+    """At each iteration, the fraction of the activations in the bins near zero.
+
+    The histograms are `hook.stats[2]` (one per iteration, each over the range `hook.hist_range`
+    split into equal bins); near zero means the bins whose centre lies strictly between `-near` and
+    `near`. Returns a tensor of shape (iterations,). With 40 bins on (0, 10) that is the first two
+    bins, [0, 0.5); on (-7, 7), bins 19 and 20, [-0.35, 0.35)."""
     # BEGIN SOLUTION 03-get-min
     hists = torch.stack(hook.stats[2]).t().float()
     lo, hi = hook.hist_range
