@@ -23,9 +23,10 @@ $(SETUP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## The course's whole test suite (what CI runs). The graded tests run in `course.grade --check`
+## The course's whole test suite (what CI runs); ruff first (pyproject.toml [tool.ruff]). The graded tests run in `course.grade --check`
 ## (on the solutions and on the stubs), so the last step leaves them out; plain `pytest` runs all.
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m course.stubs --check
 	$(PY) -m course.lessons check-pairs
 	$(PY) -m course.grade --check

@@ -19,6 +19,7 @@ Every failure raises `MNISTError`, whose message says what happened and what to 
 ``python -m course.data`` checks the data and prints where it came from and what it looks like.
 """
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -51,6 +52,9 @@ SHA256 = {
 }
 N_TRAIN = 50_000  # the course split: the first 50,000 training images train, the last 10,000 validate
 TIMEOUT_S = 30  # per network operation, so a dead mirror cannot hang a lesson
+DEADLINE_S = 300  # per file and mirror, so a mirror that trickles (a byte every few seconds) cannot either;
+PROJECT_AFTER_S = 10  # from then on, a download whose rate so far would need longer is given up at once
+BAR = 30  # characters of the download progress bar
 
 _MARKER = ".callbacks-to-norms-cache"  # "the loader downloaded into this folder": it may add files
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -66,7 +70,13 @@ def resolve_data_dir(data_dir=None) -> Path:
     if data_dir is not None:
         return Path(data_dir).expanduser()
     if os.environ.get("COURSE_DATA_DIR"):
-        return Path(os.environ["COURSE_DATA_DIR"]).expanduser()
+        folder = Path(os.environ["COURSE_DATA_DIR"]).expanduser()
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise MNISTError(f"COURSE_DATA_DIR={os.environ['COURSE_DATA_DIR']} {what}. Fix the path (a typo?), "
+                             f"create the folder to download MNIST into (mkdir -p {folder}), or unset "
+                             "COURSE_DATA_DIR to use the default cache.")
+        return folder
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "callbacks-to-norms" / "mnist"
 
@@ -182,6 +192,10 @@ def _find(name, folder):
     for path in (folder / name, folder / f"{name}.gz"):
         if path.is_file():
             return path
+        if path.exists():  # a folder (or a device, a socket) under a data file's name
+            raise MNISTError(f"{path} is a {'folder' if path.is_dir() else 'special file'}, not the data "
+                             f"file {path.name}. Move it away or delete it; the loader then downloads {name}.gz "
+                             "there (or put the real file in its place).")
     return None
 
 
@@ -253,39 +267,110 @@ def _refusal(folder):
 
 
 def _download(name, folder):
-    """Download `name`.gz into `folder` from the first mirror serving a verified copy; its path."""
+    """Download `name`.gz into `folder` from the first mirror serving a verified copy; its path.
+
+    Folders it had to create are removed again when no mirror serves a good copy.
+    """
     reason = _refusal(folder)
     if reason is not None:
         raise MNISTError(
             f"{name} is not in {folder}, and the loader will not download it there: {reason}. "
             f"Put {name}.gz (or {name}) into that folder, or set COURSE_DATA_DIR to a writable "
             "folder to download into.")
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise MNISTError(f"Cannot create the data folder {folder} to download {name} into ({e}). "
                          "Set COURSE_DATA_DIR to a writable folder, or to one holding the MNIST files.") from None
     failures = []
-    for mirror in _mirrors():
-        url = f"{mirror}{name}.gz"
-        print(f"Downloading {url} into {folder}", file=sys.stderr)
-        try:
-            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-                raw = response.read()
-            _check_sha256(_decompress(raw), name)
-        except (OSError, ValueError, http.client.HTTPException) as e:
-            # OSError covers URLError, HTTPError and timeouts; HTTPException a connection cut mid-file.
-            failures.append(f"  {url}: {e}")
-            continue
-        return _write_atomically(folder, f"{name}.gz", raw)
+    try:
+        for mirror in _mirrors():
+            url = f"{mirror}{name}.gz"
+            print(f"Downloading {url} into {folder}", file=sys.stderr)
+            try:
+                raw = _fetch(url, f"{name}.gz")
+                _check_sha256(_decompress(raw), name)
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                # OSError covers URLError, HTTPError and timeouts; HTTPException a connection cut mid-file.
+                failures.append(f"  {url}: {e}")
+                continue
+            path = _write_atomically(folder, f"{name}.gz", raw)
+            created = []
+            return path
+    finally:
+        for path in created:  # the folders this failed download made: leave nothing behind
+            with contextlib.suppress(OSError):
+                path.rmdir()
     raise MNISTError(
         f"Could not download {name}.gz from any mirror:\n" + "\n".join(failures) + "\n"
         "Check your internet connection (or set COURSE_MNIST_MIRRORS to mirrors you can reach), "
         "or set COURSE_DATA_DIR to a folder that already holds the MNIST files.")
 
 
+class TooSlow(OSError):
+    """A download that ran past DEADLINE_S."""
+
+
+def _fetch(url, label):
+    """The bytes at `url`, within DEADLINE_S overall, showing progress on stderr.
+
+    A mirror that sends a byte every few seconds never trips the per-read timeout; the deadline
+    stops it, and once PROJECT_AFTER_S have passed, so does a rate that cannot make the deadline.
+    """
+    started = time.monotonic()
+    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        bar = _Bar(label, total)
+        chunks, got = [], 0
+        while chunk := response.read1(1 << 16):
+            chunks.append(chunk)
+            got += len(chunk)
+            bar.show(got)
+            elapsed = time.monotonic() - started
+            projected = elapsed * total / got if total else elapsed
+            if (elapsed > DEADLINE_S or (elapsed > PROJECT_AFTER_S and projected > DEADLINE_S)) and got != total:
+                bar.end(got)
+                raise TooSlow(f"gave up after {elapsed:.0f} s with {_size(got)} of {_size(total)} received "
+                              f"({_size(got / elapsed)}/s; the limit is {DEADLINE_S:g} s a file): the mirror is "
+                              "too slow or has stalled")
+        bar.end(got)
+    if total is not None and got < total:
+        raise http.client.IncompleteRead(b"".join(chunks), total - got)
+    return b"".join(chunks)
+
+
+def _size(n):
+    if n is None:
+        return "?"
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+
+
+class _Bar:
+    """`  NAME [#####.....]  42%  4.2 MB of 9.9 MB` on stderr: redrawn on a terminal, else at the end only."""
+
+    def __init__(self, label, total):
+        self.label, self.total, self.live, self.drawn = label, total, sys.stderr.isatty(), 0.0
+
+    def line(self, got):
+        if not self.total:
+            return f"  {self.label}  {_size(got)}"
+        done = min(got / self.total, 1)
+        bar = "#" * round(BAR * done) + "." * (BAR - round(BAR * done))
+        return f"  {self.label} [{bar}] {100 * done:3.0f}%  {_size(got)} of {_size(self.total)}"
+
+    def show(self, got):
+        if self.live and time.monotonic() - self.drawn > 0.2:
+            self.drawn = time.monotonic()
+            print(f"\r{self.line(got)}", end="", file=sys.stderr, flush=True)
+
+    def end(self, got):
+        print(f"\r{self.line(got)}" if self.live else self.line(got), file=sys.stderr, flush=True)
+
+
 def _write_atomically(folder, filename, raw):
-    """Write verified bytes to a temporary file in `folder`, then rename it to `filename`."""
+    """Write verified bytes to a temporary file in `folder`, then rename it to `filename`
+    (readable like any file the user makes: mkstemp's 0600 widened to 0666 minus the umask)."""
     target = folder / filename
     try:
         (folder / _MARKER).touch()
@@ -295,6 +380,7 @@ def _write_atomically(folder, filename, raw):
                 out.write(raw)
                 out.flush()
                 os.fsync(out.fileno())  # the rename must not land before the data does
+            os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):  # a failed write: leave nothing behind
@@ -305,12 +391,18 @@ def _write_atomically(folder, filename, raw):
     return target
 
 
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def main() -> int:
     """Load the training set, print what was found; 1 with the error message on failure."""
-    folder = resolve_data_dir()
     origin = "$COURSE_DATA_DIR" if os.environ.get("COURSE_DATA_DIR") else "the default cache"
     start = time.perf_counter()
     try:
+        folder = resolve_data_dir()
         images, labels, paths = _load_set(TRAIN_IMAGES, TRAIN_LABELS, folder)
         x_train, y_train, x_valid, y_valid = _split(images, labels, N_TRAIN, normalize=True)
     except MNISTError as e:

@@ -10,7 +10,7 @@ from course.stubs import BEGIN, END, shown
 def source(obj) -> str:
     """The source of `obj` as the learner should read it: dedented, without the solution markers."""
     lines = inspect.getsource(obj).splitlines()
-    return textwrap.dedent("\n".join(l for l in lines if not (BEGIN.match(l) or END.match(l))))
+    return textwrap.dedent("\n".join(line for line in lines if not (BEGIN.match(line) or END.match(line))))
 
 
 def show_source(*objs) -> None:

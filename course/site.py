@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -472,7 +473,8 @@ def polish_notebook(content: str, site_dir: Path, page_url: str, page_dir: Path,
     `links` maps a label to a URL relative to the page.
     """
     content = re.sub(r'<script src="[^"]*">\s*</script>\s*(?=<!-- MathJax configuration -->)', "", content)
-    content = re.sub(r'<!-- Load mathjax -->|<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>'
+    content = re.sub(r'<!-- Load mathjax -->'
+                     r'|<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>'
                      r'|<!-- End of mathjax configuration -->', "", content, flags=re.S)
 
     style = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
@@ -516,14 +518,15 @@ def polish_notebook(content: str, site_dir: Path, page_url: str, page_dir: Path,
 
 # ------------------------------------------------------------------------------ CLI
 
-def _mkdocs(*args: str, replace: bool = False) -> int:
-    """Run the mkdocs CLI on mkdocs.yml; with `replace`, as this very process (so Ctrl-C stops it)."""
+def _mkdocs_command(*args: str) -> tuple[list[str], dict[str, str]]:
+    """The mkdocs CLI on mkdocs.yml: its argv and environment."""
     argv = [sys.executable, "-m", "mkdocs", *args, "--config-file", str(CONFIG)]
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # material's banner about MkDocs 2, on every run
-    if replace:
-        os.chdir(ROOT)
-        sys.stdout.flush()
-        os.execve(sys.executable, argv, env)
+    return argv, {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # material's banner about MkDocs 2, on every run
+
+
+def _mkdocs(*args: str) -> int:
+    """Run the mkdocs CLI on mkdocs.yml."""
+    argv, env = _mkdocs_command(*args)
     return subprocess.call(argv, cwd=ROOT, env=env)
 
 
@@ -536,10 +539,49 @@ def build() -> int:
     return code
 
 
-def serve(addr: str = SERVE_ADDR) -> int:
-    """Build and serve on http://ADDR, rebuilding (and re-executing a changed lesson) on every edit."""
-    print(f"Serving the course on http://{addr}/ (Ctrl-C to stop); edits rebuild the page.")
-    return _mkdocs("serve", "--strict", "--dev-addr", addr, replace=True)
+def serve(addr: str = SERVE_ADDR, progress_every: float = 15) -> int:
+    """Build and serve on http://ADDR, rebuilding (and re-executing a changed lesson) on every edit.
+
+    The first build executes every lesson (minutes): until the server answers, the build's log and
+    a line every `progress_every` seconds say it is still building; the address is printed once it
+    answers, never before.
+    """
+    print(f"Building the site before serving it on http://{addr}/; a first build executes every lesson "
+          "(a few minutes) ...", flush=True)
+    argv, env = _mkdocs_command("serve", "--strict", "--dev-addr", addr)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env)
+    start = told = time.perf_counter()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())  # stop mkdocs with us
+    try:
+        while proc.poll() is None:
+            if told is not None and _answers(addr):
+                print(f"Serving the course on http://{addr}/ (Ctrl-C to stop); edits rebuild the page.", flush=True)
+                told = None
+            elif told is not None and time.perf_counter() - told >= progress_every:
+                told = time.perf_counter()
+                print(f"  ... still building ({told - start:.0f} s)", flush=True)
+            time.sleep(0.5)
+        return proc.returncode
+    except KeyboardInterrupt:  # Ctrl-C reached mkdocs too (the same process group): let it finish
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+
+
+def _answers(addr: str) -> bool:
+    """Whether an HTTP server answers at http://ADDR/ (any status: it is up)."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://{addr}/", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
 
 
 def main(argv=None) -> int:

@@ -73,7 +73,7 @@ def on_page_markdown(markdown, page, config, files):
 
 
 def on_page_content(html, page, config, files):
-    lesson = next((l for l in _lessons if l.page == page.file.src_uri), None)
+    lesson = next((x for x in _lessons if x.page == page.file.src_uri), None)
     if lesson is None:
         return html
     page.meta["title"] = lesson.label  # the browser tab; the navigation keeps its short "Lesson"
@@ -86,7 +86,7 @@ def on_page_content(html, page, config, files):
 
 
 def on_page_context(context, page, config, nav):
-    titles = {t: label for l in _lessons for t, label in site.page_titles(l).items()}
+    titles = {t: label for lesson in _lessons for t, label in site.page_titles(lesson).items()}
     for side in ("previous_page", "next_page"):
         other = getattr(page, side)
         if other is not None and other.file.src_uri in titles:

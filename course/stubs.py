@@ -87,7 +87,7 @@ def find_regions(source: str, filename: str = "<solution>") -> list[Region]:
             if not owners:
                 raise MarkerError(f"{filename}:{start}: region {rid} is not inside a function body")
             qual, func = max(owners, key=lambda qf: qf[1].lineno)
-            if any(l.strip() and not l.startswith(indent) for l in lines[start:n - 1]):
+            if any(line.strip() and not line.startswith(indent) for line in lines[start:n - 1]):
                 raise MarkerError(f"{filename}:{start}: region {rid} has lines indented less than its marker")
             regions.append(Region(rid, qual, start, n, ast.get_docstring(func)))
             open_at = None

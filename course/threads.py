@@ -9,7 +9,7 @@ while one `yes > /dev/null` ran. The policy:
 1. ``OMP_WAIT_POLICY=PASSIVE``: a waiting thread sleeps instead of spinning, so a thread that
    lost its core costs time only for its own share of the work, and gives way to the busy process.
    libgomp reads it once, when torch is imported: it is an environment variable, set before.
-2. As many threads as there are idle cores at start-up (measured over `SAMPLE_S` from /proc/stat;
+2. As many threads as there are idle cores (75% idle or more) at start-up (measured over `SAMPLE_S` from /proc/stat;
    the 1-minute load average where there is none), at least one, at most the physical cores:
    2 on an idle 2-core machine (2.83 s per CNN epoch against 4.02 s with one), 1 when another
    process keeps a core busy.
@@ -67,8 +67,9 @@ def idle_cores(seconds: float = SAMPLE_S) -> float:
 
 
 def choose_threads() -> int:
-    """The thread count for a new process now: the idle cores, rounded, within 1..cores()."""
-    return max(1, min(cores(), round(idle_cores())))
+    """The thread count for a new process now: the idle cores within 1..cores(), a core counted idle
+    from 75% up (a core that others use a quarter of the time would slow every op of a second thread)."""
+    return max(1, min(cores(), int(idle_cores() + 0.25)))
 
 
 def policy(threads: int | None = None, env: dict | None = None) -> dict[str, str]:

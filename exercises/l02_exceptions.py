@@ -316,9 +316,9 @@ def plot_lr_find(lrs, losses, beta: float = 0.9, ax=None, title: str = "LR finde
     ax.plot(lrs[i_min], smoothed[i_min], "o", color="tab:red", label=f"minimum at lr={lrs[i_min]:.2g}")
     ax.axvline(suggestion, color="tab:green", ls="--", label=f"suggestion: min / 10 = {suggestion:.2g}")
     ax.axvspan(suggestion, lrs[i_min], color="tab:green", alpha=0.1, label="range: suggestion to minimum")
-    start = [l for l in losses[:max(i_min, 1)] if math.isfinite(l)]
+    start = [x for x in losses[:max(i_min, 1)] if math.isfinite(x)]
     top = max(start) if start else smoothed[i_min]
-    ax.set_ylim(min(l for l in losses if math.isfinite(l)) * 0.9, top * 1.15)  # the blow-up goes off the top
+    ax.set_ylim(min(x for x in losses if math.isfinite(x)) * 0.9, top * 1.15)  # the blow-up goes off the top
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss", title=title)
     ax.legend(fontsize=8)
     return suggestion

@@ -34,13 +34,12 @@ import time
 
 import matplotlib.pyplot as plt
 import torch
-from torch import nn
 
 from course.data import get_mnist
 from course.seed import set_seed
 from course.show import show_source
 from solutions.l00_training_loop import (
-    AvgStats, AvgStatsCallback, Callback, DataBunch, DataLoader, Dataset, Learner, ParamScheduler, Recorder, Runner,
+    AvgStats, AvgStatsCallback, Callback, DataBunch, DataLoader, Dataset, ParamScheduler, Recorder, Runner,
     TrainEvalCallback, accuracy, annealer, combine_scheds, get_dls, get_learner, sched_cos, sched_exp, sched_lin, sched_no,
 )
 

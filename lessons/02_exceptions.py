@@ -392,7 +392,7 @@ trace = TraceEvents()
 run = Runner(cbs=[trace, SkipBatch(1)], cb_funcs=[Recorder])
 run.fit(1, get_learner(tiny))
 show_trace(trace.events)
-print(f"n_iter: {run.n_iter}; Recorder losses: {[round(l, 4) for l in run.recorder.losses]}")
+print(f"n_iter: {run.n_iter}; Recorder losses: {[round(x, 4) for x in run.recorder.losses]}")
 
 # %% [markdown]
 # The second batch ran `begin_batch`, then jumped straight to `after_cancel_batch` and

@@ -11,6 +11,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,11 @@ FILES = make_files()
 GZ = {name: gzip.compress(raw, mtime=0) for name, raw in FILES.items()}
 
 
+class Trickle(bytes):
+    """A body the server sends one byte every `delay` seconds (a mirror that never quite stalls)."""
+    delay = 0.2
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     """Serves `server.routes`: path -> body, or (body, declared Content-Length) to cut a file short."""
     timeout = 5  # a stuck client cannot hold a server thread for long
@@ -59,7 +65,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(length))
         self.end_headers()
-        self.wfile.write(body)
+        if not isinstance(body, Trickle):
+            self.wfile.write(body)
+            return
+        for i in range(len(body)):
+            try:
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+            except OSError:  # the client gave up
+                return
+            time.sleep(body.delay)
 
     def log_message(self, *args):  # keep pytest's output clean
         pass
@@ -175,7 +190,7 @@ def test_truncated_downloads_are_rejected_and_leave_nothing(web, monkeypatch, tm
     assert f"{short}{data.TRAIN_IMAGES}.gz: it is not a valid gzip file; it is truncated" in message
     assert f"{cut}{data.TRAIN_IMAGES}.gz: IncompleteRead" in message
     assert "Check your internet connection" in message and "COURSE_DATA_DIR" in message
-    assert listing(folder) == []  # no partial file, no temporary file
+    assert not folder.exists()  # no partial file, no temporary file, not even the folder it made
 
 
 def test_wrong_checksum_download_is_rejected(web, monkeypatch, tmp_path):
@@ -297,11 +312,84 @@ def test_cli_reports_the_data_and_fails_clearly(monkeypatch, tmp_path, capsys, r
     assert f"MNIST from {tmp_path} ($COURSE_DATA_DIR)" in out and "(20, 28, 28)" in out
     assert "x_train (15, 784) torch.float32" in out and "test set: not in" in out
 
+    (tmp_path / "empty").mkdir()
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("COURSE_MNIST_MIRRORS", refused_url)
     assert data.main() == 1
     err = capsys.readouterr().err
     assert "error: Could not download" in err and "Traceback" not in err
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "emtpy"))
+    assert data.main() == 1
+    assert f"error: COURSE_DATA_DIR={tmp_path / 'emtpy'} does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("deadline, project_after", [(1, 100), (100, 0.5)], ids=["deadline", "projected"])
+def test_a_trickling_mirror_is_given_up(web, monkeypatch, tmp_path, deadline, project_after):
+    monkeypatch.setattr(data, "DEADLINE_S", deadline)
+    monkeypatch.setattr(data, "PROJECT_AFTER_S", project_after)
+    slow = serve(web, "slow", {data.TRAIN_IMAGES: Trickle(GZ[data.TRAIN_IMAGES])})
+    good = serve(web, "good", GZ)
+    monkeypatch.setenv("COURSE_MNIST_MIRRORS", slow)
+    started = time.monotonic()
+    with pytest.raises(MNISTError) as error:
+        data.get_mnist(tmp_path / "new")
+    assert time.monotonic() - started < 10  # the deadline (1 s) and at most one more byte: not the whole file
+    assert f"{slow}{data.TRAIN_IMAGES}.gz: gave up after " in str(error.value)
+    assert f"the limit is {deadline:g} s a file): the mirror is too slow or has stalled" in str(error.value)
+    monkeypatch.setenv("COURSE_MNIST_MIRRORS", f"{slow},{good}")  # the next mirror is tried
+    assert data.get_mnist(tmp_path / "new")[0].shape == (N_TRAIN, 784)
+
+
+def test_a_download_shows_its_progress(web, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_MNIST_MIRRORS", serve(web, "good", GZ))
+    data.get_mnist(tmp_path)
+    err = capsys.readouterr().err
+    size = len(GZ[data.TRAIN_IMAGES])
+    assert f"  {data.TRAIN_IMAGES}.gz [{'#' * data.BAR}] 100%  {size / 1e3:.1f} kB of {size / 1e3:.1f} kB" in err
+
+
+def test_a_mistyped_course_data_dir_is_reported_not_created(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mnsit"))
+    with pytest.raises(MNISTError, match=rf"COURSE_DATA_DIR={tmp_path / 'mnsit'} does not exist. Fix the path"):
+        data.get_mnist()
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "file"))
+    with pytest.raises(MNISTError, match="is not a folder"):
+        data.get_mnist()
+    assert listing(tmp_path) == ["file"]
+
+
+def test_a_failed_download_leaves_no_cache_folder(refused_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_MNIST_MIRRORS", refused_url)
+    with pytest.raises(MNISTError, match="Could not download"):
+        data.get_mnist()
+    assert not (tmp_path / "xdg").exists()  # not the cache, not its parents
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    with pytest.raises(MNISTError, match="Could not download"):
+        data.get_mnist()
+    assert listing(tmp_path / "home") == []
+
+
+def test_downloaded_files_are_readable_like_any_cache(web, monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_MNIST_MIRRORS", serve(web, "good", GZ))
+    previous = os.umask(0o022)
+    try:
+        data.get_mnist(tmp_path)
+    finally:
+        os.umask(previous)
+    assert (tmp_path / f"{data.TRAIN_IMAGES}.gz").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("where", ["", ".gz"])
+def test_a_folder_where_a_file_should_be_says_so(web, monkeypatch, tmp_path, where):
+    monkeypatch.setenv("COURSE_MNIST_MIRRORS", serve(web, "good", GZ))
+    (tmp_path / f"{data.TRAIN_IMAGES}{where}").mkdir()
+    with pytest.raises(MNISTError, match=rf"{tmp_path / data.TRAIN_IMAGES}{where} is a folder, not the data file"):
+        data.get_mnist(tmp_path)
+    assert web.hits == []
 
 
 def real_data_dir():

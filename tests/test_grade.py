@@ -146,7 +146,8 @@ def graded(learner):
 
 def test_each_test_gets_a_result_with_its_marker_fields(graded):
     mul = graded["test_mul_type"]
-    assert (mul.exercise, mul.points, mul.hint, mul.outcome) == ("01-mul", 2, "Return a number, not its text.", "failed")
+    assert (mul.exercise, mul.points, mul.hint) == ("01-mul", 2, "Return a number, not its text.")
+    assert mul.outcome == "failed"
     assert mul.message == "AssertionError: assert '6' == 6"
     assert mul.lesson == "01" and mul.module == "l01_basics"
     assert graded["test_add"].passed and graded["test_add"].message == ""
@@ -167,7 +168,7 @@ def test_infinite_loop_is_cut_by_the_timeout(graded):
 
 def test_a_hang_or_a_crash_fails_its_test_and_the_run_resumes(graded):
     assert graded["test_spin"].message.startswith("Hung >4s: killed by the grader")
-    assert graded["test_quit"].message == "Crashed the test run (the test process exited with code 1)"
+    assert graded["test_quit"].message == "Crashed the test run: exit code 1, as from os._exit(1)"
     assert graded["test_one"].passed
 
 
@@ -208,12 +209,12 @@ def test_render_totals_verdicts_and_hints():
     assert lines[5].strip() == "hint: Multiply."
     assert lines[6].split() == ["subtotal", "4/6", "67%"]
     assert "hint: Multiply." not in lines[3]  # no hint for a passing exercise
-    at = next(i for i, l in enumerate(lines) if l.startswith("  02-div"))
+    at = next(i for i, line in enumerate(lines) if line.startswith("  02-div"))
     assert lines[at].split()[3:7] == ["ZeroDivisionError:", "division", "by", "zero"]  # a long message wraps...
     assert lines[at + 1].strip().startswith("xxx") and lines[at + 1].endswith("...")  # ...onto one more line
     assert lines[at + 2].strip() == "hint: Mind zero."
     assert lines[-1] == "Total: 4/8 points (50%); 1 of 3 exercises pass"
-    assert all(len(l) <= 80 for l in lines)
+    assert all(len(line) <= 80 for line in lines)
 
 
 def test_cli_grades_one_lesson(learner, capsys):
@@ -242,7 +243,7 @@ def test_failure_hint_is_a_command_the_learner_can_paste(tmp_path, monkeypatch, 
     monkeypatch.undo()
     assert main(["--lesson", "01"], root=course) == 0
     out = capsys.readouterr().out
-    assert f" -m pytest --impl exercises 'tests/graded/test_l01_p.py::test_one[a b]'\n" in out
+    assert " -m pytest --impl exercises 'tests/graded/test_l01_p.py::test_one[a b]'\n" in out
 
 
 SLEEPER = {  # every graded test records its pytest's pid, then sleeps until it is killed
@@ -262,22 +263,164 @@ SLEEPER = {  # every graded test records its pytest's pid, then sleeps until it 
 }
 
 
+# the grader as a learner runs it, on the course at argv[1]
+GRADER = ("import sys; from pathlib import Path; from course.grade import main; "
+          "sys.exit(main(sys.argv[2:], root=Path(sys.argv[1])))")
+
+
+@pytest.mark.parametrize("stop, code, said", [(signal.SIGINT, 130, "grading interrupted"),
+                                               (signal.SIGTERM, 128 + signal.SIGTERM, "grading stopped by SIGTERM"),
+                                               (signal.SIGHUP, 128 + signal.SIGHUP, "grading stopped by SIGHUP")])
 @pytest.mark.parametrize("args, runs", [(["--lesson", "01"], 1), (["--check"], 2)])
-def test_ctrl_c_kills_the_pytest_runs(tmp_path, args, runs):
-    course = make_course(tmp_path, SLEEPER)
-    code = "import sys; from pathlib import Path; from course.grade import main; sys.exit(main(sys.argv[2:], root=Path(sys.argv[1])))"
-    grader = subprocess.Popen([sys.executable, "-c", code, str(course), *args, "--timeout", "120"], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.time() + 30
+def test_a_stopped_grader_kills_its_pytest_runs_and_removes_its_folders(tmp_path, args, runs, stop, code, said):
+    course = make_course(tmp_path / "course", SLEEPER)
+    temp = tmp_path / "temp"  # the grader's temporary folders go here
+    temp.mkdir()
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, str(course), *args, "--timeout", "120"], cwd=ROOT,
+                              env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    deadline = time.time() + 60
     while len(pids := list((course / "pids").glob("*")) if (course / "pids").exists() else []) < runs:
         assert time.time() < deadline and grader.poll() is None, grader.communicate()
         time.sleep(0.1)
-    grader.send_signal(signal.SIGINT)
+    assert list(temp.glob("course-grade-*"))
+    grader.send_signal(stop)
     _, err = grader.communicate(timeout=15)
-    assert grader.returncode == 130 and "grading interrupted" in err
+    assert grader.returncode == code and said in err
     for pid in pids:
-        with pytest.raises(ProcessLookupError):  # killed, and reaped by the grader
+        with pytest.raises(ProcessLookupError):  # killed, and reaped
             os.kill(int(pid.name), 0)
+    assert list(temp.glob("course-grade-*")) == []
+
+
+def test_a_pytest_run_ends_when_its_grader_is_killed(tmp_path):
+    course = make_course(tmp_path, SLEEPER)
+    grader = subprocess.Popen([sys.executable, "-c", GRADER, str(course), "--lesson", "01", "--timeout", "120"],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 60
+    while not (pids := list((course / "pids").glob("*")) if (course / "pids").exists() else []):
+        assert time.time() < deadline and grader.poll() is None
+        time.sleep(0.1)
+    grader.kill()  # SIGKILL: no handler runs; the run notices its grader is gone
+    grader.wait()
+    pid, deadline = int(pids[0].name), time.time() + 15
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the pytest run {pid} outlived its grader")
+
+
+# Lesson 01's module switches autograd off when imported; lesson 02's exercise needs it.
+LEAKY = {
+    "solutions/l01_leaky.py": "", "solutions/l02_grad.py": "",
+    "exercises/l01_leaky.py": """
+        import torch
+
+        torch.set_grad_enabled(False)
+
+        def one():
+            return 1
+        """,
+    "exercises/l02_grad.py": """
+        import torch
+
+        def grad_of_square(x):
+            x = torch.tensor(x, requires_grad=True)
+            (x * x).backward()
+            return x.grad.item()
+        """,
+    "tests/graded/test_l01_leaky.py": """
+        import pytest
+
+        @pytest.mark.exercise("01-one")
+        def test_one(mod):
+            assert mod.one() == 1
+        """,
+    "tests/graded/test_l02_grad.py": """
+        import pytest
+
+        @pytest.mark.exercise("02-grad")
+        def test_grad(mod):
+            assert mod.grad_of_square(3.0) == 6.0
+        """,
+}
+
+
+def test_one_lessons_module_state_does_not_change_another_lessons_grade(tmp_path):
+    results = {r.exercise: r for r in run_graded(root=make_course(tmp_path, LEAKY), timeout=10)}
+    assert results["01-one"].passed
+    assert results["02-grad"].passed, results["02-grad"].message  # in one process: "does not require grad"
+
+
+def test_lessons_run_in_processes_of_their_own(tmp_path):
+    course = make_course(tmp_path, {
+        "solutions/l01_a.py": "", "solutions/l02_b.py": "", "exercises/l01_a.py": "", "exercises/l02_b.py": "",
+        **{f"tests/graded/test_l0{n}_{m}.py": f"""
+            import os
+            import pytest
+
+            @pytest.mark.exercise("0{n}-pid")
+            def test_pid(mod):
+                raise AssertionError(os.getpid())
+            """ for n, m in ((1, "a"), (2, "b"))}})
+    pids = {r.lesson: r.message for r in run_graded(root=course, timeout=10)}
+    assert len(set(pids.values())) == 2, pids
+
+
+# Module-level code of a learner's exercise file that breaks its import, and the verdict.
+IMPORT_FAILURES = [
+    ("while True:\n    pass\n", "Timeout (>1s) importing exercises/l01_bad.py: code at module level that never ends?"),
+    ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n",
+     "Hung >4s importing exercises/l01_bad.py: killed by the grader (the timeout could not interrupt it)"),
+    ("raise KeyboardInterrupt\n", "KeyboardInterrupt raised importing exercises/l01_bad.py"),
+    ("import sys\nsys.exit(0)\n", "sys.exit(0) called importing exercises/l01_bad.py: a module must not exit"),
+    ("import os\nos._exit(0)\n", "Crashed importing exercises/l01_bad.py: exit code 0, as from os._exit(0)"),
+    ("1 / 0\n", "ZeroDivisionError: division by zero"),
+]
+
+
+@pytest.mark.parametrize("code, verdict", IMPORT_FAILURES,
+                         ids=["loop", "unstoppable", "ctrl-c", "exit", "os-exit", "error"])
+def test_a_module_that_cannot_be_imported_gets_one_verdict_for_all_its_tests(tmp_path, code, verdict):
+    tests = "import pytest\n" + "".join(f"""
+@pytest.mark.exercise("01-e{i}")
+def test_e{i}(mod):
+    assert mod.f() == 1
+""" for i in range(3))
+    course = make_course(tmp_path, {"solutions/l01_bad.py": "",
+                                    "exercises/l01_bad.py": code + "def f():\n    return 1\n",
+                                    "tests/graded/test_l01_bad.py": tests,
+                                    **{k: v for k, v in LEARNER.items() if "l02" in k}})
+    started = time.perf_counter()
+    results = run_graded(root=course, timeout=1, grace=3)
+    seconds = time.perf_counter() - started
+    assert [(r.exercise, r.outcome, r.message) for r in results if r.lesson == "01"] == [
+        (f"01-e{i}", "failed", verdict) for i in range(3)]
+    assert [r.exercise for r in results if r.lesson == "02"] == ["02-square"]  # the next lesson still ran
+    assert seconds < 60  # one verdict, not one timeout (or restart) per test: a sanity bound, not a benchmark
+    table = render(results, width=100)
+    assert " ".join(verdict.split()) in " ".join(table.split())  # at most wrapped, never cut
+    if "exit code 0" in verdict:
+        assert any(line.rstrip().endswith("exit code 0, as from os._exit(0)") for line in table.splitlines())
+
+
+def test_progress_names_the_lesson_and_counts_the_tests(learner, capsys):
+    import io
+
+    from course.grade import Reporter
+    assert main(["--lesson", "01", "--timeout", "1"], root=learner) == 0
+    err = capsys.readouterr().err
+    assert "  lesson 01: 6/6 tests in " in err
+    live = io.StringIO()
+    report = Reporter(live, live=True)
+    report("exercises", "01", 2, 6, False)
+    report("exercises", "01", 6, 6, True)
+    assert live.getvalue().startswith("\r\033[K  lesson 01: 2/6 tests\r\033[K  lesson 01: 6/6 tests in ")
+    assert live.getvalue().endswith(" s\n")
 
 
 COLLECTED = {
@@ -401,7 +544,8 @@ def test_neg(mod):
 
 
 def course_to_check(root, solution, tests):
-    return make_course(root, {"solutions/l01_calc.py": solution, "exercises/l01_calc.py": make_stub(solution, "l01_calc.py"),
+    return make_course(root, {"solutions/l01_calc.py": solution,
+                              "exercises/l01_calc.py": make_stub(solution, "l01_calc.py"),
                               "tests/graded/test_l01_calc.py": tests})
 
 

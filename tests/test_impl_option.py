@@ -8,7 +8,8 @@ import pytest
 from course.stubs import ROOT
 
 
-@pytest.mark.parametrize("args", [["--impl", "exercises"], ["--impl=solutions"], ["tests/graded", "--impl", "exercises"]])
+@pytest.mark.parametrize("args", [["--impl", "exercises"], ["--impl=solutions"],
+                                  ["tests/graded", "--impl", "exercises"]])
 def test_impl_option_is_recognised(args):
     run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "exercise", *args],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -49,7 +49,8 @@ def test_a_corrupt_notebook_is_drift_that_pair_repairs(tmp_path):
     lesson.write_text("# %% [markdown]\n# # Lesson 07 - Demo\n\n# %%\nprint(1)\n")
     lesson.with_suffix(".ipynb").write_text('{"cells": [')
     assert lessons.pair_problems(lesson) == [
-        f"{lesson.with_suffix('.ipynb')} is not a readable notebook (Notebook does not appear to be JSON: '{{\"cells\": [')"]
+        f"{lesson.with_suffix('.ipynb')} is not a readable notebook "
+        f"(Notebook does not appear to be JSON: '{{\"cells\": [')"]
     assert lessons.pair(lesson) and lessons.pair_problems(lesson) == []
 
 
@@ -61,7 +62,8 @@ def test_find_by_number_and_clear_error():
         lessons.find("99")
 
 
-@pytest.mark.parametrize("ref", ["README.md", "lessons/00_training_loop.ipynb", "course/lessons.py", "solutions/00_x.py"])
+@pytest.mark.parametrize("ref", ["README.md", "lessons/00_training_loop.ipynb", "course/lessons.py",
+                                 "solutions/00_x.py"])
 def test_find_accepts_only_lessons(ref):
     with pytest.raises(lessons.LessonError, match="is not a lesson: a lesson is lessons/NN_slug.py"):
         lessons.find(lessons.ROOT / ref)
@@ -103,7 +105,8 @@ def test_execution_is_cached_per_lesson(tmp_path, monkeypatch):
     # a user-level `python3` kernel spec pointing elsewhere must not be used: lessons run in this interpreter
     spec = tmp_path / "jupyter" / "kernels" / "python3" / "kernel.json"
     spec.parent.mkdir(parents=True)
-    spec.write_text('{"argv": ["/nonexistent/python", "-f", "{connection_file}"], "display_name": "x", "language": "python"}')
+    spec.write_text('{"argv": ["/nonexistent/python", "-f", "{connection_file}"], '
+                    '"display_name": "x", "language": "python"}')
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
     a, b = two_lessons(tmp_path / "lessons")
@@ -124,7 +127,8 @@ def test_a_failing_cell_fails_the_lesson_and_is_not_cached(tmp_path):
     lesson = tmp_path / "03_fails.py"
     lesson.write_text("# %%\nx = 1\n\n# %%\n1 / 0\n")
     for _ in range(2):  # a failed run leaves no cache entry: it fails again
-        with pytest.raises(lessons.LessonError, match=r"(?s)03_fails.py, cell 2 \(`1 / 0`\) failed:.*ZeroDivisionError"):
+        failed = r"(?s)03_fails.py, cell 2 \(`1 / 0`\) failed:.*ZeroDivisionError"
+        with pytest.raises(lessons.LessonError, match=failed):
             run(lesson, tmp_path)
     assert not (tmp_path / "executed" / "03_fails.ipynb").exists()
 

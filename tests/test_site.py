@@ -257,7 +257,8 @@ PAGE_FACTS = r"""() => {
     images,
     math: math.length,
     typeset: math.filter((el) => el.querySelector("mjx-container")).length,
-    mathErrors: [...document.querySelectorAll("mjx-merror")].map((el) => el.getAttribute("data-mjx-error") || el.textContent),
+    mathErrors: [...document.querySelectorAll("mjx-merror")]
+      .map((el) => el.getAttribute("data-mjx-error") || el.textContent),
     rawMath: (text.textContent.match(/\$\$|\\\[|\\\(|(?<![\\$])\$(?=[^\s$])[^$]*?[^\s$\\]\$(?!\d)/g) || [])
         .slice(0, 5),
     links: [...document.querySelectorAll("a[href]")].map((a) => a.href),
@@ -303,7 +304,7 @@ def test_every_page_renders_cleanly(visit, server):
         if path in with_math and not facts["math"]:
             found.append("its docs/ markdown has math, but the page has no formula for MathJax")
         problems += [f"/{path}: {p}" for p in found]
-        links.update(l for l in facts["links"] if l.startswith(server))
+        links.update(link for link in facts["links"] if link.startswith(server))
         tab.close()
     # one dark-mode picture of a lesson, for the person looking at the screenshots
     if (lessons := [p for p in pages if p.removeprefix("lessons/").rstrip("/") in lesson_stems()]):

@@ -38,7 +38,8 @@ def test_regions_are_found_with_their_function():
 def test_stub_keeps_signature_and_docstring_and_raises(tmp_path):
     stub = stubs.make_stub(SOLUTION, "l01_demo.py")
     assert "math.pi" not in stub and "self.n += k" not in stub and "SOLUTION" not in stub
-    assert 'def area(r):\n    """Area of a circle of radius `r`."""\n    raise NotImplementedError("exercise 01-area: area")' in stub
+    assert ('def area(r):\n    """Area of a circle of radius `r`."""\n'
+            '    raise NotImplementedError("exercise 01-area: area")') in stub
     namespace = {}
     exec(stub, namespace)
     with pytest.raises(NotImplementedError, match="exercise 01-counter: Counter.bump"):
@@ -51,7 +52,8 @@ def test_stub_keeps_signature_and_docstring_and_raises(tmp_path):
     ("def f():\n    return 1\n    # END SOLUTION\n", "without a BEGIN"),
     ("# BEGIN SOLUTION 01-f\nx = 1\n# END SOLUTION\n", "not inside a function body"),
     ("def f():\n    # BEGIN SOLUTION f\n    return 1\n    # END SOLUTION\n", "malformed marker"),
-    ("def f():\n    # BEGIN SOLUTION 01-f\n    # BEGIN SOLUTION 01-g\n    return 1\n    # END SOLUTION\n", "inside the region"),
+    ("def f():\n    # BEGIN SOLUTION 01-f\n    # BEGIN SOLUTION 01-g\n    return 1\n    # END SOLUTION\n",
+     "inside the region"),
 ])
 def test_malformed_markers_are_reported_with_their_line(broken, message):
     with pytest.raises(stubs.MarkerError, match=message):

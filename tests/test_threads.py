@@ -21,7 +21,7 @@ def test_policy_sleeps_waiting_threads_and_keeps_a_users_choice(monkeypatch):
     assert threads.policy(threads=1, env={"OMP_NUM_THREADS": "3"})["OMP_NUM_THREADS"] == "1"
 
 
-@pytest.mark.parametrize("idle, expected", [(0.0, 1), (0.4, 1), (0.9, 1), (1.6, 2), (7.0, 2)])
+@pytest.mark.parametrize("idle, expected", [(0.0, 1), (0.4, 1), (0.9, 1), (1.6, 1), (1.8, 2), (7.0, 2)])
 def test_threads_follow_the_idle_cores_within_the_physical_ones(monkeypatch, idle, expected):
     monkeypatch.setattr(threads, "cores", lambda: 2)
     monkeypatch.setattr(threads, "idle_cores", lambda: idle)

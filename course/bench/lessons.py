@@ -50,8 +50,9 @@ def busy_process() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
 
 
-def execute(path: Path, setting: str, busy: bool, out: Path) -> float:
-    """Seconds to execute `path` under `setting`, with or without a busy process beside it."""
+def execute(path: Path, setting: str, busy: bool, out: Path) -> tuple[float, str]:
+    """Seconds to execute `path` under `setting`, with or without a busy process beside it, and the
+    thread count it ran with."""
     hog = busy_process() if busy else None
     try:
         if hog:
@@ -59,7 +60,7 @@ def execute(path: Path, setting: str, busy: bool, out: Path) -> float:
         env = environment(setting)  # for `course`, measured now: after the busy process started
         start = time.perf_counter()
         lessons.run(path, force=True, executed_dir=out, env=env)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, env["OMP_NUM_THREADS"]
     finally:
         if hog:
             hog.kill()
@@ -91,13 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
         for path in paths:
             times = {(s, busy): [] for s in settings for busy in (False, True)}
+            chosen = {False: [], True: []}  # the thread counts `course` chose
             for _ in range(args.rounds):
                 for setting in settings:
                     for busy in (False, True):
-                        times[setting, busy].append(execute(path, setting, busy, Path(tmp)))
+                        seconds, count = execute(path, setting, busy, Path(tmp))
+                        times[setting, busy].append(seconds)
+                        if setting == "course":
+                            chosen[busy].append(count)
             median = {key: statistics.median(values) for key, values in times.items()}
             best = min(median[s, False] for s in settings)
-            print(f"\n{shown(path)}\n  {'setting':<10} {'alone s':>8} {'busy s':>8} {'busy/alone':>11} {'alone/best':>11}")
+            print(f"\n{shown(path)}\n  {'setting':<10} {'alone s':>8} {'busy s':>8} "
+                  f"{'busy/alone':>11} {'alone/best':>11}")
             for setting in settings:
                 alone, busy = median[setting, False], median[setting, True]
                 print(f"  {setting:<10} {alone:8.1f} {busy:8.1f} {busy / alone:11.2f} {alone / best:11.2f}")
@@ -106,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 ok = slowdown <= GOAL_BUSY and vs_best <= GOAL_BEST
                 failed |= not ok
                 print(f"  course: busy/alone {slowdown:.2f} (goal <= {GOAL_BUSY}), alone/best {vs_best:.2f} "
-                      f"(goal <= {GOAL_BEST}): {'met' if ok else 'NOT met'}", flush=True)
+                      f"(goal <= {GOAL_BEST}): {'met' if ok else 'NOT met'}; threads chosen alone "
+                      f"{','.join(chosen[False])}, busy {','.join(chosen[True])}", flush=True)
     return 1 if failed else 0
 
 

@@ -268,7 +268,7 @@ def test_recorder_records_training_batches_only(mod):
     run.in_train = False
     rec.after_batch()
     assert rec.lrs == [[0.1, 0.05], [0.2, 0.2]]
-    assert rec.losses == [0.5, 0.25] and all(type(l) is float for l in rec.losses)
+    assert rec.losses == [0.5, 0.25] and all(type(x) is float for x in rec.losses)
 
 
 # -------------------------------------------------------------------- schedules

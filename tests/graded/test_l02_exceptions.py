@@ -476,7 +476,7 @@ def test_suggest_lr_is_a_tenth_of_the_lr_at_the_minimum(mod):
 def test_suggest_lr_is_not_fooled_by_one_lucky_batch(mod):
     lrs = [10 ** (k / 10 - 6) for k in range(71)]  # 1e-6 ... 10
     losses = [2.0 if lr < 1e-3 else 2.0 - 0.6 * math.log10(lr * 1e3) for lr in lrs]  # falls from 1e-3 ...
-    losses = [l if lr < 0.3 else 10.0 for l, lr in zip(losses, lrs)]  # ... and blows up at 0.3
+    losses = [x if lr < 0.3 else 10.0 for x, lr in zip(losses, lrs)]  # ... and blows up at 0.3
     losses[5] = 0.1  # one lucky batch at lr = 3e-6
     suggestion = mod.suggest_lr(lrs, losses)  # default smoothing
     assert 3e-3 < suggestion < 3e-2
