@@ -1,7 +1,7 @@
 """What the challenge runner's rule checks cost: training steps at batch size 2 with and without
 the RuleGuard callback (and its optimiser hook). `python -m course.bench.challenges`
 
-Both runs train lesson 03's CNN (nfs [8, 16, 32, 64, 64]) through lesson 02's Runner on the same
+Both runs train lesson 03's CNN (nfs [8, 16, 32, 64, 64]) through lesson 03's Runner on the same
 synthetic images; the ratio is guarded time over unguarded time, measured in one run, best of 3.
 """
 
