@@ -78,7 +78,11 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
         out.append(f"| {rank} | [{link}) | {_accuracy(acc, n)} | "
                    f"{_pct(acc['min'])} - {_pct(acc['max'])} | {_accuracy(row['test_accuracy'], n)} | "
                    f"{row['train_seconds']['mean']:.0f} | {', '.join(map(str, row['seeds']))} |")
-    if not records and not ablated:
+    unscored = sorted({p.stem for p in challenge.entries()} - {r["entry"] for r in records})
+    if unscored:
+        out += ["", f"*Reference entries without a result yet: {', '.join(f'`{e}`' for e in unscored)} "
+                    f"(`make challenge NAME={challenge.name}` scores them).*"]
+    elif not records and not ablated:
         out += ["", "*No result yet: run `make challenge NAME=" + challenge.name + "`.*"]
     for r in records:
         out += ["", f"### {r['entry']} {{ #{challenge.name}-{r['entry']} }}", "", f"**{r['summary']}**", "",
