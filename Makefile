@@ -8,7 +8,7 @@ SETUP  := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 TORCH := $(shell grep -o 'torch==[0-9.]*' pyproject.toml)
 
-.PHONY: setup test grade lessons stubs pair site serve lab clean
+.PHONY: setup test grade lessons stubs pair site serve lab challenge ablation bench clean
 
 setup: $(SETUP)
 
@@ -64,6 +64,20 @@ serve: setup
 lab: setup
 	$(PY) -m ipykernel install --sys-prefix --name callbacks-to-norms --display-name "Python (callbacks-to-norms)" >/dev/null
 	$(PY) -m course.threads $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) lessons/
+
+## Score a challenge entry over 3 seeds and save its result (the Challenges page's leaderboard):
+## `make challenge NAME=one-epoch ENTRY=my_entry.py`; without ENTRY, the challenge's reference entries.
+challenge: setup
+	@test -n "$(NAME)" || { echo "usage: make challenge NAME=one-epoch|tiny-batch|beat-98 [ENTRY=path/to/entry.py]"; exit 2; }
+	$(PY) -m course.challenges run $(NAME) $(ENTRY)
+
+## Rerun the normalisation ablation of the Challenges page (long: batch size 2 is 25,000 steps a row).
+ablation: setup
+	$(PY) -m course.challenges ablation
+
+## Run every benchmark script (course/bench/*.py) and print its figures and ratios.
+bench: setup
+	$(PY) -m course.bench
 
 clean:
 	rm -rf build

@@ -8,7 +8,7 @@ Each hook is a thin call into `course.site`, in the order MkDocs fires them:
   mkdocs.yml's `nav:` has its Lessons placeholder;
 - on_files: add each lesson's executed notebook, its exercises and solutions pages, and MathJax;
 - on_page_markdown: fill the markers of the hand-written pages (the home page's lesson map, the
-  files a lesson's execution depends on);
+  files a lesson's execution depends on, the Challenges page's leaderboards);
 - on_page_content: polish a lesson's notebook HTML (math, shared CSS, plots as files, links bar);
   give the page its full title;
 - on_page_context: the footer's previous/next links say which lesson a "Lesson", "Exercises" or
@@ -26,6 +26,7 @@ from mkdocs.utils import get_relative_url
 from mkdocs_jupyter.plugin import NotebookFile
 
 from course import site
+from course.challenges import leaderboard
 from course.stubs import MarkerError
 
 _lessons: list[site.Lesson] = []
@@ -64,6 +65,10 @@ def on_page_markdown(markdown, page, config, files):
     if site.LESSON_MAP_MARKER in markdown:
         to_docs_root = "../" * page.file.src_uri.count("/")
         markdown = markdown.replace(site.LESSON_MAP_MARKER, site.lesson_map_markdown(_lessons, to_docs_root))
+    try:
+        markdown = leaderboard.fill(markdown)  # the Challenges page's tables, from the committed results
+    except leaderboard.LeaderboardError as e:
+        raise PluginError(f"course: {page.file.src_uri}: {e}") from None
     return markdown.replace(site.DEPENDENCIES_MARKER, site.dependencies_markdown())
 
 
