@@ -268,6 +268,12 @@ GRADER = ("import sys; from pathlib import Path; from course.grade import main; 
           "sys.exit(main(sys.argv[2:], root=Path(sys.argv[1])))")
 
 
+def _default_sigint():
+    """A background job of a non-interactive shell (a CI runner's) starts with SIGINT ignored, and
+    Python then never raises KeyboardInterrupt: give the grader the terminal's default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("stop, code, said", [(signal.SIGINT, 130, "grading interrupted"),
                                                (signal.SIGTERM, 128 + signal.SIGTERM, "grading stopped by SIGTERM"),
                                                (signal.SIGHUP, 128 + signal.SIGHUP, "grading stopped by SIGHUP")])
@@ -278,7 +284,7 @@ def test_a_stopped_grader_kills_its_pytest_runs_and_removes_its_folders(tmp_path
     temp.mkdir()
     grader = subprocess.Popen([sys.executable, "-c", GRADER, str(course), *args, "--timeout", "120"], cwd=ROOT,
                               env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, start_new_session=True)
+                              text=True, start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.time() + 60
     while len(pids := list((course / "pids").glob("*")) if (course / "pids").exists() else []) < runs:
         assert time.time() < deadline and grader.poll() is None, grader.communicate()
