@@ -223,7 +223,8 @@ for step in range(5):
     xb = acts[torch.randint(0, 512, (64,))]
     torch_bn(xb)
     ema_update(ours_mean, xb.mean((0, 2, 3)), 0.1)
-print(f"after 5 batches: max |ours - nn.BatchNorm2d.running_mean| = {(ours_mean - torch_bn.running_mean).abs().max():.2e}")
+gap = (ours_mean - torch_bn.running_mean).abs().max()
+print(f"after 5 batches: max |ours - nn.BatchNorm2d.running_mean| = {gap:.2e}")
 
 # %% [markdown]
 # With $m = 0.1$ the running mean follows slowly and smoothly; it needs about $1/m = 10$ batches to
@@ -474,7 +475,8 @@ fig, ax = plt.subplots(figsize=(6, 3))
 ax.hist(amp2[4].log10(), bins=50, alpha=0.7, label="bs 2, last layer")
 ax.hist(amp512[4].log10(), bins=50, alpha=0.7, label="bs 512, last layer")
 ax.axvline(math.log10(1 / math.sqrt(1e-5)), color="tab:red", ls=":", label=r"$1/\sqrt{\epsilon}$, eps 1e-5")
-ax.set(xlabel=r"log10 amplification $1/\sqrt{\sigma^2+\epsilon}$", ylabel="count", title="How much a batch norm amplifies")
+ax.set(xlabel=r"log10 amplification $1/\sqrt{\sigma^2+\epsilon}$", ylabel="count",
+       title="How much a batch norm amplifies")
 ax.legend(fontsize=8);
 
 # %% [markdown]
@@ -494,7 +496,8 @@ print("batch size 2, nn.BatchNorm2d, lr 0.4, 1 epoch:")
 print("  eps     ceiling 1/sqrt(eps)   validation loss   accuracy")
 for eps in ("1e-5", "1e-2", "1e-1"):
     r = results[f"bs2_eps{eps}"]
-    print(f"  {eps:6s}  {1 / math.sqrt(float(eps)):10.1f}          {r['valid_loss'][-1]:12.4g}   {r['valid_acc'][-1]:8.4f}")
+    print(f"  {eps:6s}  {1 / math.sqrt(float(eps)):10.1f}          {r['valid_loss'][-1]:12.4g}"
+          f"   {r['valid_acc'][-1]:8.4f}")
 
 # %% [markdown]
 # With the default eps the run ends at 0.2594 (the lecture: about 26%, its notebook 0.2604). A
@@ -754,7 +757,8 @@ fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(rows[:, 2], color="tab:gray", label="mean of all images so far")
 ax.plot(rows[:, 0], label="RunningBatchNorm")
 ax.plot(rows[:, 1], ls="--", label="LectureRunningBatchNorm")
-ax.set(yscale="log", xlabel="step (batch of 2)", ylabel="channel 0 mean used", title="The mean each layer normalises with")
+ax.set(yscale="log", xlabel="step (batch of 2)", ylabel="channel 0 mean used",
+       title="The mean each layer normalises with")
 ax.legend(fontsize=8)
 print(f"step 1: correct {rows[0, 0]:.3f}, lecture {rows[0, 1]:.3f}; step 10: {rows[9, 0]:.3f} vs {rows[9, 1]:.3f}; "
       f"step 50: {rows[49, 0]:.3f} vs {rows[49, 1]:.3f}")
@@ -801,10 +805,12 @@ print(f"RunningBatchNorm, bs 32, lr 1.0 -> 0.2, one epoch: validation accuracy {
 print(f"{'run':16s} {'norm':24s} {'bs':>4s} {'epochs':>6s} {'valid loss':>11s} {'accuracy':>9s} {'seconds':>8s}")
 for exp in EXPERIMENTS:
     r = results[exp.name]
-    norm = getattr(exp.norm, "__name__", None) or f"{exp.norm.func.__name__}{exp.norm.args or ''}{exp.norm.keywords or ''}"
+    norm = (getattr(exp.norm, "__name__", None)
+            or f"{exp.norm.func.__name__}{exp.norm.args or ''}{exp.norm.keywords or ''}")
     print(f"{exp.name:16s} {norm[:24]:24s} {exp.bs:4d} {exp.epochs:6d} {r['valid_loss'][-1]:11.4g} "
           f"{r['valid_acc'][-1]:9.4f} {r['seconds']:8.0f}")
-print(f"\nthe runs took {runs_wall:.0f} s of wall-clock time; the whole lesson {time.perf_counter() - lesson_start:.0f} s")
+print(f"\nthe runs took {runs_wall:.0f} s of wall-clock time; "
+      f"the whole lesson {time.perf_counter() - lesson_start:.0f} s")
 
 # %% [markdown]
 # The five batch-size-2 runs dominate the lesson's time: 25,000 small steps each, against 98 for

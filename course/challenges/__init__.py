@@ -446,6 +446,9 @@ _job = None  # (challenge, load, split) of the seeds that `score` runs in parall
 
 
 def _run_seed(seed: int) -> dict:
+    # a forked child must not enter the OpenMP pool its parent started: it would wait forever for
+    # threads it does not have (torch's DataLoader workers do the same); the seeds run side by side
+    torch.set_num_threads(1)
     return run_once(*_job, seed)
 
 
