@@ -1,4 +1,4 @@
-# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint ab50cfab6ef1b855).
+# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint b289b61bd929707a).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.
@@ -114,8 +114,9 @@ class BatchNorm(nn.Module):
         raise NotImplementedError("exercise 04-batchnorm-update: BatchNorm.update_stats")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """In training, normalise with `update_stats(x)`; in evaluation (`self.training` False),
-        with the running `means` and `vars`; then `mults` and `adds` (`norm_affine`)."""
+        """In training, normalise with the batch statistics from `update_stats(x)`, with the gradient
+        flowing through them, as in `nn.BatchNorm2d`; in evaluation (`self.training` False), with the
+        running `means` and `vars`; then `mults` and `adds` (`norm_affine`)."""
         raise NotImplementedError("exercise 04-batchnorm-forward: BatchNorm.forward")
 
     def extra_repr(self) -> str:
@@ -255,8 +256,10 @@ class RunningBatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """In training, `update_stats(x)` first; then (in training and evaluation) normalise with
         `running_mean_var` of the averages and the variance from `clamp_var(var, seen)`, and apply
-        `mults` and `adds` (`norm_affine`). Before any training batch there is nothing to
-        normalise with: RuntimeError."""
+        `mults` and `adds` (`norm_affine`). In training the gradient flows through this batch's
+        share of the averages (`update_stats` keeps it), and not through a clamped variance: the
+        gradients of x, `mults` and `adds` are autograd's for that computation. Before any training
+        batch there is nothing to normalise with: RuntimeError in evaluation."""
         raise NotImplementedError("exercise 04-rbn-forward: RunningBatchNorm.forward")
 
     def extra_repr(self) -> str:
@@ -304,6 +307,48 @@ class LectureBatchNorm(BatchNorm):
             ema_update(self.means, mean, self.mom)
             ema_update(self.vars, var, self.mom)
         return mean, var
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        return norm_affine(x, *self.update_stats(x), self.mults, self.adds, self.eps)  # autograd, as the lecture's
+
+
+# ------------------------------------------------------ one autograd node: the backward by hand
+
+
+class BatchNormFunction(torch.autograd.Function):
+    """`norm_affine(x, mean, var, mults, adds, eps)` as one autograd node, for statistics made from x.
+
+    `mean` and `var` (shape (1, C, 1, 1)) come without gradients, but they were computed from `x`,
+    and the backward pass includes the gradient through them. Each value of x counts in its channel's
+    statistics with the weight `share`: d mean / dx = share, d var / dx = 2 share (x - mean). Batch
+    norm: share = 1 / n (n = N * H * W values per channel); RunningBatchNorm: mom1 / count. Where
+    `var_grad` (a (1, C, 1, 1) tensor, or None: everywhere) is False, the variance is a constant
+    (clamped) and passes no gradient. Use it as `BatchNormFunction.apply(x, mean, var, ...)`.
+    """
+
+    @staticmethod
+    def forward(ctx, x, mean, var, mults, adds, eps: float, share: float, var_grad=None):
+        rstd = torch.rsqrt(var + eps)
+        xhat = (x - mean).mul_(rstd)
+        ctx.save_for_backward(xhat, mults * rstd, var_grad)
+        ctx.share = share
+        return torch.addcmul(adds, xhat, mults)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """The gradients of the loss for `x`, `mults` and `adds` from `grad`, the loss's gradient for
+        the output (shape (N, C, H, W)); `None` for the other inputs.
+
+        `ctx.saved_tensors` holds `xhat`, the normalised input `(x - mean) / sqrt(var + eps)`, and
+        `factor = mults / sqrt(var + eps)` (shape (1, C, 1, 1)), and `var_grad` (see the class);
+        `ctx.share` is the share. With sums over (0, 2, 3) per channel (keepdim):
+        `grad_mults = sum(grad * xhat)` and `grad_adds = sum(grad)`, each shaped like `mults`
+        ((C, 1, 1)), and `grad_x = factor * (grad - share * (sum(grad) + xhat * sum(grad * xhat)))`,
+        where the last term is left out for the channels in which `var_grad` is False.
+        """
+        raise NotImplementedError("exercise 04-batchnorm-backward: BatchNormFunction.backward")
 
 
 # ------------------------------------------------------------------------ the CNN

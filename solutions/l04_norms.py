@@ -131,16 +131,22 @@ class BatchNorm(nn.Module):
         n = x.numel() / x.shape[1]
         with torch.no_grad():
             ema_update(self.means, mean, self.mom)
-            ema_update(self.vars, var * n / max(n - 1, 1), self.mom)
+            ema_update(self.vars, var * (n / max(n - 1, 1)), self.mom)
         return mean, var
         # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """In training, normalise with `update_stats(x)`; in evaluation (`self.training` False),
-        with the running `means` and `vars`; then `mults` and `adds` (`norm_affine`)."""
+        """In training, normalise with the batch statistics from `update_stats(x)`, with the gradient
+        flowing through them, as in `nn.BatchNorm2d`; in evaluation (`self.training` False), with the
+        running `means` and `vars`; then `mults` and `adds` (`norm_affine`)."""
         # BEGIN SOLUTION 04-batchnorm-forward
-        mean, var = self.update_stats(x) if self.training else (self.means, self.vars)
-        return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
+        if not self.training:
+            return norm_affine(x, self.means, self.vars, self.mults, self.adds, self.eps)
+        # `norm_affine(x, *self.update_stats(x), ...)` is this with autograd; BatchNormFunction
+        # (section 7) computes the same in one autograd node, the gradient through the statistics included.
+        with torch.no_grad():
+            mean, var = self.update_stats(x)
+        return BatchNormFunction.apply(x, mean, var, self.mults, self.adds, self.eps, mean.numel() / x.numel())
         # END SOLUTION
 
     def extra_repr(self) -> str:
@@ -309,15 +315,23 @@ class RunningBatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """In training, `update_stats(x)` first; then (in training and evaluation) normalise with
         `running_mean_var` of the averages and the variance from `clamp_var(var, seen)`, and apply
-        `mults` and `adds` (`norm_affine`). Before any training batch there is nothing to
-        normalise with: RuntimeError."""
+        `mults` and `adds` (`norm_affine`). In training the gradient flows through this batch's
+        share of the averages (`update_stats` keeps it), and not through a clamped variance: the
+        gradients of x, `mults` and `adds` are autograd's for that computation. Before any training
+        batch there is nothing to normalise with: RuntimeError in evaluation."""
         # BEGIN SOLUTION 04-rbn-forward
         if self.training:
-            self.update_stats(x)
+            with torch.no_grad():  # BatchNormFunction (section 7) gives x the gradient through the stats
+                mom1 = self.update_stats(x)
         elif not self.seen:
             raise RuntimeError("RunningBatchNorm has seen no training batch: it has no statistics yet")
         mean, var = running_mean_var(self.sums, self.sqrs, self.count)
-        return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
+        clamped = clamp_var(var, self.seen)
+        if not self.training:
+            return norm_affine(x, mean, clamped, self.mults, self.adds, self.eps)
+        # each value of x has the weight mom1 / count in the mean; a clamped variance is a constant
+        return BatchNormFunction.apply(x, mean, clamped, self.mults, self.adds, self.eps,
+                                       mom1 / self.count.item(), clamped == var)
         # END SOLUTION
 
     def extra_repr(self) -> str:
@@ -365,6 +379,55 @@ class LectureBatchNorm(BatchNorm):
             ema_update(self.means, mean, self.mom)
             ema_update(self.vars, var, self.mom)
         return mean, var
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        return norm_affine(x, *self.update_stats(x), self.mults, self.adds, self.eps)  # autograd, as the lecture's
+
+
+# ------------------------------------------------------ one autograd node: the backward by hand
+
+
+class BatchNormFunction(torch.autograd.Function):
+    """`norm_affine(x, mean, var, mults, adds, eps)` as one autograd node, for statistics made from x.
+
+    `mean` and `var` (shape (1, C, 1, 1)) come without gradients, but they were computed from `x`,
+    and the backward pass includes the gradient through them. Each value of x counts in its channel's
+    statistics with the weight `share`: d mean / dx = share, d var / dx = 2 share (x - mean). Batch
+    norm: share = 1 / n (n = N * H * W values per channel); RunningBatchNorm: mom1 / count. Where
+    `var_grad` (a (1, C, 1, 1) tensor, or None: everywhere) is False, the variance is a constant
+    (clamped) and passes no gradient. Use it as `BatchNormFunction.apply(x, mean, var, ...)`.
+    """
+
+    @staticmethod
+    def forward(ctx, x, mean, var, mults, adds, eps: float, share: float, var_grad=None):
+        rstd = torch.rsqrt(var + eps)
+        xhat = (x - mean).mul_(rstd)
+        ctx.save_for_backward(xhat, mults * rstd, var_grad)
+        ctx.share = share
+        return torch.addcmul(adds, xhat, mults)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """The gradients of the loss for `x`, `mults` and `adds` from `grad`, the loss's gradient for
+        the output (shape (N, C, H, W)); `None` for the other inputs.
+
+        `ctx.saved_tensors` holds `xhat`, the normalised input `(x - mean) / sqrt(var + eps)`, and
+        `factor = mults / sqrt(var + eps)` (shape (1, C, 1, 1)), and `var_grad` (see the class);
+        `ctx.share` is the share. With sums over (0, 2, 3) per channel (keepdim):
+        `grad_mults = sum(grad * xhat)` and `grad_adds = sum(grad)`, each shaped like `mults`
+        ((C, 1, 1)), and `grad_x = factor * (grad - share * (sum(grad) + xhat * sum(grad * xhat)))`,
+        where the last term is left out for the channels in which `var_grad` is False.
+        """
+        # BEGIN SOLUTION 04-batchnorm-backward
+        xhat, factor, var_grad = ctx.saved_tensors
+        sum_g = grad.sum((0, 2, 3), keepdim=True)
+        sum_gxhat = (grad * xhat).sum((0, 2, 3), keepdim=True)
+        through_var = sum_gxhat if var_grad is None else sum_gxhat * var_grad
+        grad_x = torch.addcmul(grad, xhat, through_var, value=-ctx.share).sub_(sum_g, alpha=ctx.share).mul_(factor)
+        return grad_x, None, None, sum_gxhat.squeeze(0), sum_g.squeeze(0), None, None, None
+        # END SOLUTION
 
 
 # ------------------------------------------------------------------------ the CNN

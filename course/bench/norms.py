@@ -31,23 +31,17 @@ from solutions.l04_norms import NFS, BatchNorm, GroupNorm, LayerNorm, RunningBat
 SIZES = [14, 7, 4, 2, 1]  # the spatial size after each of the CNN's stride-2 convs on 28 x 28
 GOALS = {"BatchNorm": 1.5, "RunningBatchNorm": 2.0}
 
+# (ours, PyTorch's), each made as `factory(channels, size)` for an input of shape (bs, channels, size, size)
 PAIRS = {
-    "BatchNorm": (BatchNorm, nn.BatchNorm2d),
-    "RunningBatchNorm": (RunningBatchNorm, nn.BatchNorm2d),
+    "BatchNorm": (lambda c, s: BatchNorm(c), lambda c, s: nn.BatchNorm2d(c)),
+    "RunningBatchNorm": (lambda c, s: RunningBatchNorm(c), lambda c, s: nn.BatchNorm2d(c)),
     "LayerNorm": (lambda c, s: LayerNorm(), lambda c, s: nn.LayerNorm((c, s, s))),
-    "GroupNorm": (lambda c: GroupNorm(4, c), lambda c: nn.GroupNorm(4, c)),
+    "GroupNorm": (lambda c, s: GroupNorm(4, c), lambda c, s: nn.GroupNorm(4, c)),
 }
 
 
 def shapes(bs: int) -> list[tuple[int, int, int, int]]:
     return [(bs, c, s, s) for c, s in zip(NFS, SIZES)]
-
-
-def make(factory, c: int, s: int) -> nn.Module:
-    try:
-        return factory(c, s)
-    except TypeError:
-        return factory(c)
 
 
 def step_time(layers, inputs, grads, iters: int) -> float:
@@ -64,8 +58,8 @@ def compare(name: str, bs: int, rounds: int) -> tuple[float, float, float]:
     ours_f, theirs_f = PAIRS[name]
     inputs = [torch.randn(shape, requires_grad=True) for shape in shapes(bs)]
     grads = [torch.randn(shape) for shape in shapes(bs)]
-    ours = [make(ours_f, x.shape[1], x.shape[2]) for x in inputs]
-    theirs = [make(theirs_f, x.shape[1], x.shape[2]) for x in inputs]
+    ours = [ours_f(x.shape[1], x.shape[2]) for x in inputs]
+    theirs = [theirs_f(x.shape[1], x.shape[2]) for x in inputs]
     iters = max(2, int(2000 / bs))  # about the same amount of work per measurement at every bs
     for layers in (ours, theirs):
         step_time(layers, inputs, grads, 2)  # warm up

@@ -403,3 +403,87 @@ def test_rbn_forward_clamps_early_and_refuses_without_stats(mod, ref, monkeypatc
     y = rbn(x)
     mean = x.mean((0, 2, 3), keepdim=True)
     assert close(y, (x - mean) / math.sqrt(0.01 + rbn.eps), 1e-4), "while seen < 20 the variance is at least 0.01"
+
+
+@pytest.mark.exercise("04-rbn-forward", points=2,
+                      hint="The gradient goes through this batch's share of the averages: BatchNormFunction's share is "
+                           "mom1 / count, and var_grad is False where clamp_var clamped.")
+def test_rbn_forward_gradients_are_autograds(mod, ref, monkeypatch):
+    isolate(monkeypatch, mod, ref, "running_mean_var", "clamp_var", "norm_affine")
+    rbn = rbn_with(ref, mod, "forward", nf=3)
+    with torch.no_grad():
+        rbn.mults.copy_(torch.randn(3, 1, 1))
+        rbn.adds.copy_(torch.randn(3, 1, 1))
+    probe = ref.RunningBatchNorm(3)  # the same layer, its gradient by autograd through update_stats
+    probe.load_state_dict(rbn.state_dict())
+    for step, bs in enumerate((2, 2, 6, 30)):
+        x1 = rand((bs, 3, 2, 2), grad=True)
+        if step == 0:
+            with torch.no_grad():
+                x1[1, 0] = x1[0, 0] + 1e-3  # channel 0 hardly varies: its variance is clamped, the others' not
+        x2, g = x1.detach().clone().requires_grad_(), torch.randn(bs, 3, 2, 2)
+        (rbn(x1) * g).sum().backward()
+        probe.update_stats(x2)
+        mean, var = ref.running_mean_var(probe.sums, probe.sqrs, probe.count)
+        (ref.norm_affine(x2, mean, ref.clamp_var(var, probe.seen), probe.mults, probe.adds, probe.eps) * g).sum().backward()
+        assert x1.grad is not None and close(x1.grad, x2.grad, 1e-4), f"input gradient, batch {step} of {bs}"
+        assert close(rbn.mults.grad, probe.mults.grad, 1e-4) and close(rbn.adds.grad, probe.adds.grad, 1e-4), \
+            f"mults and adds gradients, batch {step}"
+
+
+# ------------------------------------------------------------ the backward by hand
+
+def batch_norm_function(mod, x, mults, adds, eps=1e-5):
+    """`mod.BatchNormFunction` as BatchNorm uses it: x's own batch statistics, share 1 / n."""
+    with torch.no_grad():
+        var, mean = torch.var_mean(x, (0, 2, 3), correction=0, keepdim=True)
+    return mod.BatchNormFunction.apply(x, mean, var, mults, adds, eps, mean.numel() / x.numel())
+
+
+def affine_params(c, dtype=torch.float64):
+    return (torch.randn(c, 1, 1, dtype=dtype).requires_grad_(), torch.randn(c, 1, 1, dtype=dtype).requires_grad_())
+
+
+@pytest.mark.exercise("04-batchnorm-backward", points=3,
+                      hint="grad_x = factor * (grad - share * (sum(grad) + xhat * sum(grad * xhat))), sums per channel.")
+def test_batchnorm_backward_matches_pytorch(mod):
+    for shape in SHAPES:
+        x1 = rand(shape).double().requires_grad_()
+        x2 = x1.detach().clone().requires_grad_()
+        (m1, a1), g = affine_params(shape[1]), torch.randn(shape, dtype=torch.float64)
+        m2, a2 = m1.detach().clone().requires_grad_(), a1.detach().clone().requires_grad_()
+        (batch_norm_function(mod, x1, m1, a1) * g).sum().backward()
+        (F.batch_norm(x2, None, None, m2.view(-1), a2.view(-1), training=True, eps=1e-5) * g).sum().backward()
+        assert close(x1.grad, x2.grad, 1e-8), f"input gradient, shape {shape}"
+        assert m1.grad.shape == a1.grad.shape == (shape[1], 1, 1)
+        assert close(m1.grad, m2.grad, 1e-8) and close(a1.grad, a2.grad, 1e-8), f"mults and adds gradients, shape {shape}"
+
+
+@pytest.mark.exercise("04-batchnorm-backward", points=2, hint="torch.autograd.gradcheck compares your backward "
+                      "with finite differences of the forward: check each term of grad_x.")
+def test_batchnorm_backward_passes_gradcheck(mod):
+    x = rand((4, 3, 2, 2)).double().requires_grad_()
+    mults, adds = affine_params(3)
+    assert torch.autograd.gradcheck(lambda x, m, a: batch_norm_function(mod, x, m, a), (x, mults, adds))
+
+
+@pytest.mark.exercise("04-batchnorm-backward", points=2,
+                      hint="Use ctx.share, not 1 / n; and no gradient through the variance where var_grad is False.")
+def test_batchnorm_backward_with_a_share_and_a_clamped_variance(mod):
+    """Statistics as RunningBatchNorm makes them: old averages (constants) moved towards this batch's sums."""
+    x1 = rand((5, 3, 2, 2)).double().requires_grad_()
+    x2 = x1.detach().clone().requires_grad_()
+    (m1, a1), g = affine_params(3), torch.randn(5, 3, 2, 2, dtype=torch.float64)
+    m2, a2 = m1.detach().clone().requires_grad_(), a1.detach().clone().requires_grad_()
+    mom, count = 0.3, 0.7 * 15.0 + 0.3 * 20
+    sums = 0.7 * torch.randn(1, 3, 1, 1, dtype=torch.float64) * 15 + 0.3 * x2.sum((0, 2, 3), keepdim=True)
+    sqrs = 0.7 * 150 + 0.3 * (x2 * x2).sum((0, 2, 3), keepdim=True)
+    mean = sums / count
+    var = sqrs / count - mean * mean
+    floor = var.detach().flatten().sort().values[:2].mean().item()  # between the two smallest: one channel clamped
+    clamped = var.clamp_min(floor)
+    (((x2 - mean) / torch.sqrt(clamped + 1e-5) * m2 + a2) * g).sum().backward()  # autograd, through the stats
+    out = mod.BatchNormFunction.apply(x1, mean.detach(), clamped.detach(), m1, a1, 1e-5, mom / count, clamped == var)
+    (out * g).sum().backward()
+    assert close(x1.grad, x2.grad, 1e-8), "input gradient"
+    assert close(m1.grad, m2.grad, 1e-8) and close(a1.grad, a2.grad, 1e-8), "mults and adds gradients"

@@ -264,3 +264,78 @@ def forward(self, x):
     return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
 '''}),
 ]
+MUTANTS += [
+    ("04-rbn-forward", "no gradient through the statistics (they are computed under no_grad and used as constants)", {
+        "RunningBatchNorm.forward": '''
+def forward(self, x):
+    if self.training:
+        with torch.no_grad():
+            self.update_stats(x)
+    elif not self.seen:
+        raise RuntimeError("no statistics yet")
+    mean, var = running_mean_var(self.sums, self.sqrs, self.count)
+    return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
+'''}),
+    ("04-rbn-forward", "BatchNormFunction with the share mom1 (forgets to divide by count)", {
+        "RunningBatchNorm.forward": '''
+def forward(self, x):
+    if self.training:
+        with torch.no_grad():
+            mom1 = self.update_stats(x)
+    elif not self.seen:
+        raise RuntimeError("no statistics yet")
+    mean, var = running_mean_var(self.sums, self.sqrs, self.count)
+    clamped = clamp_var(var, self.seen)
+    if not self.training:
+        return norm_affine(x, mean, clamped, self.mults, self.adds, self.eps)
+    return BatchNormFunction.apply(x, mean, clamped, self.mults, self.adds, self.eps, mom1, clamped == var)
+'''}),
+    ("04-batchnorm-backward", "no gradient through the statistics (the lecture's no_grad gradient)", {
+        "BatchNormFunction.backward": '''
+def backward(ctx, grad):
+    xhat, factor, var_grad = ctx.saved_tensors
+    sum_g = grad.sum((0, 2, 3), keepdim=True)
+    sum_gxhat = (grad * xhat).sum((0, 2, 3), keepdim=True)
+    return grad * factor, None, None, sum_gxhat.squeeze(0), sum_g.squeeze(0), None, None, None
+'''}),
+    ("04-batchnorm-backward", "forgets the mean's term, share * sum(grad)", {
+        "BatchNormFunction.backward": '''
+def backward(ctx, grad):
+    xhat, factor, var_grad = ctx.saved_tensors
+    sum_g = grad.sum((0, 2, 3), keepdim=True)
+    sum_gxhat = (grad * xhat).sum((0, 2, 3), keepdim=True)
+    through_var = sum_gxhat if var_grad is None else sum_gxhat * var_grad
+    grad_x = (grad - ctx.share * xhat * through_var) * factor
+    return grad_x, None, None, sum_gxhat.squeeze(0), sum_g.squeeze(0), None, None, None
+'''}),
+    ("04-batchnorm-backward", "1 / n (the batch's own mean) instead of ctx.share", {
+        "BatchNormFunction.backward": '''
+def backward(ctx, grad):
+    xhat, factor, var_grad = ctx.saved_tensors
+    sum_g = grad.sum((0, 2, 3), keepdim=True)
+    sum_gxhat = (grad * xhat).sum((0, 2, 3), keepdim=True)
+    through_var = sum_gxhat if var_grad is None else sum_gxhat * var_grad
+    share = grad.shape[1] / grad.numel()
+    grad_x = factor * (grad - share * (sum_g + xhat * through_var))
+    return grad_x, None, None, sum_gxhat.squeeze(0), sum_g.squeeze(0), None, None, None
+'''}),
+    ("04-batchnorm-backward", "a clamped variance still passes its gradient (ignores var_grad)", {
+        "BatchNormFunction.backward": '''
+def backward(ctx, grad):
+    xhat, factor, var_grad = ctx.saved_tensors
+    sum_g = grad.sum((0, 2, 3), keepdim=True)
+    sum_gxhat = (grad * xhat).sum((0, 2, 3), keepdim=True)
+    grad_x = torch.addcmul(grad, xhat, sum_gxhat, value=-ctx.share).sub_(sum_g, alpha=ctx.share).mul_(factor)
+    return grad_x, None, None, sum_gxhat.squeeze(0), sum_g.squeeze(0), None, None, None
+'''}),
+    ("04-batchnorm-backward", "the gradient of mults from the output's gradient alone, sum(grad)", {
+        "BatchNormFunction.backward": '''
+def backward(ctx, grad):
+    xhat, factor, var_grad = ctx.saved_tensors
+    sum_g = grad.sum((0, 2, 3), keepdim=True)
+    sum_gxhat = (grad * xhat).sum((0, 2, 3), keepdim=True)
+    through_var = sum_gxhat if var_grad is None else sum_gxhat * var_grad
+    grad_x = torch.addcmul(grad, xhat, through_var, value=-ctx.share).sub_(sum_g, alpha=ctx.share).mul_(factor)
+    return grad_x, None, None, sum_g.squeeze(0), sum_g.squeeze(0), None, None, None
+'''}),
+]
