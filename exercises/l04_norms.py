@@ -1,4 +1,4 @@
-# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint b289b61bd929707a).
+# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint aaa3a90503a4ef54).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.
@@ -14,6 +14,8 @@ The layers, each an `nn.Module` for 4-d activations of shape (N, C, H, W):
 - `RunningBatchNorm(nf, mom=0.1, eps=1e-5)`: batch norm that uses its running statistics in
   training too, so it works at batch size 2; `LectureRunningBatchNorm` keeps the lecture's
   wrong debiasing for comparison.
+- `BatchNormFunction`: the training step of both batch norms as one autograd node, its backward
+  written by hand; `AutogradBatchNorm` is BatchNorm with autograd instead, to check it against.
 
 The pieces they are made of are functions of their own: `batch_stats`, `ema_update`,
 `norm_affine`, `fog`, `rbn_momentum`, `debias_factor`, `running_mean_var`, `clamp_var`.
@@ -296,7 +298,18 @@ class LectureRunningBatchNorm(RunningBatchNorm):
         return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
 
 
-class LectureBatchNorm(BatchNorm):
+class AutogradBatchNorm(BatchNorm):
+    """BatchNorm as section 2 builds it first: in training, `norm_affine` of the batch statistics from
+    `update_stats`, and autograd for the gradient through them (12 recorded operations where
+    `BatchNormFunction` is one). Kept to check and time `BatchNormFunction` against."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        return norm_affine(x, *self.update_stats(x), self.mults, self.adds, self.eps)
+
+
+class LectureBatchNorm(AutogradBatchNorm):
     """The lecture notebook's BatchNorm, kept to show the difference: its batch statistics are
     computed under `torch.no_grad()` (no gradient flows through the mean and variance) and with
     `x.var` (the unbiased variance) for normalising as well as for the running variance."""
@@ -307,11 +320,6 @@ class LectureBatchNorm(BatchNorm):
             ema_update(self.means, mean, self.mom)
             ema_update(self.vars, var, self.mom)
         return mean, var
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return super().forward(x)
-        return norm_affine(x, *self.update_stats(x), self.mults, self.adds, self.eps)  # autograd, as the lecture's
 
 
 # ------------------------------------------------------ one autograd node: the backward by hand

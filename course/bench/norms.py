@@ -53,21 +53,28 @@ def step_time(layers, inputs, grads, iters: int) -> float:
     return (time.perf_counter() - start) / iters
 
 
+def round_times(factories: dict, bs: int, rounds: int, iters: int | None = None) -> dict[str, list[float]]:
+    """Seconds per step of the five layers at batch size `bs` made by each of `factories`
+    (name -> `factory(channels, size)`), one per round, the factories measured interleaved, in
+    reversed order every other round. `iters` steps per measurement (default: about the same amount of
+    work at every batch size)."""
+    inputs = [torch.randn(shape, requires_grad=True) for shape in shapes(bs)]
+    grads = [torch.randn(shape) for shape in shapes(bs)]
+    layers = {name: [f(x.shape[1], x.shape[2]) for x in inputs] for name, f in factories.items()}
+    iters = iters or max(2, int(2000 / bs))
+    for ls in layers.values():
+        step_time(ls, inputs, grads, 2)  # warm up
+    times = {name: [] for name in layers}
+    for r in range(rounds):
+        for name in (list(layers) if r % 2 == 0 else list(layers)[::-1]):
+            times[name].append(step_time(layers[name], inputs, grads, iters))
+    return times
+
+
 def compare(name: str, bs: int, rounds: int) -> tuple[float, float, float]:
     """(ours, theirs, median ratio) in seconds per step of the five layers at batch size `bs`."""
     ours_f, theirs_f = PAIRS[name]
-    inputs = [torch.randn(shape, requires_grad=True) for shape in shapes(bs)]
-    grads = [torch.randn(shape) for shape in shapes(bs)]
-    ours = [ours_f(x.shape[1], x.shape[2]) for x in inputs]
-    theirs = [theirs_f(x.shape[1], x.shape[2]) for x in inputs]
-    iters = max(2, int(2000 / bs))  # about the same amount of work per measurement at every bs
-    for layers in (ours, theirs):
-        step_time(layers, inputs, grads, 2)  # warm up
-    times = {"ours": [], "theirs": []}
-    for r in range(rounds):
-        order = ("ours", "theirs") if r % 2 == 0 else ("theirs", "ours")
-        for who in order:
-            times[who].append(step_time(ours if who == "ours" else theirs, inputs, grads, iters))
+    times = round_times({"ours": ours_f, "theirs": theirs_f}, bs, rounds)
     ratios = [a / b for a, b in zip(times["ours"], times["theirs"])]
     return statistics.median(times["ours"]), statistics.median(times["theirs"]), statistics.median(ratios)
 
