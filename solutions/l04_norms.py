@@ -419,7 +419,11 @@ class BatchNormFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         """The gradients of the loss for `x`, `mults` and `adds` from `grad`, the loss's gradient for
-        the output (shape (N, C, H, W)); `None` for the other inputs.
+        the output (shape (N, C, H, W)): one value per input of `forward`, in order, `None` for
+        the others - `(grad_x, None, None, grad_mults, grad_adds, None, None, None)`. They must be
+        autograd's gradients of the same computation through the statistics (checked against
+        PyTorch's batch norm, with `torch.autograd.gradcheck`, and with a share other than 1 / n
+        and a clamped variance).
 
         `ctx.saved_tensors` holds `xhat`, the normalised input `(x - mean) / sqrt(var + eps)`, and
         `factor = mults / sqrt(var + eps)` (shape (1, C, 1, 1)), and `var_grad` (see the class);

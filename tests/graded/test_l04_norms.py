@@ -335,6 +335,18 @@ def rbn_with(ref, mod, method, nf=3):
     return with_methods(ref.RunningBatchNorm, mod.RunningBatchNorm, method)(nf)
 
 
+def rbn_and_probe(ref, mod, nf):
+    """The learner's `forward` on the reference layer, with random mults and adds, and a reference
+    layer in the same state to compute what it should give."""
+    rbn = rbn_with(ref, mod, "forward", nf=nf)
+    with torch.no_grad():
+        rbn.mults.copy_(torch.randn(nf, 1, 1))
+        rbn.adds.copy_(torch.randn(nf, 1, 1))
+    probe = ref.RunningBatchNorm(nf)
+    probe.load_state_dict(rbn.state_dict())
+    return rbn, probe
+
+
 @pytest.mark.exercise("04-rbn-update", points=3,
                       hint="lerp sums, sqrs and count (numel / C) towards the batch's with rbn_momentum(mom, bs); seen += bs.")
 def test_rbn_update_stats(mod, ref, monkeypatch):
@@ -370,12 +382,7 @@ def test_rbn_update_keeps_only_this_batchs_gradient(mod, ref, monkeypatch):
                       hint="Training: update_stats first; both modes: running_mean_var, clamp_var(var, seen), norm_affine.")
 def test_rbn_forward_in_training_and_evaluation(mod, ref, monkeypatch):
     isolate(monkeypatch, mod, ref, "running_mean_var", "clamp_var", "norm_affine")
-    rbn = rbn_with(ref, mod, "forward", nf=4)
-    with torch.no_grad():
-        rbn.mults.copy_(torch.randn(4, 1, 1))
-        rbn.adds.copy_(torch.randn(4, 1, 1))
-    probe = ref.RunningBatchNorm(4)
-    probe.load_state_dict(rbn.state_dict())
+    rbn, probe = rbn_and_probe(ref, mod, 4)
     for bs in (2, 2, 6, 30):
         x = rand((bs, 4, 3, 3))
         probe.update_stats(x)
@@ -410,12 +417,7 @@ def test_rbn_forward_clamps_early_and_refuses_without_stats(mod, ref, monkeypatc
                            "mom1 / count, and var_grad is False where clamp_var clamped.")
 def test_rbn_forward_gradients_are_autograds(mod, ref, monkeypatch):
     isolate(monkeypatch, mod, ref, "running_mean_var", "clamp_var", "norm_affine")
-    rbn = rbn_with(ref, mod, "forward", nf=3)
-    with torch.no_grad():
-        rbn.mults.copy_(torch.randn(3, 1, 1))
-        rbn.adds.copy_(torch.randn(3, 1, 1))
-    probe = ref.RunningBatchNorm(3)  # the same layer, its gradient by autograd through update_stats
-    probe.load_state_dict(rbn.state_dict())
+    rbn, probe = rbn_and_probe(ref, mod, 3)  # the probe's gradient: autograd through update_stats
     for step, bs in enumerate((2, 2, 6, 30)):
         x1 = rand((bs, 3, 2, 2), grad=True)
         if step == 0:
