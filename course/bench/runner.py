@@ -1,6 +1,6 @@
 """How much the course's training loop costs on top of a bare PyTorch loop (lesson 03's CNN).
 
-    python -m course.bench.runner [--rounds 3] [--bs 64 512] [--n 50000]
+    python -m course.bench.runner [--rounds 5] [--bs 64 512] [--n 50000]
 
 For each batch size, one epoch (training, then validation with loss and accuracy) of lesson 03's
 CNN on MNIST, run three ways on identical model copies and identical data:
@@ -135,7 +135,7 @@ def per_batch_overhead(n_batches: int = 5000, bs: int = 2, rounds: int = 3) -> t
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--bs", type=int, nargs="+", default=[64, 512])
     parser.add_argument("--n", type=int, default=50_000, help="training images (validation: n / 5)")
     args = parser.parse_args(argv)
