@@ -964,8 +964,8 @@ for bs, iters in [(2, 200), (32, 50), (512, 4)]:
 # %% [markdown]
 # The table's ratios are this execution's, on whatever else the machine was doing. One node
 # instead of twelve beats the autograd version at every batch size, but it does not catch PyTorch:
-# at batch size 2 ours stays about twice as slow or more, and at 512 it comes near 1.5x, the goal
-# this course set itself (docs/benchmarks.md records `python -m course.bench.norms`, which times
+# at batch size 2 ours is still roughly twice as slow, and at 512 it gets to about 1.5x or better,
+# the goal this course set itself (docs/benchmarks.md records `python -m course.bench.norms`, which times
 # all the layers more carefully). At batch size 512 the work is passes over memory: ours makes about
 # a dozen over the activations, forward and backward, where PyTorch's compiled kernel makes about
 # five. At batch size 2 the tensors are tiny and what is left is Python's cost per operation: our
