@@ -29,7 +29,7 @@ from course.stubs import ROOT, shown
 LESSONS = ROOT / "lessons"
 NAME = re.compile(r"\d\d_\w+\.py")  # lessons/NN_slug.py
 EXECUTED = ROOT / "build" / "executed"
-# seconds one cell may run: lesson 04 trains its 13 networks in one cell (about 8 minutes on 2 idle cores)
+# seconds one cell may run: lesson 04 trains its 13 networks in one cell (8-13 minutes on 2 idle cores)
 CELL_TIMEOUT = 1800
 # What a lesson's outputs depend on besides its own text: a change here re-executes every lesson.
 DEPENDENCIES = ("solutions/*.py", "course/check.py", "course/data.py", "course/seed.py", "course/show.py",

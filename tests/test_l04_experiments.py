@@ -1,0 +1,50 @@
+"""Lesson 04's runs: `run_cost` orders them as their real durations do, and `run_experiments` starts
+one worker per CPU plus one per busy CPU, at most one per run, longest first."""
+
+import pytest
+
+from solutions import l04_norms as l04
+
+E = l04.Experiment
+
+
+def test_run_cost_orders_the_lessons_runs_by_their_measured_durations():
+    # one thread, AMD EPYC, 2026-12-04: 153-276 s, 91 s, 35-41 s and 26 s
+    runs = [E("bs32", bs=32, epochs=1), E("bs512_3", bs=512, epochs=3), E("bs2", bs=2, epochs=1),
+            E("bs512_8", bs=512, epochs=8)]
+    assert [e.name for e in sorted(runs, key=l04.run_cost, reverse=True)] == ["bs2", "bs512_8", "bs512_3", "bs32"]
+    assert l04.run_cost(E("half", bs=2, n_train=25_000)) == l04.run_cost(E("full", bs=2)) // 2
+
+
+class FakePool:
+    """ProcessPoolExecutor's stand-in: records its worker count and runs the map in this process."""
+
+    def __init__(self, workers, **kwargs):
+        FakePool.workers = workers
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def map(self, f, items):
+        return map(f, items)
+
+
+@pytest.mark.parametrize("cpus, idle, n_runs, workers", [
+    (2, 2.0, 13, 2), (2, 1.9, 13, 2), (2, 1.0, 13, 3), (2, 0.1, 13, 4), (8, 7.0, 13, 9), (16, 0.0, 13, 13),
+    (None, 1.0, 5, 1),
+])
+def test_run_experiments_adds_a_worker_per_busy_cpu(monkeypatch, cpus, idle, n_runs, workers):
+    started = []
+    monkeypatch.setattr(l04, "ProcessPoolExecutor", FakePool)
+    monkeypatch.setattr(l04.os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(l04.threads, "idle_cores", lambda: idle)
+    monkeypatch.setattr(l04, "train_cnn", lambda e: started.append(e.name) or {"name": e.name})
+    runs = [E(f"bs{bs}_{i}", bs=bs) for i, bs in enumerate([512, 2, 32] * 5)][:n_runs]
+    results = l04.run_experiments(runs)
+    assert FakePool.workers == workers
+    assert sorted(results) == sorted(e.name for e in runs)
+    assert started == [e.name for e in sorted(runs, key=l04.run_cost, reverse=True)]
+    assert started[0].startswith("bs2_")
