@@ -1,4 +1,4 @@
-# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 920003061b766360).
+# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 5be25af48e27252b).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.
@@ -23,10 +23,10 @@ The pieces they are made of are functions of their own: `batch_stats`, `ema_upda
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing import get_context
@@ -447,8 +447,17 @@ def train_cnn(exp: Experiment) -> dict:
                 valid_acc=[v[1] for _, v in epochs])
 
 
-def _one_thread():
+def _start_worker():
+    """A worker process's set-up: one thread, and a session of its own (`os.setsid`, where there is one).
+
+    Linux shares the CPUs fairly between sessions ("autogroups") before it shares them between the
+    processes of a session. Workers in the notebook kernel's session would together get what one busy
+    program in another session gets - one core of two, however many workers there are; each in a
+    session of its own, a worker has the same claim as any other program."""
     torch.set_num_threads(1)
+    if hasattr(os, "setsid"):
+        with contextlib.suppress(OSError):  # already a session or process group leader
+            os.setsid()
 
 
 def run_cost(exp: Experiment) -> int:
@@ -474,11 +483,12 @@ def default_workers(n_runs: int) -> int:
 
 def run_experiments(exps, workers: int | None = None) -> dict[str, dict]:
     """`train_cnn` for each experiment, `workers` at a time (default: `default_workers`) in separate
-    processes, each on one thread; results by experiment name.
+    processes, each on one thread and in a session of its own; results by experiment name. An
+    interrupt (or any error) ends the workers at once.
 
     The runs are independent and each seeds itself, so the numbers do not depend on how many run
     at once. Longest first (`run_cost`), so that no long run starts last."""
     exps = sorted(exps, key=run_cost, reverse=True)
     workers = workers or default_workers(len(exps))
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_one_thread) as pool:
-        return {r["name"]: r for r in pool.map(train_cnn, exps)}
+    with get_context("spawn").Pool(workers, initializer=_start_worker) as pool:  # leaving it ends the workers
+        return {r["name"]: r for r in pool.map(train_cnn, exps, chunksize=1)}

@@ -117,14 +117,20 @@ show_source(Experiment, train_cnn)
 # discuss them. Each section says which run it uses; the table at the end lists them all. (With two
 # cores this cell takes several minutes; the rest of the lesson takes seconds.)
 #
-# Two details decide how long the cell takes. The longest runs start first, so that no long run is
-# left to run alone at the end; "longest" is estimated by `run_cost`, since a step at batch size 2
-# costs far more than 2/512 of a step at 512. And the number of worker processes depends on how
-# busy the machine is when the cell starts. On an idle machine, one per CPU. On a laptop where
-# something else keeps a core busy, one worker per core meant that two of our workers shared one
-# core while the other process kept the second to itself, and the cell took 2.2 times as long as on
-# the idle machine; so there is one more worker for each busy CPU, and the operating system then
-# shares every core between two processes.
+# Three details decide how long the cell takes, and the last two matter on a laptop where
+# something else keeps a core busy (on two cores, such a process made the cell take 2.2 times as
+# long as on the idle machine):
+#
+# - The longest runs start first, so that no long run is left to run alone at the end; "longest"
+#   is estimated by `run_cost`, since a step at batch size 2 costs far more than 2/512 of a step at 512.
+# - One worker per CPU, plus one for each CPU that another process keeps busy when the cell
+#   starts (`default_workers`): with one busy core of two, three workers and that process share two
+#   cores, two each, where two workers would have shared one core and left it the other.
+# - Each worker runs in a session of its own. Linux shares the CPUs fairly between sessions before
+#   it shares them between the processes of a session, and a notebook's kernel is one session: all
+#   its workers together got what the single busy program got, one core of two, however many there
+#   were. `ps -eo pid,sid,pcpu,comm` showed it: three workers at 33% each, the busy program at
+#   100%; with a session each, all four at 50%.
 
 # %%
 show_source(run_cost, default_workers, run_experiments)

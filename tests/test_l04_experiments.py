@@ -1,7 +1,12 @@
 """Lesson 04's runs: `run_cost` orders them as their real durations do, and `run_experiments` starts
 one worker per CPU plus one per busy CPU, at most one per run, longest first."""
 
+import os
+from multiprocessing import get_context
+from types import SimpleNamespace
+
 import pytest
+import torch
 
 from solutions import l04_norms as l04
 
@@ -17,9 +22,9 @@ def test_run_cost_orders_the_lessons_runs_by_their_measured_durations():
 
 
 class FakePool:
-    """ProcessPoolExecutor's stand-in: records its worker count and runs the map in this process."""
+    """multiprocessing's Pool stand-in: records its worker count and runs the map in this process."""
 
-    def __init__(self, workers, **kwargs):
+    def __init__(self, workers, initializer):
         FakePool.workers = workers
 
     def __enter__(self):
@@ -28,8 +33,9 @@ class FakePool:
     def __exit__(self, *exc):
         return False
 
-    def map(self, f, items):
-        return map(f, items)
+    def map(self, f, items, chunksize):
+        assert chunksize == 1  # larger chunks would hand a worker two long runs in a row
+        return list(map(f, items))
 
 
 @pytest.mark.parametrize("cpus, idle, n_runs, workers", [
@@ -38,7 +44,7 @@ class FakePool:
 ])
 def test_run_experiments_adds_a_worker_per_busy_cpu(monkeypatch, cpus, idle, n_runs, workers):
     started = []
-    monkeypatch.setattr(l04, "ProcessPoolExecutor", FakePool)
+    monkeypatch.setattr(l04, "get_context", lambda method: SimpleNamespace(Pool=FakePool))
     monkeypatch.setattr(l04.os, "cpu_count", lambda: cpus)
     monkeypatch.setattr(l04.threads, "idle_cores", lambda: idle)
     monkeypatch.setattr(l04, "train_cnn", lambda e: started.append(e.name) or {"name": e.name})
@@ -48,3 +54,11 @@ def test_run_experiments_adds_a_worker_per_busy_cpu(monkeypatch, cpus, idle, n_r
     assert sorted(results) == sorted(e.name for e in runs)
     assert started == [e.name for e in sorted(runs, key=l04.run_cost, reverse=True)]
     assert started[0].startswith("bs2_")
+
+
+@pytest.mark.skipif(not hasattr(os, "setsid"), reason="sessions are a POSIX notion")
+def test_a_worker_runs_on_one_thread_in_a_session_of_its_own():
+    with get_context("spawn").Pool(1, initializer=l04._start_worker) as pool:
+        pid, sid, threads = pool.apply(os.getpid), pool.apply(os.getsid, (0,)), pool.apply(torch.get_num_threads)
+    assert sid == pid != os.getsid(0)
+    assert threads == 1
