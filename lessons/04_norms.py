@@ -124,8 +124,8 @@ show_source(Experiment, train_cnn)
 # - The longest runs start first, so that no long run is left to run alone at the end; "longest"
 #   is estimated by `run_cost`, since a step at batch size 2 costs far more than 2/512 of a step at 512.
 # - One worker per CPU, plus one for each CPU that another process keeps busy when the cell
-#   starts (`default_workers`): with one busy core of two, three workers and that process share two
-#   cores, two each, where two workers would have shared one core and left it the other.
+#   starts (`default_workers`): with one busy core of two, three workers and that process share the
+#   two cores evenly, so our workers get 1.5 cores, where two would get 1.33.
 # - Each worker runs in a session of its own. Linux shares the CPUs fairly between sessions before
 #   it shares them between the processes of a session, and a notebook's kernel is one session: all
 #   its workers together got what the single busy program got, one core of two, however many there

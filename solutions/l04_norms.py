@@ -556,10 +556,10 @@ def default_workers(n_runs: int) -> int:
     """How many runs `run_experiments` trains at once: one per CPU, plus one for each CPU that other
     processes keep busy now (measured as `course.threads` measures idle cores), at most `n_runs`.
 
-    Beside a process that holds one of two cores, two workers would share the other core while that
-    process keeps its own (the lesson took 2.2 times as long as on the idle machine); with a third
-    worker, each core is shared by two processes. On an idle machine an extra worker only costs time
-    (9% more, measured), so there is none."""
+    Beside a program that keeps one of two cores busy, the CPUs are shared evenly among it and the
+    workers (each in a session of its own, `_start_worker`): two workers get 2/3 of a core each, 1.33
+    cores in all, and three get half a core each, 1.5 cores. On an idle machine an extra worker only
+    costs time (about 9% more, measured on 2 cores), so there is none."""
     cpus = os.cpu_count() or 1
     busy = cpus - min(cpus, int(threads.idle_cores() + 0.25))
     return max(1, min(n_runs, cpus + busy))
