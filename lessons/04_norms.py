@@ -1042,7 +1042,7 @@ print(f"\nthe runs took {runs_wall:.0f} s of wall-clock time; "
 # an epoch at batch size 512; the two RunningBatchNorm runs are the longest, since each step goes
 # through five of our layers written in Python. The seconds depend on the machine and on what else
 # it was doing: on an idle 2-core Intel Xeon the whole lesson took about 8 minutes, on an idle
-# 2-core AMD EPYC about 13.
+# 2-core AMD EPYC about 12.
 #
 # ## What you built
 #
