@@ -1,4 +1,4 @@
-# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 4c480e4223e3605e).
+# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 1b30b2bc9782dfb2).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.
@@ -37,8 +37,8 @@ from torch import nn
 from course import threads
 from course.seed import set_seed
 from solutions.l03_cnn_hooks import (  # noqa: F401  (re-exported: the lesson imports them from here)
-    AvgStatsCallback, BatchDataLoader, DataBunch, Dataset, GeneralRelu, Hook, Hooks, ParamScheduler, Recorder,
-    accuracy, append_stats, combine_scheds, get_learn_run, mnist_databunch, sched_lin,
+    AvgStatsCallback, BatchDataLoader, Callback, CancelEpochException, DataBunch, Dataset, GeneralRelu, Hook, Hooks,
+    ParamScheduler, Recorder, accuracy, append_stats, combine_scheds, get_learn_run, mnist_databunch, sched_lin,
 )
 
 # ------------------------------------------------------------------- the pieces
@@ -420,6 +420,18 @@ def mnist_images(n_train=None):
     return _DATA["x"][:n], _DATA["y"][:n], _DATA["xv"], _DATA["yv"]
 
 
+class CancelEpochOnNaN(Callback):
+    """Ends an epoch's training pass (CancelEpochException) after the first step whose loss was `nan`.
+
+    A `nan` loss has `nan` gradients, so that step has made the weights `nan`, and no later step can
+    bring them back (`nan - lr * grad` is `nan`): the rest of the pass would compute nothing but `nan`
+    and end where it is now. Validation still runs and measures the network as it is."""
+
+    def after_step(self):
+        if torch.isnan(self.loss):
+            raise CancelEpochException()
+
+
 def train_cnn(exp: Experiment) -> dict:
     """Train the lesson's CNN (`get_learn_run` with `conv_layer(norm=exp.norm)`, `init_cnn`, SGD) as
     `exp` says and return its numbers: `valid_acc`, `valid_loss` and `train_loss` of each epoch,
@@ -428,13 +440,14 @@ def train_cnn(exp: Experiment) -> dict:
     The images are already shaped (N, 1, 28, 28), so no callback reshapes them, and validation
     goes in batches of 1000 whatever the training batch size: in evaluation mode a norm layer
     does not use the batch's statistics, so the validation batch size changes nothing but speed.
+    A run whose loss turns `nan` skips the rest of each epoch's training (`CancelEpochOnNaN`).
     """
     set_seed(exp.seed)
     x, y, xv, yv = mnist_images(exp.n_train)
     data = DataBunch(BatchDataLoader(Dataset(x, y), exp.bs, shuffle=True), BatchDataLoader(Dataset(xv, yv), 1000),
                      c_in=784, c_out=10)
     epochs = []
-    cbs = [Recorder, partial(AvgStatsCallback, accuracy, report=lambda _: epochs.append(
+    cbs = [Recorder, CancelEpochOnNaN, partial(AvgStatsCallback, accuracy, report=lambda _: epochs.append(
         (run.avg_stats.train_stats.avg_stats, run.avg_stats.valid_stats.avg_stats)))]
     if exp.sched:
         pcts, scheds = zip(*[(p, sched_lin(a, b)) for p, a, b in exp.sched])

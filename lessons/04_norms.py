@@ -85,7 +85,7 @@ from solutions.l03_cnn_hooks import (
     BatchDataLoader, DataBunch, Dataset, Hooks, append_stats, get_cnn_model, get_learn_run, init_cnn, plot_stats,
 )
 from solutions.l04_norms import (
-    NFS, AutogradBatchNorm, BatchNorm, BatchNormFunction, Experiment, GroupNorm, InstanceNorm, LayerNorm,
+    NFS, AutogradBatchNorm, BatchNorm, BatchNormFunction, CancelEpochOnNaN, Experiment, GroupNorm, InstanceNorm, LayerNorm,
     LectureBatchNorm, LectureRunningBatchNorm, RunningBatchNorm, batch_stats, clamp_var, conv_layer, debias_factor,
     default_workers, ema_update, fog, layer_norm, mnist_images, norm_affine, rbn_momentum, run_cost, run_experiments,
     running_mean_var, train_cnn,
@@ -104,15 +104,19 @@ print(f"training images {tuple(x_train.shape)}, validation images {tuple(x_valid
 # This lesson trains the CNN of lesson 03 (five stride-2 conv layers with 8, 16, 32, 64 and 64
 # channels, then average pooling and a linear layer) thirteen times, with different norm layers,
 # batch sizes and learning rates. Each run is one call of `train_cnn`, which builds a Runner from
-# lesson 02 and 03's pieces exactly as lesson 03 did:
+# lesson 02 and 03's pieces exactly as lesson 03 did. Two of the runs blow up: their loss becomes
+# `nan`. A `nan` loss has `nan` gradients, the step makes every weight `nan`, and no later step can
+# undo that, so `CancelEpochOnNaN` ends the epoch's training there with lesson 02's
+# `CancelEpochException`; validation then measures the network exactly as the remaining steps
+# would have left it. (One of the two would otherwise spend 25,000 steps, four minutes, on `nan`.)
 
 # %%
-show_source(Experiment, train_cnn)
+show_source(Experiment, CancelEpochOnNaN, train_cnn)
 
 # %% [markdown]
 # Five of the runs use batch size 2: one epoch is then 25,000 steps, and each step is a dozen
-# small layers whose cost is mostly Python and PyTorch's per-operation overhead - far more time
-# than all the other runs together. The runs do not depend on each other and each seeds itself,
+# small layers whose cost is mostly Python and PyTorch's per-operation overhead - four of them
+# take more time than all the other runs together. The runs do not depend on each other and each seeds itself,
 # so we start them all now, in separate processes, and read their results in the sections that
 # discuss them. Each section says which run it uses; the table at the end lists them all. (With two
 # cores this cell takes several minutes; the rest of the lesson takes seconds.)
@@ -684,9 +688,10 @@ assert max(results["instance"]["valid_acc"]) < 0.2 and abs(acc("group") - acc("n
 # Instance norm stays at 0.1064 from the first epoch on: it predicts a single class, as the
 # computation above said it must. Group norm with 4 groups trains about as well as batch norm
 # (within a few tenths of a percent of section 3's two runs, whose noise section 3 measured: 0.9786
-# on the Intel machine, 0.9793 on the AMD one) without ever looking at another image. Layer norm, at fast.ai's learning
-# rate 0.8, diverged in our run: its loss became `nan` in the first epoch and the accuracy is that
-# of a constant guess, 0.0991. (fast.ai's `nan` came from its `.std` bug; ours is a real divergence
+# on the Intel machine, 0.9793 on the AMD one) without ever looking at another image. Layer norm, at
+# fast.ai's learning rate 0.8, diverged in our run: its loss became `nan` in the first epoch (so
+# `CancelEpochOnNaN` cut each epoch's training short) and the accuracy is that of a constant guess,
+# 0.0991, the share of zeros in the validation set (section 6 says why zeros). (fast.ai's `nan` came from its `.std` bug; ours is a real divergence
 # at this learning rate, with one scalar `mult` and `add` for the whole layer. We have not re-tuned
 # it here: try a smaller learning rate yourself.)
 #
@@ -829,8 +834,12 @@ print(f"step 1: correct {rows[0, 0]:.3f}, lecture {rows[0, 1]:.3f}; step 10: {ro
 for name, what in [("bs2_eps1e-5", "nn.BatchNorm2d"), ("bs2_eps1e-1", "nn.BatchNorm2d, eps 0.1"),
                    ("bs2_rbn_lecture", "LectureRunningBatchNorm"), ("bs2_rbn", "RunningBatchNorm")]:
     r = results[name]
-    print(f"{what:26s} validation loss {r['valid_loss'][-1]:10.4g}, accuracy {r['valid_acc'][-1]:.4f}")
+    print(f"{what:26s} validation loss {r['valid_loss'][-1]:10.4g}, accuracy {r['valid_acc'][-1]:.4f}, "
+          f"{len(r['losses'])} steps")
+lecture_losses = results["bs2_rbn_lecture"]["losses"]
+print(f"LectureRunningBatchNorm's losses: {[f'{loss:.3g}' for loss in lecture_losses]}")
 assert acc("bs2_rbn") > 0.9 and acc("bs2_rbn") > acc("bs2_eps1e-1") + 0.3
+assert len(lecture_losses) < 10 and math.isnan(lecture_losses[-1]) and acc("bs2_rbn_lecture") < 0.12
 
 # %% [markdown]
 # RunningBatchNorm takes batch size 2 from about 30% to well above 90% in one epoch, near the 0.9723
@@ -838,7 +847,11 @@ assert acc("bs2_rbn") > 0.9 and acc("bs2_rbn") > acc("bs2_eps1e-1") + 0.3
 # one seed, and at batch size 2 runs spread widely: the same layer ended at 0.9604 on the Intel
 # machine and at 0.9359 on the AMD one, and an earlier version on the Intel machine, the same up to
 # float rounding (autograd's backward instead of section 7's), at 0.9098. The layer with the wrong
-# debiasing did not survive: its loss became `nan`, and it ends at a constant guess, 0.0991.
+# debiasing did not survive its first step: normalised with a mean ten times too large, the first
+# batch gave a loss of hundreds of millions, the step that followed sent the weights so far that the
+# second loss was `nan`, and `CancelEpochOnNaN` ended the epoch there. A network with `nan` weights
+# outputs `nan` for every image; `argmax` picks class 0 for it, so the accuracy is the share of
+# zeros in the validation set, 0.0991.
 #
 # ### The one-epoch toy problem
 #
@@ -1038,11 +1051,12 @@ print(f"\nthe runs took {runs_wall:.0f} s of wall-clock time; "
       f"the whole lesson {time.perf_counter() - lesson_start:.0f} s")
 
 # %% [markdown]
-# The five batch-size-2 runs dominate the lesson's time: 25,000 small steps each, against 98 for
-# an epoch at batch size 512; the two RunningBatchNorm runs are the longest, since each step goes
-# through five of our layers written in Python. The seconds depend on the machine and on what else
-# it was doing: on an idle 2-core Intel Xeon the whole lesson took about 8 minutes, on an idle
-# 2-core AMD EPYC about 12.
+# The batch-size-2 runs dominate the lesson's time: 25,000 small steps each, against 98 for an
+# epoch at batch size 512. RunningBatchNorm's is the longest, since each step goes through five of
+# our layers written in Python; the lecture's version stopped after two steps (`CancelEpochOnNaN`),
+# where it used to be the longest of all. The seconds depend on the machine, on the day and on what
+# else the machine was doing: on idle 2-core cloud machines we have measured between 8 and 15
+# minutes for the whole lesson.
 #
 # ## What you built
 #

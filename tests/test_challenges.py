@@ -76,6 +76,26 @@ def test_a_plain_entry_is_scored(tmp_path, split):
     json.dumps(record)  # the results format is plain JSON
 
 
+def test_the_record_says_where_the_runs_trained(tmp_path, split):
+    record = score("one-epoch", write_entry(tmp_path, "BATCH_SIZE = 4"), split)
+    assert record["runs"][0]["device"] == "cpu"
+    record["hardware"] |= {"cpu": "Some CPU", "torch_threads": 1, "gpu": "Some GPU"}
+    assert ch.trained_on(record) == "Some CPU, 1 thread"  # a GPU the entry did not use is not where it trained
+    assert "(Some CPU, 1 thread)" in ch.describe(record)
+    record["runs"][0]["device"] = "cuda"
+    assert ch.trained_on(record) == "Some GPU" and "Some GPU" in leaderboard.challenge_markdown(
+        ch.CHALLENGES["one-epoch"], [record])
+
+
+def test_seeds_run_one_after_another_once_this_process_has_used_cuda(tmp_path, split, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(ch.multiprocessing, "get_context", lambda method: pytest.fail("forked after CUDA"))
+    said = []
+    record = ch.score(ch.CHALLENGES["one-epoch"], write_entry(tmp_path, "BATCH_SIZE = 4"), split, seeds=(0, 1),
+                      report=said.append, jobs=2)
+    assert [r["seed"] for r in record["runs"]] == [0, 1] and "one after another" in said[0]
+
+
 def test_a_seed_reproduces_its_run(tmp_path, split):
     path = write_entry(tmp_path, "BATCH_SIZE = 4")
     first, second = score("one-epoch", path, split), score("one-epoch", path, split)

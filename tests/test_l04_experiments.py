@@ -1,5 +1,6 @@
-"""Lesson 04's runs: `run_cost` orders them as their real durations do, and `run_experiments` starts
-one worker per CPU plus one per busy CPU, at most one per run, longest first."""
+"""Lesson 04's runs: `run_cost` orders them as their real durations do, `run_experiments` starts
+one worker per CPU plus one per busy CPU, at most one per run, longest first, and a run whose loss
+turns `nan` skips the rest of each epoch's training (`CancelEpochOnNaN`)."""
 
 import os
 from multiprocessing import get_context
@@ -7,8 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from solutions import l04_norms as l04
+from solutions.l03_cnn_hooks import get_runner
 
 E = l04.Experiment
 
@@ -62,3 +66,30 @@ def test_a_worker_runs_on_one_thread_in_a_session_of_its_own():
         pid, sid, threads = pool.apply(os.getpid), pool.apply(os.getsid, (0,)), pool.apply(torch.get_num_threads)
     assert sid == pid != os.getsid(0)
     assert threads == 1
+
+
+@pytest.mark.parametrize("nan_at, steps", [(None, [4, 4]), (1, [2, 1]), (0, [1, 1])])
+def test_a_nan_loss_ends_the_epochs_training_after_its_step(nan_at, steps):
+    """Two epochs of 4 training batches; the loss is `nan` from training step `nan_at` on. The pass
+    ends after the step with the first `nan` loss, which has made the weights `nan`; validation
+    (2 batches) runs every epoch all the same."""
+    torch.manual_seed(0)
+    train_steps, valid_batches = [], []
+
+    def loss_func(pred, yb):
+        loss = F.cross_entropy(pred, yb)
+        if not pred.requires_grad:
+            valid_batches.append(run.epoch)
+        elif nan_at is not None and len(train_steps) >= nan_at:
+            loss = loss * float("nan")
+        if pred.requires_grad:
+            train_steps.append(run.epoch)
+        return loss
+
+    data = l04.DataBunch(l04.BatchDataLoader(l04.Dataset(torch.randn(8, 3), torch.randint(0, 2, (8,))), 2),
+                         l04.BatchDataLoader(l04.Dataset(torch.randn(4, 3), torch.randint(0, 2, (4,))), 2))
+    learn, run = get_runner(nn.Linear(3, 2), data, lr=0.1, cbs=[l04.CancelEpochOnNaN], loss_func=loss_func)
+    run.fit(2, learn)
+    assert [train_steps.count(e) for e in (0, 1)] == steps
+    assert valid_batches == [0, 0, 1, 1]
+    assert torch.isnan(learn.model.weight).all().item() == (nan_at is not None)

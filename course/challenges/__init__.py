@@ -414,6 +414,7 @@ def run_once(challenge: Challenge, load, split: Split, seed: int) -> dict:
     if guard.n_batches == 0:
         raise EntryError(f"{entry.source}: the run trained on no batch at all (did a callback cancel training?)")
     result = {"seed": seed, "batch_size": bs, "epochs": epochs, "steps": guard.n_steps,
+              "device": next(learn.model.parameters()).device.type,  # cuda where the entry used DeviceCallback
               "valid_accuracy": accuracy(learn.model, split.x_valid, split.y_valid),
               "test_accuracy": None if split.x_test is None else accuracy(learn.model, split.x_test, split.y_test),
               "train_seconds": round(trained - built, 2), "total_seconds": round(time.perf_counter() - started, 2),
@@ -457,12 +458,16 @@ def score(challenge: Challenge, entry: Path | Callable[[], Entry], split: Split,
     """Run an entry (a file, or a function that makes a fresh Entry) once per seed: its result record.
 
     With `jobs` > 1, that many seeds run at once, each in a forked process of its own (same results:
-    each run seeds everything itself; on a busy machine the seconds per run are longer)."""
+    each run seeds everything itself; on a busy machine the seconds per run are longer), unless this
+    process has used CUDA already: a forked child cannot, so the seeds then run one after another."""
     global _job
     threads = apply_thread_policy()
     load = partial(load_entry, Path(entry)) if isinstance(entry, (str, Path)) else entry
     with guarded(challenge):
         entry = load()  # for its docstring; every run loads it afresh
+    if jobs > 1 and len(seeds) > 1 and torch.cuda.is_initialized():
+        report("this process has used CUDA, which a forked process cannot: the seeds run one after another")
+        jobs = 1
     if jobs > 1 and len(seeds) > 1:
         _job = (challenge, load, split)
         try:
@@ -514,11 +519,20 @@ def load_results(results=RESULTS) -> dict[str, list[dict]]:
     return out
 
 
+def trained_on(record: dict) -> str:
+    """Where the record's runs trained: the GPU's name if they did on one, else the CPU and its threads
+    (a GPU in the machine that an entry did not use is not where it trained)."""
+    hw = record["hardware"]
+    if hw.get("gpu") and any(run.get("device", "cpu") != "cpu" for run in record["runs"]):
+        return hw["gpu"]
+    return f"{hw['cpu']}, {hw['torch_threads']} thread{'s' if hw['torch_threads'] != 1 else ''}"
+
+
 def describe(record: dict) -> str:
     acc = record["valid_accuracy"]
     test = ("test set not available" if record["test_accuracy"] is None
             else f"test {record['test_accuracy']['mean']:.4f}")
     return (f"{record['challenge']} / {record['entry']}: valid {acc['mean']:.4f} ± {acc['std']:.4f} "
             f"(min {acc['min']:.4f}, max {acc['max']:.4f}) over seeds {record['seeds']}; {test}; "
-            f"{record['train_seconds']['mean']:.1f} s per run on {record['hardware']['torch_threads']} thread(s)")
+            f"{record['train_seconds']['mean']:.1f} s per run ({trained_on(record)})")
 

@@ -50,12 +50,6 @@ def _accuracy(stats: dict | None, seeds: int) -> str:
     return _pct(stats["mean"]) + (f" ± {100 * stats['std']:.2f}" if seeds > 1 else "")
 
 
-def _hardware(record: dict) -> str:
-    hw = record["hardware"]
-    threads = f"{hw['torch_threads']} thread{'s' if hw['torch_threads'] != 1 else ''}"
-    return f"{hw['gpu']}" if hw.get("gpu") else f"{hw['cpu']}, {threads}"
-
-
 def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: list[dict] = ()) -> str:
     """The leaderboard of one challenge: its entries and the ablation's runs under its rules
     (`ablated`), ranked by mean validation accuracy, with the lecture's and its notebook's published
@@ -92,7 +86,7 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
                 + ", ".join(f"{run['seed']}: {_pct(run['valid_accuracy'])} in {run['train_seconds']:.1f} s"
                             + (f" (load {run['load_average']})" if "load_average" in run else "")
                             for run in r["runs"])
-                + f"; {_hardware(r)} of {r['hardware']['cpu_count']} CPUs, torch {r['versions']['torch']}, "
+                + f"; {ch.trained_on(r)} of {r['hardware']['cpu_count']} CPUs, torch {r['versions']['torch']}, "
                 f"Python {r['versions']['python']}, {r['date'][:10]}; test set {r['test_set']}.</small>"]
     return "\n".join(out)
 
@@ -113,6 +107,6 @@ def ablation_markdown(records: dict[tuple[str, int], dict]) -> str:
         out.append(f"| {spec.label} | " + " | ".join(cells) + " |")
     seeds = sorted({s for r in records.values() for s in r["seeds"]})
     some = next(iter(records.values()))
-    out += ["", f"<small>Seeds {', '.join(map(str, seeds))}; {_hardware(some)}, torch {some['versions']['torch']}, "
+    out += ["", f"<small>Seeds {', '.join(map(str, seeds))}; {ch.trained_on(some)}, torch {some['versions']['torch']}, "
                 f"{some['date'][:10]}.</small>"]
     return "\n".join(out)
