@@ -108,7 +108,7 @@ print(f"training images {tuple(x_train.shape)}, validation images {tuple(x_valid
 # `nan`. A `nan` loss has `nan` gradients, the step makes every weight `nan`, and no later step can
 # undo that, so `CancelEpochOnNaN` ends the epoch's training there with lesson 02's
 # `CancelEpochException`; validation then measures the network exactly as the remaining steps
-# would have left it. (One of the two would otherwise spend 25,000 steps, four minutes, on `nan`.)
+# would have left it. (One of the two would otherwise spend 25,000 steps, four to five minutes, on `nan`.)
 
 # %%
 show_source(Experiment, CancelEpochOnNaN, train_cnn)
@@ -1070,7 +1070,7 @@ print(f"\nthe runs took {runs_wall:.0f} s of wall-clock time; "
 # | `rbn_momentum`, `debias_factor`, `running_mean_var`, `clamp_var` | RunningBatchNorm's pieces |
 # | `RunningBatchNorm` | batch norm with running statistics in training too; `LectureRunningBatchNorm` the wrong debiasing |
 # | `BatchNormFunction` | both layers' training step as one autograd node, the backward by hand; `AutogradBatchNorm` to check it |
-# | `Experiment`, `train_cnn`, `run_cost`, `default_workers`, `run_experiments` | the lesson's runs, several at a time |
+# | `Experiment`, `CancelEpochOnNaN`, `train_cnn`, `run_cost`, `default_workers`, `run_experiments` | the lesson's runs, several at a time; a diverged one stops at its first `nan` |
 #
 # `python -m course.bench.norms` times our layers against PyTorch's. **Exercises**:
 # `exercises/l04_norms.py`; grade them with `make grade LESSON=04`.

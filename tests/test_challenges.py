@@ -87,6 +87,12 @@ def test_the_record_says_where_the_runs_trained(tmp_path, split):
         ch.CHALLENGES["one-epoch"], [record])
 
 
+def test_seeds_run_side_by_side_on_one_thread_each(tmp_path, split):
+    record = ch.score(ch.CHALLENGES["one-epoch"], write_entry(tmp_path, "BATCH_SIZE = 4"), split, seeds=(0, 1),
+                      report=lambda *a: None, jobs=2)
+    assert [r["seed"] for r in record["runs"]] == [0, 1] and record["hardware"]["torch_threads"] == 1
+
+
 def test_seeds_run_one_after_another_once_this_process_has_used_cuda(tmp_path, split, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
     monkeypatch.setattr(ch.multiprocessing, "get_context", lambda method: pytest.fail("forked after CUDA"))

@@ -468,7 +468,8 @@ def score(challenge: Challenge, entry: Path | Callable[[], Entry], split: Split,
     if jobs > 1 and len(seeds) > 1 and torch.cuda.is_initialized():
         report("this process has used CUDA, which a forked process cannot: the seeds run one after another")
         jobs = 1
-    if jobs > 1 and len(seeds) > 1:
+    forked = jobs > 1 and len(seeds) > 1
+    if forked:
         _job = (challenge, load, split)
         try:
             with multiprocessing.get_context("fork").Pool(min(jobs, len(seeds))) as pool:
@@ -493,7 +494,8 @@ def score(challenge: Challenge, entry: Path | Callable[[], Entry], split: Split,
         "test_set": "available" if tested else "not available",
         "train_seconds": spread([r["train_seconds"] for r in runs]),
         "n_train": len(split.x_train), "n_valid": len(split.x_valid),
-        "hardware": hardware() | {"torch_threads": threads}, "versions": versions(),
+        # forked seeds run on one thread each (_run_seed)
+        "hardware": hardware() | {"torch_threads": 1 if forked else threads}, "versions": versions(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
