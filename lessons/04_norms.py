@@ -85,10 +85,10 @@ from solutions.l03_cnn_hooks import (
     BatchDataLoader, DataBunch, Dataset, Hooks, append_stats, get_cnn_model, get_learn_run, init_cnn, plot_stats,
 )
 from solutions.l04_norms import (
-    NFS, AutogradBatchNorm, BatchNorm, BatchNormFunction, CancelEpochOnNaN, Experiment, GroupNorm, InstanceNorm, LayerNorm,
-    LectureBatchNorm, LectureRunningBatchNorm, RunningBatchNorm, batch_stats, clamp_var, conv_layer, debias_factor,
-    default_workers, ema_update, fog, layer_norm, mnist_images, norm_affine, rbn_momentum, run_cost, run_experiments,
-    running_mean_var, train_cnn,
+    NFS, AutogradBatchNorm, BatchNorm, BatchNormFunction, CancelEpochOnNaN, Experiment, GroupNorm, InstanceNorm,
+    LayerNorm, LectureBatchNorm, LectureRunningBatchNorm, RunningBatchNorm, batch_stats, clamp_var, conv_layer,
+    debias_factor, default_workers, ema_update, fog, layer_norm, mnist_images, norm_affine, rbn_momentum, run_cost,
+    run_experiments, running_mean_var, train_cnn,
 )
 
 set_seed(42)
