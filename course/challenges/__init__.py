@@ -465,10 +465,10 @@ def score(challenge: Challenge, entry: Path | Callable[[], Entry], split: Split,
     load = partial(load_entry, Path(entry)) if isinstance(entry, (str, Path)) else entry
     with guarded(challenge):
         entry = load()  # for its docstring; every run loads it afresh
-    if jobs > 1 and len(seeds) > 1 and torch.cuda.is_initialized():
-        report("this process has used CUDA, which a forked process cannot: the seeds run one after another")
-        jobs = 1
     forked = jobs > 1 and len(seeds) > 1
+    if forked and torch.cuda.is_initialized():
+        report("this process has used CUDA, which a forked process cannot: the seeds run one after another")
+        forked = False
     if forked:
         _job = (challenge, load, split)
         try:
