@@ -1,7 +1,9 @@
 """Lesson 04's runs: `run_cost` orders them as their real durations do, `run_experiments` starts
 one worker per CPU plus one per busy CPU, at most one per run, longest first, and a run whose loss
-turns `nan` skips the rest of each epoch's training (`CancelEpochOnNaN`)."""
+turns `nan` skips the rest of each epoch's training (`CancelEpochOnNaN`), and tiny batches train
+without oneDNN (`TinyBatchConvs`)."""
 
+import contextlib
 import os
 from multiprocessing import get_context
 from types import SimpleNamespace
@@ -18,7 +20,7 @@ E = l04.Experiment
 
 
 def test_run_cost_orders_the_lessons_runs_by_their_measured_durations():
-    # one thread, AMD EPYC, 2026-12-04: 153-276 s, 91 s, 35-41 s and 26 s
+    # one thread, AMD EPYC, 2026-12-05 (two executions): 42-77 s, 38 s, 14-18 s and 11-12 s
     runs = [E("bs32", bs=32, epochs=1), E("bs512_3", bs=512, epochs=3), E("bs2", bs=2, epochs=1),
             E("bs512_8", bs=512, epochs=8)]
     assert [e.name for e in sorted(runs, key=l04.run_cost, reverse=True)] == ["bs2", "bs512_8", "bs512_3", "bs32"]
@@ -93,3 +95,53 @@ def test_a_nan_loss_ends_the_epochs_training_after_its_step(nan_at, steps):
     assert [train_steps.count(e) for e in (0, 1)] == steps
     assert valid_batches == [0, 0, 1, 1]
     assert torch.isnan(learn.model.weight).all().item() == (nan_at is not None)
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("bs, onednn_before, fails", [(2, True, False), (8, True, True), (9, True, False),
+                                                       (2, False, False), (9, False, False)])
+def test_tiny_batches_train_without_onednn_and_everything_else_keeps_the_setting(bs, onednn_before, fails):
+    """Training batches of at most 8 run with oneDNN off; validation, and whatever follows the fit
+    (also a fit that ends in an error), has the setting from before the fit; larger batches keep it."""
+    seen = {True: [], False: []}
+
+    def loss_func(pred, yb):
+        seen[pred.requires_grad].append(torch.backends.mkldnn.enabled)
+        if fails and len(seen[True]) == 3:
+            raise Boom
+        return F.cross_entropy(pred, yb)
+
+    data = l04.DataBunch(l04.BatchDataLoader(l04.Dataset(torch.randn(2 * bs, 3), torch.randint(0, 2, (2 * bs,))), bs),
+                         l04.BatchDataLoader(l04.Dataset(torch.randn(4, 3), torch.randint(0, 2, (4,))), 2))
+    learn, run = get_runner(nn.Linear(3, 2), data, lr=0.1, cbs=[l04.TinyBatchConvs], loss_func=loss_func)
+    before = torch.backends.mkldnn.enabled
+    try:
+        torch.backends.mkldnn.enabled = onednn_before
+        with pytest.raises(Boom) if fails else contextlib.nullcontext():
+            run.fit(2, learn)
+        assert torch.backends.mkldnn.enabled == onednn_before
+    finally:
+        torch.backends.mkldnn.enabled = before
+    assert seen[True] == [onednn_before and bs > 8] * (3 if fails else 4)
+    assert seen[False] == [onednn_before] * (2 if fails else 4)  # it fails in the second epoch
+
+
+def test_tiny_batch_convs_leaves_the_setting_alone_when_the_fit_fails_before_it_saved_it():
+    """A callback that runs before TinyBatchConvs fails in `begin_fit`: `after_fit` (in the fit's
+    `finally`) must neither touch the setting nor hide the error."""
+    class FailsFirst(l04.Callback):
+        _order = -20
+
+        def begin_fit(self):
+            raise Boom
+
+    data = l04.DataBunch(l04.BatchDataLoader(l04.Dataset(torch.randn(4, 3), torch.randint(0, 2, (4,))), 2),
+                         l04.BatchDataLoader(l04.Dataset(torch.randn(4, 3), torch.randint(0, 2, (4,))), 2))
+    learn, run = get_runner(nn.Linear(3, 2), data, lr=0.1, cbs=[FailsFirst, l04.TinyBatchConvs])
+    before = torch.backends.mkldnn.enabled
+    with pytest.raises(Boom):
+        run.fit(1, learn)
+    assert torch.backends.mkldnn.enabled == before
