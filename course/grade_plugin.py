@@ -98,10 +98,12 @@ def _end_with_parent():
         threading.Thread(target=watch, name="course-grade-watch-parent", daemon=True).start()
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: a malformed marker is an error in any run
+@pytest.hookimpl(tryfirst=True)  # before `-m` and `-k` deselect: a malformed marker is an error in any run
 def pytest_collection_modifyitems(items):
     for item in items:
-        exercise_fields(item)
+        fields = exercise_fields(item)
+        if fields:  # `-k 04-var-clamp` selects all of that exercise's tests, whatever their names
+            item.extra_keyword_matches.add(fields["exercise"])
 
 
 def describe(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 3e42630dc73eb84d).
+# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 4ee0f06522e5ab75).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.
@@ -119,7 +119,9 @@ class BatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """In training, normalise with the batch statistics from `update_stats(x)`, with the gradient
         flowing through them, as in `nn.BatchNorm2d`; in evaluation (`self.training` False), with the
-        running `means` and `vars`; then `mults` and `adds` (`norm_affine`)."""
+        running `means` and `vars`; then `mults` and `adds` (`norm_affine`). Write it with autograd
+        (`norm_affine` of what `update_stats` returns); ours trains through section 7's
+        `BatchNormFunction`, which gives the same numbers faster."""
         raise NotImplementedError("exercise 04-batchnorm-forward: BatchNorm.forward")
 
     def extra_repr(self) -> str:
@@ -191,14 +193,15 @@ def rbn_momentum(mom: float, bs: int) -> float:
     """RunningBatchNorm's weight of a new batch of `bs` items: `1 - (1 - mom) / sqrt(bs - 1)`.
 
     `mom` at bs = 2 (and for bs = 1, where the formula would divide by zero), growing towards 1 as
-    batches get larger and their statistics more trustworthy.
+    batches get larger and their statistics more trustworthy. Returns a Python float, not a tensor.
     """
     raise NotImplementedError("exercise 04-rbn-momentum: rbn_momentum")
 
 
 def debias_factor(moms) -> float:
     """The total weight an exponential moving average started at zero has given to the values it
-    has seen, after updates with the weights `moms` (one per update; an empty list: 0.0).
+    has seen, after updates with the weights `moms` (one per update, any iterable of floats - an
+    iterator too, so go through it once; none: 0.0).
 
     With `avg <- (1 - m) * avg + m * x` at each update, that total is `1 - prod(1 - m)`: for a
     constant m after t updates, `1 - (1 - m) ** t`. Dividing the average by it removes the pull
@@ -218,7 +221,8 @@ def running_mean_var(sums, sqrs, count) -> tuple[torch.Tensor, torch.Tensor]:
 
 def clamp_var(var: torch.Tensor, n_seen, min_var: float = 0.01, until: int = 20) -> torch.Tensor:
     """`var` with every value raised to at least `min_var` while fewer than `until` items have been
-    seen (`n_seen < until`); `var` unchanged after that. Not in place."""
+    seen (`n_seen < until`; a number or a 0-d tensor such as the buffer `seen`); `var` unchanged
+    after that. Not in place: `var` itself keeps its values."""
     raise NotImplementedError("exercise 04-var-clamp: clamp_var")
 
 
@@ -356,10 +360,11 @@ class BatchNormFunction(torch.autograd.Function):
 
         `ctx.saved_tensors` holds `xhat`, the normalised input `(x - mean) / sqrt(var + eps)`, and
         `factor = mults / sqrt(var + eps)` (shape (1, C, 1, 1)), and `var_grad` (see the class);
-        `ctx.share` is the share. With sums over (0, 2, 3) per channel (keepdim):
-        `grad_mults = sum(grad * xhat)` and `grad_adds = sum(grad)`, each shaped like `mults`
-        ((C, 1, 1)), and `grad_x = factor * (grad - share * (sum(grad) + xhat * sum(grad * xhat)))`,
-        where the last term is left out for the channels in which `var_grad` is False.
+        `ctx.share` is the share. The lesson (section 7) derives the formulas: the gradients of
+        `mults` and `adds` are per-channel sums over (0, 2, 3), shaped like `mults` ((C, 1, 1));
+        x's gradient collects its three paths to the output - directly, through the mean and through
+        the variance - with `share` in the place of the paper's 1 / m, and without the path through
+        the variance in the channels where `var_grad` is False.
         """
         raise NotImplementedError("exercise 04-batchnorm-backward: BatchNormFunction.backward")
 

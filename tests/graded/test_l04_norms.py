@@ -24,6 +24,11 @@ def close(a, b, tol=1e-5):
     return torch.allclose(a, b, atol=tol, rtol=tol)
 
 
+def show(t: torch.Tensor) -> list[float]:
+    """A tensor's values, rounded, for a failure message."""
+    return [round(v, 4) for v in t.flatten().tolist()]
+
+
 def isolate(monkeypatch, mod, ref, *names):
     """Use the reference versions of the module-level functions `names` inside `mod`."""
     for name in names:
@@ -81,16 +86,17 @@ def test_ema_update_is_pytorchs_running_mean(mod):
         bn(x)
         out = mod.ema_update(avg, x.mean((0, 2, 3)), 0.3)
         assert out is avg, "update avg in place and return it"
-    assert close(avg, bn.running_mean)
+    assert close(avg, bn.running_mean), (f"after 4 batches with mom 0.3, avg differs from nn.BatchNorm2d(momentum=0.3)'s "
+                                         f"running_mean by up to {(avg - bn.running_mean).abs().max():.3g}")
 
 
 @pytest.mark.exercise("04-ema", points=1, hint="(1 - mom) * avg + mom * new.")
 def test_ema_update_values(mod):
     avg = torch.tensor([10.0, 0.0])
     mod.ema_update(avg, torch.tensor([0.0, 10.0]), 0.1)
-    assert close(avg, torch.tensor([9.0, 1.0]))
+    assert close(avg, torch.tensor([9.0, 1.0])), f"avg [10, 0], new [0, 10], mom 0.1: avg became {show(avg)}, not [9, 1]"
     mod.ema_update(avg, torch.tensor([0.0, 0.0]), 1.0)
-    assert close(avg, torch.zeros(2))
+    assert close(avg, torch.zeros(2)), f"mom 1.0 must give the new value [0, 0], not {show(avg)}"
 
 
 @pytest.mark.exercise("04-normalize", points=1,
@@ -155,7 +161,8 @@ def test_batchnorm_update_returns_batch_stats_with_gradients(mod, ref, monkeypat
     mean, var = bn.update_stats(x)
     assert close(mean, x.mean((0, 2, 3), keepdim=True)) and close(var, x.var((0, 2, 3), correction=0, keepdim=True), 1e-4)
     assert mean.requires_grad and var.requires_grad, "the batch statistics must keep their gradients"
-    assert not bn.means.requires_grad and not bn.vars.requires_grad, "the running statistics must not"
+    assert not bn.means.requires_grad and not bn.vars.requires_grad, \
+        "the running statistics (means, vars) must not require grad: update them under torch.no_grad()"
 
 
 @pytest.mark.exercise("04-batchnorm-forward", points=3,
@@ -289,24 +296,24 @@ def test_fog_lowers_contrast_and_raises_brightness(mod):
 
 @pytest.mark.exercise("04-rbn-momentum", points=2, hint="1 - (1 - mom) / sqrt(bs - 1); bs = 1 gives mom.")
 def test_rbn_momentum(mod):
-    assert math.isclose(mod.rbn_momentum(0.1, 2), 0.1)
-    assert math.isclose(mod.rbn_momentum(0.1, 5), 0.55)
-    assert math.isclose(mod.rbn_momentum(0.1, 101), 0.91)
-    assert math.isclose(mod.rbn_momentum(0.2, 17), 0.8)
-    assert math.isclose(mod.rbn_momentum(0.1, 1), 0.1)
+    for mom, bs, expected in [(0.1, 2, 0.1), (0.1, 5, 0.55), (0.1, 101, 0.91), (0.2, 17, 0.8), (0.1, 1, 0.1)]:
+        got = mod.rbn_momentum(mom, bs)
+        assert isinstance(got, float) and math.isclose(got, expected), \
+            f"rbn_momentum({mom}, {bs}) returned {got!r}, expected the float {expected}"
     assert mod.rbn_momentum(0.1, 512) > mod.rbn_momentum(0.1, 32) > mod.rbn_momentum(0.1, 4)
 
 
 @pytest.mark.exercise("04-debias", points=2, hint="1 - the product of (1 - m) over the momenta.")
 def test_debias_factor(mod):
-    assert mod.debias_factor([]) == 0.0
-    assert math.isclose(mod.debias_factor([0.1] * 3), 1 - 0.9 ** 3)
+    assert mod.debias_factor([]) == 0.0, f"no updates: 0.0, not {mod.debias_factor([])!r}"
+    got = mod.debias_factor([0.1] * 3)
+    assert math.isclose(got, 1 - 0.9 ** 3), f"three updates with mom 0.1: {got!r}, expected 1 - 0.9 ** 3 = 0.271"
     moms = [0.1, 0.5, 0.25]
     avg = 0.0
     for m in moms:  # an EMA of the constant 1, started at 0: its value is the total weight
         avg = (1 - m) * avg + m * 1.0
-    assert math.isclose(mod.debias_factor(moms), avg)
-    assert math.isclose(mod.debias_factor(iter(moms)), avg), "any iterable of momenta"
+    assert math.isclose(mod.debias_factor(moms), avg), f"momenta {moms}: {mod.debias_factor(moms)!r}, expected {avg}"
+    assert math.isclose(mod.debias_factor(iter(moms)), avg), "any iterable of momenta (an iterator too)"
 
 
 @pytest.mark.exercise("04-running-var", points=2, hint="mean = sums / count; var = sqrs / count - mean ** 2.")
@@ -314,8 +321,10 @@ def test_running_mean_var_from_sums(mod):
     x = rand((6, 4, 3, 3))
     sums, sqrs, count = x.sum((0, 2, 3), keepdim=True), (x * x).sum((0, 2, 3), keepdim=True), torch.tensor(54.0)
     mean, var = mod.running_mean_var(sums, sqrs, count)
-    assert close(mean, x.mean((0, 2, 3), keepdim=True), 1e-4)
-    assert close(var, x.var((0, 2, 3), correction=0, keepdim=True), 1e-3)
+    expected = x.var((0, 2, 3), correction=0, keepdim=True)
+    assert close(mean, x.mean((0, 2, 3), keepdim=True), 1e-4), "mean: sums / count"
+    assert close(var, expected, 1e-3), \
+        f"variance {show(var)}, expected the biased one {show(expected)}"
     mean2, var2 = mod.running_mean_var(0.3 * sums, 0.3 * sqrs, 0.3 * count)
     assert close(mean2, mean, 1e-4) and close(var2, var, 1e-3), "a common factor cancels"
 
@@ -324,9 +333,13 @@ def test_running_mean_var_from_sums(mod):
 def test_clamp_var(mod):
     var = torch.tensor([0.001, 0.5, 0.0])
     out = mod.clamp_var(var, 4)
-    assert close(out, torch.tensor([0.01, 0.5, 0.01])) and close(var, torch.tensor([0.001, 0.5, 0.0])), "not in place"
-    assert close(mod.clamp_var(var, 19), torch.tensor([0.01, 0.5, 0.01]))
-    assert close(mod.clamp_var(var, 20), var) and close(mod.clamp_var(var, torch.tensor(40)), var)
+    assert close(out, torch.tensor([0.01, 0.5, 0.01])), f"var [0.001, 0.5, 0], 4 seen: {show(out)}, not [0.01, 0.5, 0.01]"
+    assert close(var, torch.tensor([0.001, 0.5, 0.0])), f"do not clamp in place: the input became {show(var)}"
+    out = mod.clamp_var(var, 19)
+    assert close(out, torch.tensor([0.01, 0.5, 0.01])), f"19 seen (< 20): still clamped, not {show(out)}"
+    out = mod.clamp_var(var, 20)
+    assert close(out, var), f"20 seen: no longer clamped, the variance as it is, not {show(out)}"
+    assert close(mod.clamp_var(var, torch.tensor(40)), var), "n_seen may be a tensor (the buffer `seen`)"
     assert close(mod.clamp_var(var, 5, min_var=0.1, until=6), torch.tensor([0.1, 0.5, 0.1]))
     assert close(mod.clamp_var(var, 6, min_var=0.1, until=6), var)
 
@@ -354,10 +367,13 @@ def test_rbn_update_stats(mod, ref, monkeypatch):
     rbn = rbn_with(ref, mod, "update_stats")
     x1, x2 = rand((5, 3, 2, 2)), rand((2, 3, 4, 4))
     m1 = rbn.update_stats(x1)
-    assert math.isclose(m1, ref.rbn_momentum(0.1, 5))
+    assert math.isclose(m1, ref.rbn_momentum(0.1, 5)), f"returned {m1!r}, expected rbn_momentum(0.1, 5) = 0.55"
     s1, q1 = x1.sum((0, 2, 3), keepdim=True), (x1 * x1).sum((0, 2, 3), keepdim=True)
-    assert close(rbn.sums, m1 * s1, 1e-4) and close(rbn.sqrs, m1 * q1, 1e-4)
-    assert close(rbn.count, torch.tensor(m1 * 20.0)) and int(rbn.seen) == 5
+    assert close(rbn.sums, m1 * s1, 1e-4) and close(rbn.sqrs, m1 * q1, 1e-4), \
+        "from zero, one batch: sums = mom1 * the batch's sums (mom1: the weight of the new batch)"
+    assert close(rbn.count, torch.tensor(m1 * 20.0)), \
+        f"count {rbn.count.item():.4g} after a (5, 3, 2, 2) batch from zero, expected mom1 * 20 = {m1 * 20:.4g}"
+    assert int(rbn.seen) == 5, f"seen {int(rbn.seen)} after a batch of 5, expected 5"
     m2 = rbn.update_stats(x2)
     assert math.isclose(m2, 0.1)
     s2, q2 = x2.sum((0, 2, 3), keepdim=True), (x2 * x2).sum((0, 2, 3), keepdim=True)
@@ -413,8 +429,8 @@ def test_rbn_forward_clamps_early_and_refuses_without_stats(mod, ref, monkeypatc
 
 
 @pytest.mark.exercise("04-rbn-forward", points=2,
-                      hint="The gradient goes through this batch's share of the averages: BatchNormFunction's share is "
-                           "mom1 / count, and var_grad is False where clamp_var clamped.")
+                      hint="The gradient goes through this batch's share of sums and sqrs: do not detach what "
+                           "update_stats returns; a variance that clamp_var clamped passes no gradient.")
 def test_rbn_forward_gradients_are_autograds(mod, ref, monkeypatch):
     isolate(monkeypatch, mod, ref, "running_mean_var", "clamp_var", "norm_affine")
     rbn, probe = rbn_and_probe(ref, mod, 3)  # the probe's gradient: autograd through update_stats
@@ -428,9 +444,9 @@ def test_rbn_forward_gradients_are_autograds(mod, ref, monkeypatch):
         probe.update_stats(x2)
         mean, var = ref.running_mean_var(probe.sums, probe.sqrs, probe.count)
         (ref.norm_affine(x2, mean, ref.clamp_var(var, probe.seen), probe.mults, probe.adds, probe.eps) * g).sum().backward()
-        assert x1.grad is not None and close(x1.grad, x2.grad, 1e-4), f"input gradient, batch {step} of {bs}"
+        assert x1.grad is not None and close(x1.grad, x2.grad, 1e-4), f"input gradient, step {step}, batch size {bs}"
         assert close(rbn.mults.grad, probe.mults.grad, 1e-4) and close(rbn.adds.grad, probe.adds.grad, 1e-4), \
-            f"mults and adds gradients, batch {step}"
+            f"mults and adds gradients, step {step}"
 
 
 # ------------------------------------------------------------ the backward by hand
