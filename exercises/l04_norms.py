@@ -1,4 +1,4 @@
-# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 4ee0f06522e5ab75).
+# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 67e8ea708c5c3b1e).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.
@@ -377,8 +377,8 @@ def conv_layer(ni: int, nf: int, ks: int = 3, stride: int = 2, norm=BatchNorm, *
     stride `stride`), a `GeneralRelu(**kwargs)`, then `norm(nf)` (a class or any callable that
     makes a layer for `nf` channels); `norm=None`: no norm layer.
 
-    With a norm the convolution has no bias (`bias=False`): the norm subtracts the mean, which
-    would remove any bias, and its own `adds` play that part. Without a norm it keeps its bias.
+    With a norm the convolution has no bias (`bias=False`), as in the lecture: the norms' `adds`
+    play that part (the previous layer's, through this convolution). Without a norm it keeps its bias.
     """
     raise NotImplementedError("exercise 04-conv-layer: conv_layer")
 

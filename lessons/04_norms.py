@@ -180,7 +180,8 @@ def acc(name):
 # $\epsilon$ keeps the division finite when a channel hardly varies. $\gamma$ and $\beta$ are
 # learned; we call them `mults` and `adds`. They matter: normalising alone would force every layer
 # to output mean 0 and variance 1, and the network could not choose any other scale. With them it
-# can even undo the normalisation ($\gamma = \sigma$, $\beta = \mu$) if that is what the loss wants.
+# can even undo the normalisation ($\gamma = \sqrt{\sigma^2 + \epsilon}$, $\beta = \mu$) if that is
+# what the loss wants.
 #
 # *Exercise `04-batch-stats`*: write `batch_stats`; *`04-normalize`*: write `norm_affine`.
 
@@ -192,7 +193,7 @@ show_source(batch_stats, norm_affine)
 # \epsilon}$ and $o = \beta - \mu f$. The small per-channel tensors $f$ and $o$ cost nothing, and the
 # big tensor `x` is read once (`torch.addcmul`) instead of four times. `batch_stats` uses
 # $\sigma^2 = E[x^2] - E[x]^2$ for the same reason (two quick passes), which is accurate while
-# the mean is not huge compared with the spread - true of normalised activations.
+# the mean is not huge compared with the spread - true of the activations of a normalised network.
 #
 # Let's apply it to real activations: the output of a freshly initialised first conv layer on 512
 # images, whose eight channels have quite different means and spreads.
@@ -302,9 +303,13 @@ plain = PlainAttribute().to(torch.float64)
 print(f"a plain tensor attribute is not saved ({list(plain.state_dict())}) and does not move ({plain.means.dtype})")
 
 # %% [markdown]
-# The gradient of the loss with respect to `adds` is a bias's gradient, so a convolution followed by
-# batch norm needs no bias of its own: the normalisation subtracts the channel mean, which would
-# cancel any constant the convolution added. That is why `conv_layer` below drops it.
+# The gradient of the loss with respect to `adds` is a bias's gradient. Where batch norm follows a
+# convolution directly (conv, norm, then activation, as in the paper), a conv bias is wasted: the
+# normalisation subtracts the channel mean, which cancels any constant the convolution added.
+# `conv_layer` below, like the lecture's, puts the activation in between, where a bias would move
+# the activation's threshold; it drops the bias all the same, as the lecture did: from the second
+# layer on, the previous layer's `adds`, passed through the convolution, give each channel a
+# constant of its own (except along the zero-padded borders).
 #
 # ### Is it PyTorch's batch norm?
 #
@@ -656,8 +661,8 @@ fig.tight_layout()
 # about $10^{-4}$ (that is $\epsilon$: it is added to the foggy image's smaller variance without
 # being scaled with it): each image was shifted and scaled by its own statistics, which undoes
 # any fog of this kind. Batch norm uses one mean and variance for the whole batch, so the foggy
-# image stays foggy relative to the sunny one and the difference survives. Layer norm trains (see
-# below, at its learning rate), but it throws away information that batch norm keeps.
+# image stays foggy relative to the sunny one and the difference survives. Layer norm throws away
+# information that batch norm keeps (and at fast.ai's learning rate it diverges: see below).
 #
 # ### Why instance norm cannot classify
 #
@@ -691,11 +696,11 @@ assert max(results["instance"]["valid_acc"]) < 0.2 and abs(acc("group") - acc("n
 # %% [markdown]
 # Instance norm stays at 0.1064 from the first epoch on: it predicts a single class, as the
 # computation above said it must. Group norm with 4 groups trains about as well as batch norm
-# (within a few tenths of a percent of section 3's two runs, whose noise section 3 measured: 0.9786
-# on the Intel machine, 0.9793 on the AMD one) without ever looking at another image. Layer norm, at
+# (within a few tenths of a percent of section 3's two runs; group norm reached 0.9786 on the Intel
+# machine, 0.9793 on the AMD one) without ever looking at another image. Layer norm, at
 # fast.ai's learning rate 0.8, diverged in our run: its loss became `nan` in the first epoch (so
 # `CancelEpochOnNaN` cut each epoch's training short) and the accuracy is that of a constant guess,
-# 0.0991, the share of zeros in the validation set (section 6 says why zeros). (fast.ai's `nan` came from its `.std` bug; ours is a real divergence
+# 0.0991, the share of zeros in the validation set (`argmax` of an all-`nan` output picks class 0). (fast.ai's `nan` came from its `.std` bug; ours is a real divergence
 # at this learning rate, with one scalar `mult` and `add` for the whole layer. We have not re-tuned
 # it here: try a smaller learning rate yourself.)
 #
@@ -792,11 +797,12 @@ v = torch.tensor([1e-6, 0.3])
 print(f"variance {v.tolist()}: after 4 items {clamp_var(v, 4).tolist()}, after 20 items {clamp_var(v, 20).tolist()}")
 
 # %% [markdown]
-# Put together. In training, the current batch's share of the averages keeps its gradient (the
-# older shares are detached constants), so gradients flow through the statistics as in batch norm,
-# weighted by $m_1$. *Exercises `04-rbn-update`, `04-rbn-forward`*: write `forward` with autograd
-# (`update_stats`, then `running_mean_var`, `clamp_var`, `norm_affine`); ours hands the training
-# step to `BatchNormFunction` (section 7) for speed, with the same outputs and gradients.
+# Put together. In training, the current batch's share of the averages keeps its gradient (the older
+# shares are detached constants), so gradients flow through the statistics as in batch norm,
+# weighted by each value's share $m_1 / \bar n$ (section 7). *Exercises `04-rbn-update`,
+# `04-rbn-forward`*: write `forward` with autograd (`update_stats`, then `running_mean_var`,
+# `clamp_var`, `norm_affine`); ours hands the training step to `BatchNormFunction` (section 7) for
+# speed, with the same outputs and gradients.
 
 # %%
 show_source(RunningBatchNorm, LectureRunningBatchNorm)
@@ -846,16 +852,17 @@ assert acc("bs2_rbn") > 0.9 and acc("bs2_rbn") > acc("bs2_eps1e-1") + 0.3
 assert len(lecture_losses) < 10 and math.isnan(lecture_losses[-1]) and acc("bs2_rbn_lecture") < 0.12
 
 # %% [markdown]
-# RunningBatchNorm takes batch size 2 from 20-40% to well above 90% in one epoch, near the 0.9723
-# that fast.ai's notebook reported for its corrected layer (its lecture: 91%). That is one run with
-# one seed, and at batch size 2 runs spread widely: the same layer ended at 0.9604 on the Intel
-# machine and at 0.9359 on the AMD one (0.9519 there with section 7's `TinyBatchConvs`), and an
-# earlier version on the Intel machine, the same up to float rounding (autograd's backward instead
-# of section 7's), at 0.9098. The layer with the wrong debiasing did not survive its first step:
-# normalised with a mean ten times too large, the first batch gave a loss of tens of millions, the
-# step that followed sent the weights so far that the second loss was `nan`, and `CancelEpochOnNaN`
-# ended the epoch there. A network with `nan` weights outputs `nan` for every image; `argmax` picks
-# class 0 for it, so the accuracy is the share of zeros in the validation set, 0.0991.
+# RunningBatchNorm takes batch size 2 from 20-40% to well above 90% in one epoch, a few points from
+# the 0.9723 that fast.ai's notebook reported for its corrected layer (its lecture: 91%). That is
+# one run with one seed, and at batch size 2 runs spread widely: the same layer ended at 0.9604 on
+# the Intel machine and at 0.9359 on the AMD one (0.9519 there with section 7's `TinyBatchConvs`),
+# and an earlier version on the Intel machine, the same up to float rounding (autograd's backward
+# instead of section 7's), at 0.9098. The layer with the wrong debiasing did not survive its first
+# step: normalised with a mean ten times too large, the first batch gave a loss of tens of millions,
+# the step that followed sent the weights so far that the second loss was `nan`, and
+# `CancelEpochOnNaN` ended the epoch there. A network with `nan` weights outputs `nan` for every
+# image; `argmax` picks class 0 for it, so the accuracy is the share of zeros in the validation set,
+# 0.0991.
 #
 # ### The one-epoch toy problem
 #
@@ -875,10 +882,10 @@ assert abs(acc("bs32_rbn") - 0.9818) < 0.005
 #
 # ## 7. Making batch norm fast
 #
-# Section 2's `BatchNorm` - `norm_affine` of the statistics from `update_stats`, with autograd for
-# the gradient through them - gives PyTorch's numbers, but it is slow. `AutogradBatchNorm` keeps that
-# version. Count what autograd records for one forward pass, against `nn.BatchNorm2d`, which makes a
-# single fused call:
+# The `BatchNorm` as section 2 first builds it - `norm_affine` of the statistics from `update_stats`,
+# with autograd for the gradient through them - gives PyTorch's numbers, but it is slow.
+# `AutogradBatchNorm` keeps that version. Count what autograd records for one forward pass, against
+# `nn.BatchNorm2d`, which makes a single fused call:
 
 # %%
 show_source(AutogradBatchNorm)
@@ -1028,10 +1035,10 @@ print(f"\nbatch size 2 on the lesson's {lesson_threads} thread(s): BatchNorm {t[
 
 # %% [markdown]
 # The table's ratios are this execution's, on whatever else the machine was doing. One node instead
-# of twelve beats the autograd version at every batch size, but it does not catch PyTorch: on one
-# thread ours stays behind by about 2-3x at batch size 2 and less the larger the batch, short of the
-# 1.5x this course set itself (docs/benchmarks.md records `python -m course.bench.norms`, which
-# times all the layers this way).
+# of twelve beats the autograd version at every batch size, but at small batches it does not catch
+# PyTorch: on one thread ours stays behind by about 2-3x at batch size 2 and less the larger the
+# batch, short of the 1.5x this course set itself (docs/benchmarks.md records
+# `python -m course.bench.norms`, which times all the layers this way).
 #
 # The last line shows why a benchmark must say how many threads it used. On two threads PyTorch's
 # kernel gets *slower* at batch size 2 and the ratio looks far better, for a reason that has nothing
@@ -1042,16 +1049,16 @@ print(f"\nbatch size 2 on the lesson's {lesson_threads} thread(s): BatchNorm {t[
 # thousands of elements on. (On a machine busy enough for the policy to give the lesson one thread,
 # the last line is the table's first again.)
 #
-# At batch size 512 ours comes close (1.0-1.2x on one thread), although it makes about a dozen
-# passes over the activations, forward and backward, where PyTorch's compiled kernel makes about
-# five. At batch size 2 the tensors are tiny and what is left is Python's cost per operation: our
-# step is still some twenty small tensor operations - the statistics, the running averages, the
-# normalisation, the backward's sums - each costing a few microseconds of dispatch whatever its size
-# (one that mixes a tensor with a Python number, such as `var + eps`, about twice as much), plus the
-# custom `autograd.Function`'s own cost each way, where PyTorch's module makes one call each way. In
-# a whole network the convolutions dominate and the difference mostly disappears: compare the
-# seconds of the runs `ours` and `nn` in the table below. RunningBatchNorm trains through the same
-# function.
+# At batch size 512 ours ties PyTorch or comes close (0.94-1.2x on one thread in our executions),
+# although it makes about a dozen passes over the activations, forward and backward, where PyTorch's
+# compiled kernel makes about five. At batch size 2 the tensors are tiny and what is left is
+# Python's cost per operation: our step is still some twenty small tensor operations - the
+# statistics, the running averages, the normalisation, the backward's sums - each costing a few
+# microseconds of dispatch whatever its size (one that mixes a tensor with a Python number, such as
+# `var + eps`, about twice as much), plus the custom `autograd.Function`'s own cost each way, where
+# PyTorch's module makes one call each way. In a whole network the convolutions dominate and the
+# difference mostly disappears: compare the seconds of the runs `ours` and `nn` in the table below.
+# RunningBatchNorm trains through the same function.
 #
 # ### The convolutions at batch size 2
 #
@@ -1106,8 +1113,8 @@ torch.set_num_threads(lesson_threads)
 # most 8 images, and for validation sets it back to what it was. That switch inside a fit, between
 # training and validation, is a callback's job. And since the setting belongs to the whole process,
 # it must be put back however the fit ends: `after_fit` runs in lesson 02's `finally` block, so even
-# a fit that fails with an error restores it. At batch size 2 this takes a quarter to a third off
-# each run (the closing paragraph of this lesson). The results change only by rounding (the two libraries
+# a fit that fails with an error restores it. At batch size 2 this takes a quarter to 40% off each
+# run (the closing paragraph of this lesson). The results change only by rounding (the two libraries
 # add up the products in different orders), but at batch size 2 rounding is enough to send a run
 # elsewhere, so the numbers of the batch-size-2 runs differ from those of executions without it.
 
@@ -1140,7 +1147,8 @@ print(f"\nthe runs took {runs_wall:.0f} s of wall-clock time; "
 # lesson at 3.2-3.5 minutes in one hour, and at 10 to 13 minutes on a slower day (before
 # `TinyBatchConvs`). Without section 7's `TinyBatchConvs` it took 256 s in that hour, against
 # 191-209 s with it: each batch-size-2 run with `nn.BatchNorm2d` 70 s instead of 42-47 s,
-# RunningBatchNorm's 106 s instead of 74-77 s.
+# RunningBatchNorm's 106 s instead of 74-77 s (measurements of 2026-12-05; this execution's own
+# seconds are in the table above).
 #
 # ## What you built
 #

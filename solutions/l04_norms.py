@@ -456,8 +456,8 @@ def conv_layer(ni: int, nf: int, ks: int = 3, stride: int = 2, norm=BatchNorm, *
     stride `stride`), a `GeneralRelu(**kwargs)`, then `norm(nf)` (a class or any callable that
     makes a layer for `nf` channels); `norm=None`: no norm layer.
 
-    With a norm the convolution has no bias (`bias=False`): the norm subtracts the mean, which
-    would remove any bias, and its own `adds` play that part. Without a norm it keeps its bias.
+    With a norm the convolution has no bias (`bias=False`), as in the lecture: the norms' `adds`
+    play that part (the previous layer's, through this convolution). Without a norm it keeps its bias.
     """
     # BEGIN SOLUTION 04-conv-layer
     layers = [nn.Conv2d(ni, nf, ks, padding=ks // 2, stride=stride, bias=norm is None), GeneralRelu(**kwargs)]
