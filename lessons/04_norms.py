@@ -263,18 +263,22 @@ print(f"after 5 batches: max |ours - nn.BatchNorm2d.running_mean| = {gap:.2e}")
 # %%
 batch_means = torch.stack([acts[torch.randint(0, 512, (64,)), 0].mean() for _ in range(200)])
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot(batch_means, color="tab:gray", alpha=0.5, lw=1, label="batch mean (channel 0)")
 for m in (0.9, 0.1, 0.01):
     avg, curve = torch.zeros(()), []
     for b in batch_means:
         curve.append(ema_update(avg, b, m).item())
-    ax.plot(curve, lw=1 if m == 0.9 else 1.5, label=f"running mean, momentum {m}")
+    ax.plot(curve, lw=1 if m == 0.9 else 1.5, ls="--" if m == 0.9 else "-", label=f"running mean, momentum {m}")
     print(f"momentum {m}: running mean after 200 batches {curve[-1]:.3f}, its std over the last 100 "
           f"{torch.tensor(curve[100:]).std():.4f}")
+ax.plot(batch_means, "o", color="black", ms=1.5, label="batch mean (channel 0)")
 ax.set(xlabel="batch", ylabel="mean", title="The running mean is a moving average")
 ax.legend(fontsize=8);
 
 # %% [markdown]
+# Momentum 0.9 jumps with every batch's noise; 0.1 settles after a few dozen batches; 0.01 has not
+# forgotten its start after 200 batches and is still climbing, so its "std over the last 100" is
+# that climb, not noise.
+#
 # The running statistics are not parameters - the optimiser must not train them - but they are
 # part of the model's state: saved with it, and moved with it to the GPU. That is what
 # `register_buffer` is for. Here is our layer.
@@ -529,10 +533,10 @@ for i, size in enumerate([14, 7, 4, 2, 1]):
           f" {amp2[i].median():12.2f} {amp2[i].max():7.1f}")
 
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.hist(amp2[4].log10(), bins=50, alpha=0.7, label="bs 2, last layer")
-ax.hist(amp512[4].log10(), bins=50, alpha=0.7, label="bs 512, last layer")
+ax.hist(amp2[4].log10(), bins=50, alpha=0.7, density=True, label="bs 2, last layer")
+ax.hist(amp512[4].log10(), bins=50, alpha=0.7, density=True, label="bs 512, last layer")
 ax.axvline(math.log10(1 / math.sqrt(1e-5)), color="tab:red", ls=":", label=r"$1/\sqrt{\epsilon}$, eps 1e-5")
-ax.set(xlabel=r"log10 amplification $1/\sqrt{\sigma^2+\epsilon}$", ylabel="count",
+ax.set(xlabel=r"log10 amplification $1/\sqrt{\sigma^2+\epsilon}$", ylabel="density",
        title="How much a batch norm amplifies")
 ax.legend(fontsize=8);
 
@@ -543,7 +547,7 @@ ax.legend(fontsize=8);
 # the ceiling $1/\sqrt{\epsilon} = 316$: there a channel often has the same value in both images
 # (after a ReLU, typically both zero), its batch variance is 0, and only $\epsilon$ bounds the
 # factor. The histogram shows the last layer: a broad spread over two orders of magnitude, and a
-# pile at the ceiling. (The bs-512 bars are small because they come from 20 batches, not 300.)
+# pile at the ceiling; at batch size 512, one narrow peak (both histograms have area 1).
 # That ceiling is set by $\epsilon$, which is therefore a hyperparameter, not just a guard against
 # dividing by zero. The runs at batch size 2, one epoch at learning rate 0.4, with
 # `nn.BatchNorm2d` and three values of eps (the lecture got about 26% with the default):
@@ -824,11 +828,14 @@ for step in range(120):
     rows.append((good, bad if step < 100 else good, feats[: 2 * step + 2, 0].mean().item()))
 rows = torch.tensor(rows)
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot(rows[:, 2], color="tab:gray", label="mean of all images so far")
-ax.plot(rows[:, 0], label="RunningBatchNorm")
-ax.plot(rows[:, 1], ls="--", label="LectureRunningBatchNorm")
+steps = range(1, len(rows) + 1)
+ax.plot(steps, rows[:, 2], color="tab:gray", label="mean of all images so far")
+ax.plot(steps, rows[:, 0], label="RunningBatchNorm")
+ax.plot(steps, rows[:, 1], ls="--", label="LectureRunningBatchNorm")
 ax.set(yscale="log", xlabel="step (batch of 2)", ylabel="channel 0 mean used",
        title="The mean each layer normalises with")
+ax.set_yticks([0.3, 0.5, 1, 2, 3], ["0.3", "0.5", "1", "2", "3"])
+ax.minorticks_off()
 ax.legend(fontsize=8)
 print(f"step 1: correct {rows[0, 0]:.3f}, lecture {rows[0, 1]:.3f}; step 10: {rows[9, 0]:.3f} vs {rows[9, 1]:.3f}; "
       f"step 50: {rows[49, 0]:.3f} vs {rows[49, 1]:.3f}")
