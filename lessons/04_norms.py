@@ -68,6 +68,7 @@
 import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
 
 # %%
+import copy
 import math
 import statistics
 import time
@@ -116,30 +117,16 @@ print(f"training images {tuple(x_train.shape)}, validation images {tuple(x_valid
 show_source(Experiment, CancelEpochOnNaN, train_cnn)
 
 # %% [markdown]
-# Five of the runs use batch size 2: one epoch is then 25,000 steps, and each step is a dozen
-# small layers whose cost is mostly Python and PyTorch's per-operation overhead - four of them
-# take more time than all the other runs together. The runs do not depend on each other and each seeds itself,
-# so we start them all now, in separate processes, and read their results in the sections that
-# discuss them. Each section says which run it uses; the table at the end lists them all. (With two
-# cores this cell takes several minutes; the rest of the lesson takes seconds.)
-#
-# Three details decide how long the cell takes, and the last two matter on a laptop where
-# something else keeps a core busy (on two cores, such a process made the lesson take 2.2 times as
-# long as on the idle machine without them, 1.3 times with them: `python -m course.bench.lessons 04`):
-#
-# - The longest runs start first, so that no long run is left to run alone at the end; "longest"
-#   is estimated by `run_cost`, since a step at batch size 2 costs far more than 2/512 of a step at 512.
-# - One worker per CPU, plus one for each CPU that another process keeps busy when the cell
-#   starts (`default_workers`): with one busy core of two, three workers and that process share the
-#   two cores evenly, so our workers get 1.5 cores, where two would get 1.33.
-# - Each worker runs in a session of its own. Linux shares the CPUs fairly between sessions before
-#   it shares them between the processes of a session, and a notebook's kernel is one session: all
-#   its workers together got what the single busy program got, one core of two, however many there
-#   were. `ps -eo pid,sid,pcpu,comm` showed it: three workers at 33% each, the busy program at
-#   100%; with a session each, all four at 50%.
+# Five of the runs use batch size 2: one epoch is then 25,000 steps, and each step is a dozen small
+# layers whose cost is mostly Python and PyTorch's per-operation overhead. The four of them that
+# train to the end (the fifth diverges) take more time than all the other runs together. The runs do
+# not depend on each other and each seeds itself, so we start them all now, in separate processes,
+# and read their results in the sections that discuss them. Each section says which run it uses; the
+# table at the end lists them all. (With two cores this cell takes several minutes; the rest of the
+# lesson takes seconds. How the runs share the cores is machinery, not batch norm: it is explained
+# after the table of all the runs.)
 
 # %%
-show_source(run_cost, default_workers, run_experiments)
 E = Experiment
 EXPERIMENTS = [
     E("ours", BatchNorm, 512, 1.0, 3), E("nn", nn.BatchNorm2d, 512, 1.0, 3),
@@ -194,6 +181,23 @@ show_source(batch_stats, norm_affine)
 # big tensor `x` is read once (`torch.addcmul`) instead of four times. `batch_stats` uses
 # $\sigma^2 = E[x^2] - E[x]^2$ for the same reason (two quick passes), which is accurate while
 # the mean is not huge compared with the spread - true of the activations of a normalised network.
+# When it is huge, the two terms are large, nearly equal numbers, and float32 keeps only about seven
+# significant digits of each: their difference loses the variance. Values with a spread of 1 around
+# a growing mean:
+
+# %%
+noise = torch.randn(10_000, generator=torch.Generator().manual_seed(0))
+for shift in (0.0, 100.0, 1e4):
+    shifted = noise + shift
+    shortcut = (shifted * shifted).mean() - shifted.mean() ** 2
+    print(f"mean {shift:7.0f}: E[x^2] - E[x]^2 = {shortcut.item():9.4f}   "
+          f"two passes: {shifted.var(correction=0).item():.4f}")
+
+# %% [markdown]
+# At a mean of 10,000 the squares are near $10^8$, where neighbouring float32 numbers are 8 apart:
+# a variance of 1 is below the rounding. A layer that may see such inputs subtracts the mean first
+# (two passes over the data, or Welford's one-pass update); ours sees the activations of a
+# normalised network.
 #
 # Let's apply it to real activations: the output of a freshly initialised first conv layer on 512
 # images, whose eight channels have quite different means and spreads.
@@ -726,10 +730,16 @@ assert max(results["instance"]["valid_acc"]) < 0.2 and abs(acc("group") - acc("n
 
 # %%
 show_source(running_mean_var)
+
+
+def fmt(t):
+    return "[" + ", ".join(f"{v:.4g}" for v in t.tolist()) + "]"
+
+
 xs = torch.randn(10, 3, 4, 4) * 2 + 5
 mean, var = running_mean_var(xs.sum((0, 2, 3)), (xs * xs).sum((0, 2, 3)), torch.tensor(160.0))
-print(f"from sums: mean {mean.tolist()}, var {var.tolist()}")
-print(f"directly : mean {xs.mean((0, 2, 3)).tolist()}, var {xs.var((0, 2, 3), correction=0).tolist()}")
+print(f"from sums: mean {fmt(mean)}, var {fmt(var)}")
+print(f"directly : mean {fmt(xs.mean((0, 2, 3)))}, var {fmt(xs.var((0, 2, 3), correction=0))}")
 
 # %% [markdown]
 # **2. A momentum that depends on the batch size.** A batch of 512 images tells us much more than
@@ -790,15 +800,16 @@ print(f"sums debiased, count not: mean {(s / d) / c:.2f} (ten times too large)")
 # reconstruction, not something the notebook shows.)
 #
 # **4. A floor for the variance at the start.** After the first batch of two images, the variance
-# rests on two values per channel and may be almost zero. Until 20 items have been seen, the
-# variance is clamped to at least 0.01, capping the amplification at 10.
+# rests on the values of two images - on the last layer's 1 x 1 maps, two numbers per channel - and
+# may be almost zero. Until 20 items have been seen, the variance is clamped to at least 0.01,
+# capping the amplification at 10.
 #
 # *Exercise `04-var-clamp`*: write `clamp_var`.
 
 # %%
 show_source(clamp_var)
 v = torch.tensor([1e-6, 0.3])
-print(f"variance {v.tolist()}: after 4 items {clamp_var(v, 4).tolist()}, after 20 items {clamp_var(v, 20).tolist()}")
+print(f"variance {fmt(v)}: after 4 items {fmt(clamp_var(v, 4))}, after 20 items {fmt(clamp_var(v, 20))}")
 
 # %% [markdown]
 # Put together. In training, the current batch's share of the averages keeps its gradient (the older
@@ -807,9 +818,26 @@ print(f"variance {v.tolist()}: after 4 items {clamp_var(v, 4).tolist()}, after 2
 # `04-rbn-forward`*: write `forward` with autograd (`update_stats`, then `running_mean_var`,
 # `clamp_var`, `norm_affine`); ours hands the training step to `BatchNormFunction` (section 7) for
 # speed, with the same outputs and gradients.
+#
+# Written with autograd, the layer keeps this batch's share of `sums` and `sqrs` *in its buffers*,
+# gradient and all, until the next batch replaces them. After the last step of training they
+# still hold a piece of that step's graph - which keeps the step's tensors alive and makes
+# `copy.deepcopy` refuse the model. Ours updates the averages under `torch.no_grad()`, so its
+# buffers are plain tensors:
 
 # %%
 show_source(RunningBatchNorm, LectureRunningBatchNorm)
+by_autograd, ours = RunningBatchNorm(3), RunningBatchNorm(3)
+xb = torch.randn(4, 3, 2, 2, generator=torch.Generator().manual_seed(0), requires_grad=True)
+by_autograd.update_stats(xb)  # the exercise's training step, as autograd sees it
+ours(xb)
+for name, layer in (("autograd's", by_autograd), ("ours", ours)):
+    try:
+        copy.deepcopy(layer)
+        outcome = "copied"
+    except RuntimeError as e:
+        outcome = f"RuntimeError: {str(e).split('.')[0]}"
+    print(f"{name:10s} sums.requires_grad={layer.sums.requires_grad!s:5s}  deepcopy: {outcome}")
 
 # %% [markdown]
 # What the two versions compute in practice, at batch size 2 on the input of a norm layer: the
@@ -1138,8 +1166,10 @@ show_source(TinyBatchConvs)
 print(f"{'run':16s} {'norm':24s} {'bs':>4s} {'epochs':>6s} {'valid loss':>11s} {'accuracy':>9s} {'seconds':>8s}")
 for exp in EXPERIMENTS:
     r = results[exp.name]
-    norm = (getattr(exp.norm, "__name__", None)
-            or f"{exp.norm.func.__name__}{exp.norm.args or ''}{exp.norm.keywords or ''}")
+    norm = getattr(exp.norm, "__name__", None)
+    if norm is None:  # a partial: GroupNorm(4), BatchNorm2d(eps=0.01)
+        parts = [*map(repr, exp.norm.args), *(f"{k}={v}" for k, v in exp.norm.keywords.items())]
+        norm = f"{exp.norm.func.__name__}({', '.join(parts)})"
     print(f"{exp.name:16s} {norm[:24]:24s} {exp.bs:4d} {exp.epochs:6d} {r['valid_loss'][-1]:11.4g} "
           f"{r['valid_acc'][-1]:9.4f} {r['seconds']:8.0f}")
 print(f"\nthe runs took {runs_wall:.0f} s of wall-clock time; "
@@ -1157,6 +1187,28 @@ print(f"\nthe runs took {runs_wall:.0f} s of wall-clock time; "
 # RunningBatchNorm's 106 s instead of 74-77 s (measurements of 2026-12-05; this execution's own
 # seconds are in the table above).
 #
+# ### How the runs share two cores
+#
+# Three details decide how long the cell that starts the runs takes, and the last two matter on a
+# laptop where something else keeps a core busy (on two cores, such a process made the lesson take
+# 2.2 times as long as on the idle machine without them, 1.3 times with them:
+# `python -m course.bench.lessons 04`):
+#
+# - The longest runs start first, so that no long run is left to run alone at the end; "longest"
+#   is estimated by `run_cost`, since a step at batch size 2 costs far more than 2/512 of a step at 512.
+# - One worker per CPU, plus one for each CPU that another process keeps busy when the cell
+#   starts (`default_workers`): with one busy core of two, three workers and that process share the
+#   two cores evenly, so our workers get 1.5 cores, where two would get 1.33.
+# - Each worker runs in a session of its own. Linux shares the CPUs fairly between sessions before
+#   it shares them between the processes of a session, and a notebook's kernel is one session: all
+#   its workers together got what the single busy program got, one core of two, however many there
+#   were. `ps -eo pid,sid,pcpu,comm` showed it: three workers at 33% each, the busy program at
+#   100%; with a session each, all four at 50%.
+
+# %%
+show_source(run_cost, default_workers, run_experiments)
+
+# %% [markdown]
 # ## What you built
 #
 # | piece | job |

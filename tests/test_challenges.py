@@ -232,6 +232,20 @@ def test_refused_an_optimiser_the_course_has_not_built(tmp_path, split, opt):
     refused("optimiser", "one-epoch", write_entry(tmp_path, "BATCH_SIZE = 4", learn_run=learn_run), split)
 
 
+@pytest.mark.parametrize("loss", ["partial(nn.functional.cross_entropy, label_smoothing=0.1)",
+                                  "nn.CrossEntropyLoss(label_smoothing=0.1)",
+                                  "nn.CrossEntropyLoss(weight=torch.ones(10))",
+                                  "lambda pred, y: nn.functional.cross_entropy(pred, y) * 2"])
+def test_refused_a_loss_the_course_has_not_built(tmp_path, split, loss):
+    learn_run = LINEAR.replace("nn.functional.cross_entropy, data", f"{loss}, data")
+    refused("loss", "one-epoch", write_entry(tmp_path, "BATCH_SIZE = 4", learn_run=learn_run), split)
+
+
+def test_plain_cross_entropy_loss_module_is_accepted(tmp_path, split):
+    learn_run = LINEAR.replace("nn.functional.cross_entropy, data", "nn.CrossEntropyLoss(), data")
+    assert score("one-epoch", write_entry(tmp_path, "BATCH_SIZE = 4", learn_run=learn_run), split)["runs"]
+
+
 def test_refused_momentum_switched_on_while_training(tmp_path, split):
     path = write_entry(tmp_path, "BATCH_SIZE = 4", cbs="[partial(ParamScheduler, 'momentum', lambda pos: 0.9)]")
     assert "momentum=0.9" in refused("optimiser", "one-epoch", path, split)

@@ -69,6 +69,8 @@ RULES = {
     "optimiser": "only optimisers the course has built: plain SGD as in the lessons (torch.optim.SGD "
                  "without momentum, weight decay or nesterov) or one defined in solutions/",
     "runner": "the entry returns a Learner on the challenge's data and the course's Runner",
+    "loss": "the entry trains with the course's loss: plain cross-entropy (F.cross_entropy, or "
+            "nn.CrossEntropyLoss without label smoothing or class weights) or one defined in solutions/",
 }
 
 
@@ -277,9 +279,22 @@ def check_optimiser(opt) -> None:
                                              + ": the course's SGD is plain SGD")
 
 
+def check_loss(loss_func) -> None:
+    """Refuse a loss other than the course's cross-entropy (label smoothing, class weights, a wrapper)."""
+    if loss_func is nn.functional.cross_entropy or getattr(loss_func, "__module__", "").split(".")[0] == "solutions":
+        return
+    if type(loss_func) is nn.CrossEntropyLoss:
+        if loss_func.label_smoothing or loss_func.weight is not None:
+            raise RuleViolation("loss", f"nn.CrossEntropyLoss(label_smoothing={loss_func.label_smoothing}, "
+                                        f"weight={'set' if loss_func.weight is not None else None}): "
+                                        "the course's cross-entropy has neither")
+        return
+    raise RuleViolation("loss", f"{loss_func!r} is not the course's loss; use F.cross_entropy")
+
+
 def check_learn_run(challenge: Challenge, returned, data) -> tuple[l00.Learner, l00.Runner]:
     """What `learn_run` returned, checked before training: a Learner on `data`, a course Runner, a
-    course optimiser, and no normalisation layer where the challenge forbids them."""
+    course optimiser and loss, and no normalisation layer where the challenge forbids them."""
     if not (isinstance(returned, tuple) and len(returned) == 2):
         raise EntryError(f"learn_run(data) must return (learn, run), got {type(returned).__name__}")
     learn, run = returned
@@ -295,6 +310,7 @@ def check_learn_run(challenge: Challenge, returned, data) -> tuple[l00.Learner, 
         if norms:
             raise RuleViolation("no-norm", f"the model has {', '.join(norms)}")
     check_optimiser(learn.opt)
+    check_loss(learn.loss_func)
     return learn, run
 
 

@@ -1,0 +1,51 @@
+"""full-resolution with two more stride-1 convolutions, the norm before the activation, and a gentler peak.
+
+Three changes to `full-resolution`, which together take one epoch from 98.74% to 98.96% (seeds
+0-2, 2 threads; 99.04% on one thread, where the sums are added up in another order):
+
+- Two more 3 x 3 convolutions that keep the resolution, one at 14 x 14 (32 channels) and one at
+  7 x 7 (64 channels): 28 -> 28 -> 14 -> 14 -> 7 -> 7 -> 4 -> 2. Each image is seen once, so what
+  the network learns is limited by what each step can do with its batch; two more layers of
+  nonlinearity where strokes become parts of digits give every step more to work with, for about
+  40% more time per step.
+- conv -> `nn.BatchNorm2d` -> `GeneralRelu` instead of lesson 04's conv -> GeneralRelu -> norm: the
+  activation then sees normalised inputs, so its leak, its shift `sub` and its ceiling `maxv` act
+  at the same place of every channel's distribution, whatever the convolution's scale.
+- The learning rate peaks at 1.0 instead of 2.0 (warm-up from 0.1 over 30% of the epoch) and ends
+  at 0.0005 instead of 0.002 (cosine): with the deeper network, half the step is enough, and the
+  last steps settle further.
+
+A search on one thread, seed 0 each (seeds differ by about 0.1 point, so one-seed numbers are a
+lean, not a proof): `full-resolution` 98.73%; the two stride-1 layers alone 98.95% (only the
+14 x 14 one 98.89%, only the 7 x 7 one 98.83%, the 14 x 14 one with wider layers 98.85%, a third
+at 28 x 28 98.87%); with the norm first 98.99%; with the gentler schedule 99.00%. All three,
+seeds 0-2 on one thread: 99.04%; on top of that, each at 99.0%: a peak of 0.7 (99.01%), a 20%
+warm-up (99.00%), a second stride-1 layer at 7 x 7 (99.01%) or one at 4 x 4 (99.06%), batch size
+64 with a peak of 2.0 (98.97%).
+"""
+
+from functools import partial
+
+from torch import nn
+
+from solutions.l03_cnn_hooks import (
+    GeneralRelu, Lambda, ParamScheduler, combine_scheds, flatten, get_runner, init_cnn, sched_cos,
+)
+
+BATCH_SIZE = 32
+# (channels, kernel size, stride): 28 -> 28 -> 14 -> 14 -> 7 -> 7 -> 4 -> 2
+LAYERS = [(16, 5, 1), (32, 3, 2), (32, 3, 1), (64, 3, 2), (64, 3, 1), (128, 3, 2), (128, 3, 2)]
+
+
+def norm_first_layer(ni: int, nf: int, ks: int, stride: int) -> nn.Sequential:
+    """Convolution (no bias: the norm adds one), nn.BatchNorm2d, then lesson 03's GeneralRelu."""
+    return nn.Sequential(nn.Conv2d(ni, nf, ks, padding=ks // 2, stride=stride, bias=False), nn.BatchNorm2d(nf),
+                         GeneralRelu(leak=0.1, sub=0.4, maxv=6.0))
+
+
+def learn_run(data):
+    nis = [1] + [nf for nf, _, _ in LAYERS]
+    model = nn.Sequential(*[norm_first_layer(ni, nf, ks, s) for ni, (nf, ks, s) in zip(nis, LAYERS)],
+                          nn.AdaptiveAvgPool2d(1), Lambda(flatten), nn.Linear(LAYERS[-1][0], data.c_out))
+    sched = combine_scheds([0.3, 0.7], [sched_cos(0.1, 1.0), sched_cos(1.0, 0.0005)])
+    return get_runner(init_cnn(model), data, lr=0.1, cbs=[partial(ParamScheduler, "lr", sched)])
