@@ -10,7 +10,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from course.stubs import ROOT
+from course.paths import ROOT
 
 KERNEL = "callbacks-to-norms"  # the kernel `make lab` installs into the course's environment
 WHAT_TO_DO = (f"Open the lessons from the repository with `make lab` (it starts JupyterLab in the course's "

@@ -24,7 +24,7 @@ import jupytext
 import nbformat
 
 from course import threads
-from course.stubs import ROOT, shown
+from course.paths import ROOT, shown
 
 LESSONS = ROOT / "lessons"
 NAME = re.compile(r"\d\d_\w+\.py")  # lessons/NN_slug.py

@@ -40,7 +40,8 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course.stubs import ROOT, _functions, find_regions, make_stub
+from course.paths import ROOT
+from course.stubs import find_regions, functions, make_stub
 
 MUTANTS_DIR = ROOT / "tests" / "mutants"
 MIN_MUTANTS = 2
@@ -80,7 +81,7 @@ class Variant:
 def replace_defs(source: str, replacements: dict[str, str], filename: str = "<solution>") -> str:
     """`source` with each def named in `replacements` (qualname -> the new def's source) replaced."""
     lines = source.splitlines()
-    funcs = dict(_functions(ast.parse(source, filename)))
+    funcs = dict(functions(ast.parse(source, filename)))
     edits = []
     for qualname, new in replacements.items():
         if qualname not in funcs:

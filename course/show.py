@@ -7,10 +7,15 @@ learner reading top to bottom can write it first. Other code stays in view.
 
 import html
 import inspect
+import re
 import textwrap
 from pathlib import Path
 
-from course.stubs import BEGIN, END, shown
+from course.paths import shown
+
+# the markers of an exercise's region in solutions/ (course.stubs turns each region into a stub)
+BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION (?P<id>\d\d-[a-z0-9-]+)\s*$")
+END = re.compile(r"^\s*# END SOLUTION\s*$")
 
 
 def source(obj) -> str:

@@ -45,7 +45,9 @@ from mkdocs.utils import get_relative_url
 
 from course import grade
 from course import lessons as lesson_runner
-from course.stubs import BEGIN, END, ROOT, Region, _functions, find_regions, make_stub
+from course.paths import ROOT
+from course.show import BEGIN, END
+from course.stubs import Region, find_regions, functions, make_stub
 
 BUILD = ROOT / "build"
 SITE = BUILD / "site"
@@ -205,7 +207,7 @@ def code_blocks(source: str, functions: list[str], regions: list[Region] = ()) -
     """
     lines = source.splitlines()
     tree = ast.parse(source)
-    nodes = dict(_functions(tree))  # qualified name, as course.stubs names a region's function -> node
+    nodes = dict(functions(tree))  # qualified name, as course.stubs names a region's function -> node
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     classes = {name.rpartition(".")[0]: parents[node] for name, node in nodes.items()
                if isinstance(parents[node], ast.ClassDef)}  # a method's class, by qualified name

@@ -35,18 +35,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+from course.paths import EXERCISES, ROOT, SOLUTIONS, shown
+from course.show import BEGIN, END
+
 BACKUPS = ROOT / ".exercises-backup"
-
-
-def shown(path: Path) -> Path:
-    """`path` as messages show it: relative to the repository when inside it."""
-    path = Path(path).resolve()
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-
-BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION (?P<id>\d\d-[a-z0-9-]+)\s*$")
-END = re.compile(r"^\s*# END SOLUTION\s*$")
 LEAK = re.compile(r"(BEGIN|END) SOLUTION")
 HEADER = "# GENERATED from solutions/{name} by `make stubs` (fingerprint {fingerprint}).\n"
 FINGERPRINT = re.compile(r"^# GENERATED from solutions/\S+ by `make stubs` \(fingerprint ([0-9a-f]{16})\)\.$")
@@ -67,7 +59,7 @@ class Region:
     docstring: str | None
 
 
-def _functions(tree: ast.AST):
+def functions(tree: ast.AST):
     """Yield (qualname, node) for every function, methods as Class.method."""
     def walk(node, prefix):
         for child in ast.iter_child_nodes(node):
@@ -82,7 +74,7 @@ def _functions(tree: ast.AST):
 def find_regions(source: str, filename: str = "<solution>") -> list[Region]:
     """Parse the marked regions of one solution file, checking that each is well formed."""
     lines = source.splitlines()
-    funcs = list(_functions(ast.parse(source, filename)))
+    funcs = list(functions(ast.parse(source, filename)))
     regions, open_at = [], None
     for n, line in enumerate(lines, 1):
         if (m := BEGIN.match(line)):

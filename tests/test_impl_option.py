@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from course.stubs import ROOT
+from course.paths import ROOT
 
 
 @pytest.mark.parametrize("args", [["--impl", "exercises"], ["--impl=solutions"],

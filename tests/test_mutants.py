@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from course import mutants, stubs
-from course.stubs import ROOT
+from course.paths import ROOT
 
 SOLUTION = textwrap.dedent('''\
     class Counter:

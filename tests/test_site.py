@@ -30,7 +30,8 @@ import pytest
 
 from course import site
 from course.lessons import all_lessons, digest, executed_path
-from course.stubs import ROOT, find_regions
+from course.paths import ROOT
+from course.stubs import find_regions
 
 browser_test = pytest.mark.browser  # applied together with `slow` to each test that drives Chromium
 

@@ -8,7 +8,7 @@ import sys
 import nbformat
 
 from course import lessons, threads
-from course.stubs import ROOT
+from course.paths import ROOT
 
 
 def test_policy_sleeps_waiting_threads_and_keeps_a_users_choice(monkeypatch):

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from course import lessons, threads
-from course.stubs import shown
+from course.paths import shown
 
 SETTINGS = ("course", "1-thread", "2-threads", "2-passive")
 DEFAULT = ("course", "1-thread", "2-threads")

@@ -48,7 +48,7 @@ from torch import nn  # noqa: E402
 
 import course.data  # noqa: E402
 from course.seed import set_seed  # noqa: E402
-from course.stubs import ROOT  # noqa: E402
+from course.paths import ROOT  # noqa: E402
 from solutions import l00_training_loop as l00  # noqa: E402
 from solutions import l02_exceptions as l02  # noqa: E402
 from solutions import l03_cnn_hooks as l03  # noqa: E402
