@@ -3,29 +3,29 @@
 Usage::
 
     python -m course.grade [--lesson NN] [--impl exercises|solutions] [--timeout SECONDS]
-    python -m course.grade --check [--timeout SECONDS]
+    python -m course.grade --check [--lesson NN] [--timeout SECONDS]
 
-The graded tests (`tests/graded/test_lNN_*.py`, marked `exercise`) run in one pytest process per
-lesson (forked from a server that has imported torch once), where pytest-timeout cuts each test
-after `--timeout` seconds and `course.grade_plugin` records each result as a JSON line, and imports
-the module under test once first (one verdict for all its tests when that fails). A test that even
-the timeout cannot stop (a hang inside C code, a crash of the interpreter) brings the run down; the
-grader records it as failed and resumes after it. Ctrl-C, SIGTERM and SIGHUP kill the runs and
-remove their temporary folders.
+Each lesson's graded tests (`tests/graded/test_lNN_*.py`, marked `exercise`) run in a pytest
+session of their own (what one lesson's code does to its interpreter cannot change another's grade),
+in a process session of its own, under pytest-xdist with one worker: a test that kills its process
+(os._exit, a signal, out of memory) fails, and a new worker runs the rest. pytest-timeout cuts a test
+after `--timeout` seconds; one that even the timeout cannot stop (SIGALRM ignored, a bare `except`
+around a loop, a hang inside C code) is killed by the grader `GRACE` seconds later. When a run ends
+- normally, on an error, a Ctrl-C, SIGTERM or SIGHUP - every process of its session is killed, so
+nothing learner code started is left running. `course.grade_plugin` writes what happens as a JSON-lines
+report, which this module reads.
 
 `collect()` lists the graded tests with their exercise and points, without running them: the one
 source of the points the course site shows, the same `make grade` scores.
 
-`--check` is the course's own check (`make test`): every graded test passes on `solutions/` and
-fails on the untouched stubs in `exercises/` (keep them in sync with `python -m course.stubs`), and
-exercise ids match between the tests and the solution regions.
+`--check` is the course's own check (`make test`): every graded test passes on `solutions/` and fails
+on the untouched stubs in `exercises/`, exercise ids match between the tests and the solution regions,
+and `pytest -k ID` selects exactly the tests of exercise ID.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
 import re
 import shlex
@@ -38,17 +38,20 @@ import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from course import threads
-from course.stubs import ROOT, MarkerError, Region, find_regions
+from course.grade_plugin import DIED_IMPORTING, append_record, kill_session, module_of, read_report
+from course.paths import ROOT
+from course.stubs import MarkerError, Region, find_regions
 
 IMPLS = ("solutions", "exercises")
-GRACE = 30.0  # seconds past --timeout without a new result before the grader kills a hung run
+GRACE = 30.0  # seconds past --timeout before the grader kills a test's process as hung
 LESSON = re.compile(r"test_l(\d\d)_")
-PYTEST_INTERRUPTED = 2  # pytest's exit code after a KeyboardInterrupt
+STUB = "NotImplementedError: exercise "  # how an untouched stub fails
 
 
 class GradeError(Exception):
@@ -60,12 +63,7 @@ class NoTests(GradeError):
 
 
 class Cancelled(GradeError):
-    """The run was stopped from outside (the other run of `--check` was interrupted)."""
-
-
-def module_of(nodeid: str) -> str:
-    """The module a graded test file targets: tests/graded/test_l01_callbacks.py::... -> l01_callbacks."""
-    return Path(nodeid.partition("::")[0]).stem.removeprefix("test_")
+    """The run was stopped from outside (another run of the same grading failed or was interrupted)."""
 
 
 class _Graded:
@@ -87,17 +85,19 @@ class Collected(_Graded):
     hint: str
     function: str  # the test function's name, without the [parametrize] suffix: test_closure
     module: str  # the module it grades: l01_callbacks
+    selected_by: tuple[str, ...] = field(default=(), compare=False)  # the ids whose `-k ID` selects it
 
 
 @dataclass(frozen=True)
 class Result(_Graded):
     """One graded test's outcome; a test file that could not be collected has outcome "error"."""
-    nodeid: str  # tests/graded/test_l01_callbacks.py::test_closure
+    nodeid: str
     exercise: str | None  # None for a collection error
     points: float
     hint: str
     outcome: str  # "passed", "failed", "skipped" or "error"
     message: str  # first line of the first failure, "" when passed
+    selected_by: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def passed(self) -> bool:
@@ -106,6 +106,11 @@ class Result(_Graded):
     @property
     def module(self) -> str:
         return module_of(self.nodeid)
+
+    @property
+    def untouched(self) -> bool:
+        """Failed as the stub does: the learner has not started the exercise."""
+        return self.message.startswith(f"{STUB}{self.exercise}:")
 
 
 # ---------------------------------------------------------------------------------------- running
@@ -124,6 +129,48 @@ def graded_files(root: Path = ROOT, lesson: str | int | None = None) -> list[Pat
     return sorted((root / "tests" / "graded").glob(f"test_l{pattern}_*.py"))
 
 
+def _temp_base() -> Path:
+    """The one folder of every grader's temporary folders, each named after its grader's pid; those of
+    a grader that is gone (killed with SIGKILL: no clean-up ran) are removed."""
+    base = Path(tempfile.gettempdir()) / "course-grade"
+    base.mkdir(exist_ok=True)
+    for old in base.iterdir():
+        pid = old.name.partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return base
+
+
+@contextmanager
+def _tempdir():
+    with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=_temp_base()) as tmp:
+        yield Path(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pytest_env(root: Path) -> dict[str, str]:
+    path = [str(root), str(ROOT), os.environ.get("PYTHONPATH", "")]  # root's packages, then course
+    # one thread, sleeping when idle (course.threads): lessons run side by side, and graded tests are small
+    env = {**os.environ, **threads.policy(threads=1), "PYTHONPATH": os.pathsep.join(p for p in path if p),
+           "COURSE_GRADER_PID": str(os.getpid())}  # the run ends itself when the grader is gone
+    env.pop("PYTEST_ADDOPTS", None)  # a learner's own pytest options must not change the grading
+    return env
+
+
+def _pytest_args(files: list[Path], root: Path, report: Path) -> list[str]:
+    return [sys.executable, "-m", "pytest", *map(str, files), "-m", "exercise", f"--rootdir={root}", "-q",
+            "-p", "no:cacheprovider", "-p", "course.grade_plugin", f"--grade-report={report}"]
+
+
 def collect(root: Path = ROOT, lesson: str | int | None = None) -> list[Collected]:
     """The graded tests (those of one lesson when `lesson` is given), collected but not run.
 
@@ -134,239 +181,161 @@ def collect(root: Path = ROOT, lesson: str | int | None = None) -> list[Collecte
     files = graded_files(root, lesson)
     if not files:
         return []
-    with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
-        report = Path(tmp) / "report.jsonl"
-        code, log = _pytest(files, root, report, "--collect-only", "-q", hang_after=120)
+    with _tempdir() as tmp:
+        report = tmp / "report.jsonl"
+        run = subprocess.run([*_pytest_args(files, root, report), "--collect-only"], cwd=root, env=_pytest_env(root),
+                             capture_output=True, text=True, timeout=600)
         records = read_report(report)
+    _usage_errors(records)
     errors = [f"{r['nodeid']}: {r['message']}" for r in records if r["event"] == "collect_error"]
     if errors:
         raise GradeError("graded test files could not be collected:\n" + "\n".join(f"  {e}" for e in errors))
-    if code not in (0, 5):  # 5: no test marked `exercise`
-        raise GradeError(f"collecting the graded tests failed ({_exit_status(code)}):\n{_errors(log)}")
-    return [Collected(**{k: v for k, v in r.items() if k != "event"}, module=module_of(r["nodeid"]))
-            for r in records if r["event"] == "collected"]
+    if run.returncode not in (0, 5):  # 5: no test marked `exercise`
+        raise GradeError(f"collecting the graded tests failed (exit code {run.returncode}):\n"
+                         f"{_errors(run.stdout + run.stderr)}")
+    return [Collected(r["nodeid"], r["exercise"], r["points"], r["hint"], r["function"], module_of(r["nodeid"]),
+                      tuple(r["selected_by"])) for r in records if r["event"] == "collected"]
 
 
 Progress = Callable[[str, str, int, int, bool], None]  # (impl, lesson, tests done, of total, lesson finished)
 
 
 def run_graded(impl: str = "exercises", lesson: str | int | None = None, timeout: float = 10,
-               root: Path = ROOT, grace: float = GRACE, cancel: threading.Event | None = None,
-               progress: Progress | None = None) -> list[Result]:
+               root: Path = ROOT, grace: float = GRACE, progress: Progress | None = None,
+               jobs: int | None = None, memory: int | None = None) -> list[Result]:
     """Run the graded tests against `impl` and return one Result per test (and per uncollectable file).
 
-    Each lesson's tests run in a pytest process of their own, so what one lesson's code does to its
-    interpreter (`torch.set_grad_enabled(False)` at import, a patched module) cannot change another
-    lesson's grade. `progress` is called as tests finish. Setting `cancel` (from another thread)
-    kills the run and raises Cancelled.
+    Each lesson runs in a pytest session of its own, `jobs` of them at once (default: the cores);
+    `memory` caps the bytes each test process may allocate (default: half of this machine's memory).
     """
     files = graded_files(root, lesson)
     if not files:
         where = f"tests/graded/test_l{lesson}_*.py" if lesson else "tests/graded/test_lNN_*.py"
         raise NoTests(f"no graded tests{f' for lesson {lesson}' if lesson else ''}: no file matches {root / where}")
-    results = []
-    for number, in_lesson in sorted(_by(files, lambda f: LESSON.search(f.name)[1]).items()):
-        results += _run_lesson(impl, number, in_lesson, timeout, root, grace, cancel, progress)
+    lessons = sorted({LESSON.search(f.name)[1] for f in files})
+    results = [r for run in _run_all([(impl, n) for n in lessons], files, timeout, root, grace, progress, jobs, memory)
+               for r in run]
     if not results:
         raise NoTests(f"no test marked `exercise` in {', '.join(f.name for f in files)}")
     return results
 
 
+def _run_all(runs: list[tuple[str, str]], files: list[Path], timeout: float, root: Path, grace: float,
+             progress: Progress | None, jobs: int | None, memory: int | None) -> list[list[Result]]:
+    """Each (impl, lesson) run, `jobs` at once; a Ctrl-C, a signal or an error stops them all (and
+    kills their processes) before it propagates."""
+    if memory is None:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2 if hasattr(os, "sysconf") else None
+    cancel = threading.Event()
+    with ThreadPoolExecutor(max(1, min(len(runs), jobs or threads.cores()))) as pool:
+        futures = [pool.submit(_run_lesson, impl, n, [f for f in files if f"test_l{n}_" in f.name], timeout, root,
+                               grace, memory, cancel, progress) for impl, n in runs]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            cancel.set()  # the other runs kill their sessions and end; the pool waits for them
+            raise
+
+
 def _run_lesson(impl: str, lesson: str, files: list[Path], timeout: float, root: Path, grace: float,
-                cancel: threading.Event | None, progress: Progress | None) -> list[Result]:
-    """One lesson's graded tests in one pytest process, resumed after a test (or an import) that kills it."""
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
-        report = Path(tmp) / "report.jsonl"
-        # signal: the run goes on after a cut
-        options = [f"--impl={impl}", f"--timeout={timeout}", "--timeout-method=signal"]
-        seen = [-1]
-
-        def tell(final: bool = False):
-            records = read_report(report)
-            done = sum(r["event"] == "result" for r in records)
-            total = next((r["count"] for r in records if r["event"] == "planned"), done)
-            if progress and (final or done != seen[0]):
-                seen[0] = done
-                progress(impl, lesson, done, total, final)
-
-        while True:
-            code, log = _pytest(files, root, report, *options, hang_after=timeout + grace, cancel=cancel, poll=tell)
-            records = read_report(report)
-            if not (unfinished := _unfinished(records)):
-                break
-            # the run died inside a test or an import: fail what it took down, and resume with the rest
-            for record in unfinished:
-                append_record(report, {**record, "event": "result", "outcome": "failed",
-                                       "message": _died(record, code, timeout + grace, impl)})
-        tell(final=True)
-        results = _results(records)
-    if code not in (0, 1, 5):  # 5: nothing left to run after a resume
-        raise GradeError(f"pytest failed ({_exit_status(code)}):\n{_errors(log)}")
+                memory: int | None, cancel: threading.Event, progress: Progress | None) -> list[Result]:
+    """One lesson's graded tests on `impl`, in one pytest session under pytest-xdist (`-n 1`)."""
+    with _tempdir() as tmp:
+        report, log = tmp / "report.jsonl", tmp / "log.txt"
+        args = [*_pytest_args(files, root, report), f"--impl={impl}", f"--timeout={timeout}",
+                "--timeout-method=signal", "-n", "1", "--max-worker-restart=100000",
+                *([f"--grade-memory={memory}"] if memory else [])]
+        with log.open("w") as out:
+            proc = subprocess.Popen(args, cwd=root, env=_pytest_env(root), stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        try:
+            code = _watch(proc, report, timeout + grace, cancel, lambda done, total, final=False:
+                          progress and progress(impl, lesson, done, total, final))
+        finally:  # however the run ended: kill what is left of its session, learner code's processes too
+            kill_session(proc.pid)
+            proc.wait()
+        records = read_report(report)
+        output = log.read_text(errors="replace")
+    _usage_errors(records)
+    results = _results(records, impl, timeout + grace)
+    if code not in (0, 1, 5) and not results:
+        raise GradeError(f"pytest failed (exit code {code}):\n{_errors(output)}")
     return results
 
 
-def _pytest(files: list[Path], root: Path, report: Path, *options: str, hang_after: float,
-            cancel: threading.Event | None = None, poll: Callable[[], None] | None = None) -> tuple[int | None, str]:
-    """Run the graded tests in `files` under pytest in `root`, recording them in `report`; return
-    pytest's exit code (None if killed as hung) and its output. `poll` is called while it runs.
-
-    The child runs in its own session (a test's Ctrl-C handling or stray processes cannot reach the
-    grader), so however the wait ends - a Ctrl-C, a SIGTERM, `cancel`, a hang, an error - its process
-    group is killed.
-    """
-    args = [*map(str, files), *options, "-m", "exercise", f"--rootdir={root}", "--continue-on-collection-errors",
-            "-p", "no:cacheprovider", "-p", "course.grade_plugin", f"--grade-report={report}"]
-    path = [str(root), str(ROOT), os.environ.get("PYTHONPATH", "")]  # root's packages, then course
-    # one thread, sleeping when idle (course.threads): runs overlap, and graded tests are small
-    env = {**os.environ, **threads.policy(threads=1), "PYTHONPATH": os.pathsep.join(p for p in path if p),
-           "COURSE_GRADER_PID": str(os.getpid())}  # the run ends itself when the grader is gone
-    env.pop("PYTEST_ADDOPTS", None)  # a learner's own pytest options must not change the grading
-    log = report.with_suffix(".log")
-    proc = _start(args, root, env, log)
-    try:
-        code = _wait(proc, report, hang_after, cancel, poll)
-    finally:
-        if proc.poll() is None:  # interrupted, cancelled or hung: kill it and what its tests started
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return code, log.read_text(errors="replace") if log.exists() else ""
-
-
-# Imported once by the fork server, so each pytest run starts in a fraction of a second instead of
-# importing torch afresh (seconds each, on a busy machine): a run per lesson and package stays cheap.
-PRELOAD = ["pytest", "numpy", "torch", "matplotlib.pyplot"]
-_forkserver = None
+def _watch(proc: subprocess.Popen, report: Path, hang_after: float, cancel: threading.Event,
+           progress: Callable) -> int:
+    """Wait for the run; tell `progress`; kill a test process `hang_after` seconds into one test."""
+    seen = -1
+    while True:
+        try:
+            proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel.is_set():
+            raise Cancelled("the grading run was cancelled")
+        records = read_report(report)
+        done = {r["nodeid"] for r in records if r["event"] == "result"}
+        total = len({r["nodeid"] for r in records if r["event"] == "collected"})
+        if proc.poll() is not None:
+            progress(len(done), total, True)
+            return proc.returncode
+        if len(done) != seen:
+            seen = len(done)
+            progress(len(done), total)
+        running = [r for r in records if r["event"] == "start" and r["nodeid"] not in done]
+        hung = {r["nodeid"] for r in records if r["event"] == "hung"}
+        if running and running[-1]["nodeid"] not in hung and time.time() - running[-1]["time"] > hang_after:
+            append_record(report, {"event": "hung", "nodeid": running[-1]["nodeid"]})
+            # the worker and what the test started (which may hold the worker's pipes): xdist then reports
+            # the test as crashed, and starts a new worker
+            kill_session(proc.pid, spare={proc.pid})
 
 
-def _start(args: list[str], root: Path, env: dict[str, str], log: Path):
-    """Start `pytest args` in `root` with `env`, its output in `log`, in a session of its own: a
-    fork of the fork server where there is one (Linux, macOS), else a new interpreter."""
-    global _forkserver
-    if _forkserver is None:
-        import multiprocessing
-        if "forkserver" in multiprocessing.get_all_start_methods():
-            _forkserver = multiprocessing.get_context("forkserver")
-            _forkserver.set_forkserver_preload(PRELOAD)
-        else:
-            _forkserver = False
-    if not _forkserver:
-        with log.open("w") as out:
-            return subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=root, env=env,
-                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    proc = _Forked(_forkserver.Process(target=_pytest_child, args=(args, str(root), env, str(log)),
-                                       name="course-grade-pytest"))
-    proc.process.start()
-    return proc
-
-
-def _pytest_child(args: list[str], root: str, env: dict[str, str], log: str) -> None:
-    """A forked pytest run: what `python -m pytest args` in `root` with `env` would be."""
-    os.setsid()
-    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(root)
-    sys.path[:0] = [root, *env["PYTHONPATH"].split(os.pathsep)]
-    import pytest
-    import torch
-    torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
-    sys.exit(pytest.main(args))
-
-
-class _Forked:
-    """A forked Process behind Popen's poll() and wait() (exit codes alike: -N for a signal)."""
-
-    def __init__(self, process):
-        self.process = process
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def poll(self) -> int | None:
-        return self.process.exitcode
-
-    def wait(self, timeout: float | None = None) -> int:
-        self.process.join(timeout)
-        if self.process.exitcode is None:
-            raise subprocess.TimeoutExpired("pytest", timeout)
-        return self.process.exitcode
-
-
-def append_record(path: Path, record: dict) -> None:
-    """Append one record to a report as a JSON line (the file closed at once: a kill loses no written line)."""
-    with Path(path).open("a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def read_report(path: Path) -> list[dict]:
-    """The records of a report (the plugin's format), without a last line cut short by a kill."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
-
-
-def _exit_status(code: int | None) -> str:
-    """What ended a pytest process, in words that name the cause."""
-    if code is None:
-        return "killed by the grader"
+def _exit_status(code) -> str:
+    """What ended a test process, in words that name the cause."""
+    if not isinstance(code, int):
+        return "the test process died"
+    if code == -signal.SIGKILL:
+        return "killed by SIGKILL (out of memory?)"
     if code < 0:
         return f"killed by {signal.Signals(-code).name}"
-    if code == PYTEST_INTERRUPTED:
-        return f"KeyboardInterrupt (exit code {code})"
     return f"exit code {code}, as from os._exit({code})"
 
 
-def _died(record: dict, code: int | None, hang_after: float, impl: str) -> str:
-    """The verdict of a test the run died in (an "import" record: died importing the module under test)."""
-    during = f" importing {impl}/{module_of(record['nodeid'])}.py" if record["event"] == "import" else ""
-    if code is None:
-        return f"Hung >{hang_after:g}s{during}: killed by the grader (the timeout could not interrupt it)"
-    return f"Crashed{during or ' the test run'}: {_exit_status(code)}"
-
-
-def _wait(proc: subprocess.Popen, report: Path, hang_after: float, cancel: threading.Event | None,
-          poll: Callable[[], None] | None = None) -> int | None:
-    """Wait for `proc`; None once `report` has not grown for `hang_after` seconds (the caller kills it)."""
-    started = time.time()
-    while True:
-        try:
-            return proc.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("the grading run was cancelled") from None
-            if poll is not None:
-                poll()
-            last = report.stat().st_mtime if report.exists() else started
-            if time.time() - max(last, started) > hang_after:
-                return None
-
-
-def _unfinished(records: list[dict]) -> list[dict]:
-    """The tests the run died in: the one that started with no result, or all those of an import
-    that never finished (their "import" records)."""
-    finished = {r["nodeid"] for r in records if r["event"] == "result"}
-    imported = {r["module"] for r in records if r["event"] == "imported"}
+def _results(records: list[dict], impl: str, hang_after: float) -> list[Result]:
+    """One Result per collected test (in collection order) and per uncollectable file."""
+    fields = {r["nodeid"]: r for r in records if r["event"] == "collected"}
+    hung = {r["nodeid"] for r in records if r["event"] == "hung"}
+    importing, died, results = {}, {}, {}  # module -> whether an import is under way; -> its crash verdict
     for r in records:
-        if r["event"] == "import" and r["module"] not in imported:
-            return [{**t, "event": "import"} for t in r["tests"] if t["nodeid"] not in finished]
-    return [r for r in records if r["event"] == "start" and r["nodeid"] not in finished][:1]
+        module = r.get("module") or module_of(r.get("nodeid", ""))
+        if r["event"] in ("import", "imported"):
+            importing[module] = r["event"] == "import"
+        elif r["event"] == "result" and r["nodeid"] not in results:
+            message = r["message"]
+            if r["crashed"] is not None:  # the worker died running it
+                during = f" importing {impl}/{module}.py" if importing.get(module) else ""
+                message = (f"Hung >{hang_after:g}s{during}: killed by the grader (the timeout could not interrupt it)"
+                           if r["nodeid"] in hung and r["crashed"] == -signal.SIGKILL else
+                           f"Crashed{during or ' the test run'}: {_exit_status(r['crashed'])}")
+                if during:
+                    died[module] = message
+                importing[module] = False
+            results[r["nodeid"]] = (r["outcome"], message)
+    out = []
+    for nodeid, f in fields.items():
+        outcome, message = results.get(nodeid, ("failed", "not run: the grading run ended before this test"))
+        if message == DIED_IMPORTING:
+            message = died.get(module_of(nodeid), message)
+        out.append(Result(nodeid, f["exercise"], f["points"], f["hint"], outcome, message, tuple(f["selected_by"])))
+    errors = {r["nodeid"]: r["message"] for r in records if r["event"] == "collect_error"}
+    return out + [Result(nodeid, None, 0, "", "error", message) for nodeid, message in errors.items()]
 
 
-def _results(records: list[dict]) -> list[Result]:
-    """One Result per test and per uncollectable file, in the order they ran (a resume repeats errors)."""
-    results = {}
-    for r in records:
-        if r["event"] == "result":
-            fields = {k: v for k, v in r.items() if k != "event"}
-            results.setdefault(r["nodeid"], Result(**fields))
-        elif r["event"] == "collect_error":
-            results.setdefault(r["nodeid"], Result(r["nodeid"], None, 0, "", "error", r["message"]))
-    return list(results.values())
+def _usage_errors(records: list[dict]) -> None:
+    if (errors := list(dict.fromkeys(r["message"] for r in records if r["event"] == "usage_error"))):
+        raise GradeError("\n".join(f"ERROR: {e}" for e in errors))
 
 
 def _errors(log: str, lines: int = 25) -> str:
@@ -395,23 +364,27 @@ def _verdict(tests: list[Result]) -> str:
     return "PASS" if passed == len(tests) else "FAIL" if passed == 0 else "PARTIAL"
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:max(width - 3, 0)] + "..."
-
-
 def _two_lines(message: str, room: int) -> list[str]:
-    """`message` wrapped at `room`: at its last ": " when the rest then fits the second line (so
-    "...: exit code 0, as from os._exit(0)" keeps its cause together), else at word boundaries."""
+    """`message` in at most two lines of `room`: cut at its last ": " when the rest then fits the second
+    line (so "...: exit code 0, as from os._exit(0)" keeps its cause together), else at word boundaries;
+    a longer message loses its middle, never its end (the size in "you tried to allocate 53687091200 bytes")."""
     if len(message) <= room:
-        return [message] if message else [""]
+        return [message]
     cut = message.rfind(": ", 0, room)
     if cut > 0 and len(message) - cut - 2 <= room:
         return [message[:cut + 1], message[cut + 2:]]
-    return textwrap.wrap(message, room, break_on_hyphens=False)
+    first, *rest = textwrap.wrap(message, room, break_on_hyphens=False)
+    rest = " ".join(rest)
+    return [first, rest if len(rest) <= room else "..." + rest[len(rest) - room + 3:]]
+
+
+def first_failure(runs: list[Result]) -> Result | None:
+    return next((r for r in runs if not r.passed), None)
 
 
 def render(results: list[Result], width: int = 100) -> str:
-    """The learner's table: per lesson, one row per exercise, a subtotal; then the grand total."""
+    """The learner's table: per lesson, one row per exercise, a subtotal; then the grand total. An
+    exercise not started says so, without a hint; a started one shows its first failure and hint."""
     graded = [r for r in results if r.exercise is not None]
     id_width = max([len(r.exercise) for r in graded] + [len("exercise"), len("subtotal")])
     head = f"  {'exercise':<{id_width}}  {'points':>7}  {'verdict':<7}  "
@@ -419,21 +392,18 @@ def render(results: list[Result], width: int = 100) -> str:
     out = []
     for lesson, in_lesson in sorted(_by(results, lambda r: r.lesson).items()):
         out += ["", f"Lesson {lesson}", head + "first failure", "  " + "-" * (len(head) - 2 + room)]
-        for r in in_lesson:
-            if r.exercise is None:
-                out.append(_clip(f"  ERROR: {r.nodeid} could not be collected: {r.message}", width))
+        out += [f"  ERROR: {r.nodeid} could not be collected: {r.message}"[:width] for r in in_lesson
+                if r.exercise is None]
         tests = [r for r in in_lesson if r.exercise is not None]
         for exercise, runs in _by(tests, lambda r: r.exercise).items():
             points, _ = _score(runs)
-            failure = next((r for r in runs if not r.passed), None)
+            failure = first_failure(runs)
             row = f"  {exercise:<{id_width}}  {points:>7}  {_verdict(runs):<7}  "
-            # a stub's message repeats the row's exercise id: drop it, to leave room for the function
-            message = failure.message.replace(f"exercise {exercise}: ", "") if failure else ""
-            # two lines at most: enough for "SyntaxError: ... (l01_callbacks.py, line 12)" to show its line
-            first, *rest = _two_lines(message, room)
-            out.append((row + first).rstrip())
-            if rest:
-                out.append(" " * len(head) + _clip(" ".join(rest), room))
+            if failure and all(r.untouched for r in runs):
+                out.append(row + "not started: " + failure.message.rpartition(": ")[2])
+                continue
+            lines = _two_lines(failure.message, room) if failure else [""]
+            out += [(row + lines[0]).rstrip(), *(" " * len(head) + line for line in lines[1:])]
             if failure and failure.hint:
                 out += [" " * len(head) + line for line in textwrap.wrap("hint: " + failure.hint, room)]
         points, percent = _score(tests)
@@ -444,6 +414,19 @@ def render(results: list[Result], width: int = 100) -> str:
     out += ["", "=" * min(width, len(head) + room),
             f"Total: {points} points ({percent}); {done} of {len(exercises)} exercises pass"]
     return "\n".join(out[1:])
+
+
+def next_step(results: list[Result], impl: str, root: Path = ROOT) -> str | None:
+    """Where the learner should look next: the first failure of an exercise they started (the command
+    that shows it in full), else the first exercise not started; None when everything passes."""
+    graded = [r for r in results if r.exercise is not None]
+    started = {e for e, runs in _by(graded, lambda r: r.exercise).items() if not all(r.untouched for r in runs)}
+    if (failed := next((r for r in graded if not r.passed and r.exercise in started), None)):
+        return (f"See your failure in full: {learner_python(root)} -m pytest --impl {impl} "
+                f"{shlex.quote(failed.nodeid)}")
+    if (todo := first_failure(graded)):
+        return f"Next: exercise {todo.exercise} ({todo.message.rpartition(': ')[2]} in {impl}/{todo.module}.py)"
+    return None
 
 
 # ------------------------------------------------------------------------------------------ check
@@ -457,15 +440,7 @@ class CheckReport:
 
     def summary(self) -> str:
         return (f"{self.tests} graded tests in {self.lessons} lessons: all pass on solutions, all fail on "
-                f"the stubs; {self.exercises} exercises, each with a region and a test")
-
-
-def _run_or_empty(impl: str, lesson: str, timeout: float, root: Path, cancel: threading.Event,
-                  progress: Progress | None) -> list[Result]:
-    try:
-        return run_graded(impl, lesson, timeout=timeout, root=root, cancel=cancel, progress=progress)
-    except NoTests:  # a lesson with no graded tests yet: its regions are reported below
-        return []
+                f"the stubs; {self.exercises} exercises, each with a region and a test, each selected by its id")
 
 
 def solution_regions(root: Path = ROOT) -> tuple[dict[str, list[Region]], list[str]]:
@@ -479,24 +454,15 @@ def solution_regions(root: Path = ROOT) -> tuple[dict[str, list[Region]], list[s
     return regions, problems
 
 
-def check(root: Path = ROOT, timeout: float = 10, progress: Progress | None = None) -> CheckReport:
-    """Check the graded tests against the solutions, the stubs and the solution regions.
-
-    Each lesson runs on each package in a pytest process of its own, as many at once as there are cores.
-    """
-    cancel = threading.Event()
-    lessons = sorted({LESSON.search(f.name)[1] for f in graded_files(root)})
-    jobs = [(impl, lesson) for lesson in lessons for impl in IMPLS]
-    with ThreadPoolExecutor(max(1, min(len(jobs), max(2, threads.cores())))) as pool:  # independent runs: overlap them
-        futures = {job: pool.submit(_run_or_empty, *job, timeout, root, cancel, progress) for job in jobs}
-        try:
-            on_solutions, on_stubs = ([r for (impl, _), f in futures.items() if impl == package for r in f.result()]
-                                      for package in IMPLS)
-        except BaseException:  # a Ctrl-C, a SIGTERM, or one run failed: stop the others (and their pytest) at once
-            cancel.set()
-            for future in futures.values():
-                future.cancel()
-            raise
+def check(root: Path = ROOT, timeout: float = 10, progress: Progress | None = None,
+          lesson: str | None = None) -> CheckReport:
+    """Check the graded tests (of one lesson, or all) against the solutions, the stubs, the solution
+    regions, and `-k ID` selection. Each lesson runs on each package in a session of its own."""
+    files = graded_files(root, lesson)
+    runs = [(impl, n) for n in sorted({LESSON.search(f.name)[1] for f in files}) for impl in IMPLS]
+    per_run = _run_all(runs, files, timeout, root, GRACE, progress, None, None)
+    on_solutions, on_stubs = ([r for (impl, _), results in zip(runs, per_run) if impl == package for r in results]
+                              for package in IMPLS)
     problems = [f"{r.nodeid} could not be collected: {r.message}" for r in on_solutions if r.exercise is None]
     tests = [r for r in on_solutions if r.exercise is not None]
     problems += [f"{r.nodeid} fails on solutions: {r.message}" for r in tests if not r.passed]
@@ -504,7 +470,17 @@ def check(root: Path = ROOT, timeout: float = 10, progress: Progress | None = No
     problems += [f"{r.nodeid} {'passes' if r.passed else f'is {r.outcome}'} on the untouched stub in "
                  f"exercises/ (exercise {r.exercise})"
                  for r in on_stubs if r.exercise is not None and r.outcome != "failed"]
+    exercises = _by(tests, lambda r: r.exercise)
+    for exercise, own in exercises.items():
+        others = sorted({r.exercise for r in tests if exercise in r.selected_by} - {exercise})
+        missed = [r.nodeid for r in own if exercise not in r.selected_by]
+        if others:
+            problems.append(f"`pytest -k {exercise}` also runs the tests of exercise {', '.join(others)}: "
+                            "rename one, so that no id is part of another")
+        problems += [f"`pytest -k {exercise}` does not select {nodeid}, a test of that exercise" for nodeid in missed]
     regions, broken = solution_regions(root)
+    if lesson:
+        regions = {m: found for m, found in regions.items() if m[1:3] == lesson}
     problems += broken
     tested = {(r.module, r.exercise): r.nodeid.partition("::")[0] for r in tests}
     for (module, exercise), file in tested.items():
@@ -515,7 +491,7 @@ def check(root: Path = ROOT, timeout: float = 10, progress: Progress | None = No
     for module, found in regions.items():
         problems += [f"region {g.id} (solutions/{module}.py:{g.start}, in {g.function}) has no graded test"
                      for g in found if (module, g.id) not in tested]
-    return CheckReport(problems, len(tests), len({r.lesson for r in tests}), len({r.exercise for r in tests}))
+    return CheckReport(problems, len(tests), len({r.lesson for r in tests}), len(exercises))
 
 
 # -------------------------------------------------------------------------------------------- CLI
@@ -534,37 +510,9 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course.grade", description=__doc__.split("\n")[0])
-    parser.add_argument("--lesson", type=_lesson, help="grade only this lesson (e.g. 01)")
-    parser.add_argument("--impl", choices=IMPLS, help="package to grade (default: exercises)")
-    parser.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per test (default: 10)")
-    parser.add_argument("--check", action="store_true",
-                        help="check the course itself: tests pass on solutions, fail on stubs, ids match")
-    args = parser.parse_args(argv)
-    if args.check and (args.lesson or args.impl):
-        parser.error("--check runs every lesson on both packages; drop --lesson and --impl")
-    previous = _stop_on_signals()
-    try:
-        return _check(root, args.timeout) if args.check else _grade(root, args.impl or "exercises",
-                                                                      args.lesson, args.timeout)
-    except GradeError as e:
-        print(f"grading failed: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # the pytest runs were killed on the way out (see _pytest)
-        print("\ngrading interrupted", file=sys.stderr)
-        return 130
-    except Stopped as e:  # likewise; and the temporary folders were removed
-        print(f"\ngrading stopped by {signal.Signals(e.signum).name}", file=sys.stderr)
-        return 128 + e.signum
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 class Stopped(BaseException):
     """A SIGTERM or SIGHUP (a `timeout` wrapper, a closed terminal): unwinds like a Ctrl-C, so the
-    pytest runs are killed and the temporary folders removed on the way out."""
+    runs are killed and the temporary folders removed on the way out."""
 
     def __init__(self, signum: int):
         super().__init__(signum)
@@ -579,6 +527,36 @@ def _stop_on_signals() -> dict:
         return {}
     return {signum: signal.signal(signum, stop)
             for signum in (getattr(signal, name, None) for name in ("SIGTERM", "SIGHUP")) if signum is not None}
+
+
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course.grade", description=__doc__.split("\n")[0])
+    parser.add_argument("--lesson", type=_lesson, help="grade only this lesson (e.g. 01)")
+    parser.add_argument("--impl", choices=IMPLS, help="package to grade (default: exercises)")
+    parser.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per test (default: 10)")
+    parser.add_argument("--check", action="store_true", help="check the course itself: tests pass on solutions, "
+                        "fail on stubs, ids match and select their own tests")
+    args = parser.parse_args(argv)
+    if args.check and args.impl:
+        parser.error("--check runs both packages; drop --impl")
+    previous = _stop_on_signals()
+    _temp_base()
+    try:
+        if args.check:
+            return _check(root, args.timeout, args.lesson)
+        return _grade(root, args.impl or "exercises", args.lesson, args.timeout)
+    except GradeError as e:
+        print(f"grading failed: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # the runs were killed on the way out (see _run_lesson)
+        print("\ngrading interrupted", file=sys.stderr)
+        return 130
+    except Stopped as e:  # likewise; and the temporary folders were removed
+        print(f"\ngrading stopped by {signal.Signals(e.signum).name}", file=sys.stderr)
+        return 128 + e.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class Reporter:
@@ -613,8 +591,8 @@ def _grade(root: Path, impl: str, lesson: str | None, timeout: float) -> int:
     print(f"Grading {impl}/{f' (lesson {lesson})' if lesson else ''}...", flush=True)
     results = run_graded(impl, lesson, timeout, root, progress=Reporter())
     print(render(results, width=max(shutil.get_terminal_size((100, 24)).columns, 60)))
-    if (failed := next((r for r in results if r.exercise and not r.passed), None)):
-        print(f"\nSee a failure in full: {learner_python(root)} -m pytest --impl {impl} {shlex.quote(failed.nodeid)}")
+    if (step := next_step(results, impl, root)):
+        print(f"\n{step}")
     if (errors := [r for r in results if r.exercise is None]):
         print(f"grading incomplete: {len(errors)} test file(s) could not be collected (ERROR above); "
               "their tests are not counted", file=sys.stderr)
@@ -622,8 +600,8 @@ def _grade(root: Path, impl: str, lesson: str | None, timeout: float) -> int:
     return 0
 
 
-def _check(root: Path, timeout: float) -> int:
-    report = check(root, timeout, progress=Reporter(live=False, name_impl=True))
+def _check(root: Path, timeout: float, lesson: str | None) -> int:
+    report = check(root, timeout, progress=Reporter(live=False, name_impl=True), lesson=lesson)
     if report.problems:
         print(f"course check failed, {len(report.problems)} problem(s):", file=sys.stderr)
         print("\n".join(f"  - {p}" for p in report.problems), file=sys.stderr)

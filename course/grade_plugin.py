@@ -1,33 +1,31 @@
-"""The pytest plugin behind `course.grade`: one JSON line per graded test as it starts and ends.
+"""The pytest plugin behind `course.grade`: the `exercise` marker, and the report the grader reads.
 
-Loaded with ``pytest -p course.grade_plugin --grade-report FILE`` (and by the root `conftest.py`, so a
-malformed `exercise` marker is rejected by a plain `pytest` run too). The lines are
+Loaded by the root `conftest.py` (a malformed marker is an error in any run) and, with
+``-p course.grade_plugin --grade-report FILE``, by the grader, which runs each lesson under
+pytest-xdist: a worker runs the tests; the controller receives their reports, and a worker that dies
+(os._exit, a signal, out of memory, or killed by the grader as hung) becomes a failure of the test it
+was running, and is replaced. Each side appends JSON lines to FILE as things happen:
 
-    {"event": "start", "nodeid": ..., "exercise": ..., "points": ..., "hint": ...}
-    {"event": "result", <the same fields>, "outcome": "passed"|"failed"|"skipped", "message": ...}
-    {"event": "collect_error", "nodeid": ..., "message": ...}
-    {"event": "planned", "count": <graded tests this run will run>}
-    {"event": "import", "module": ..., "tests": [<the start fields of each of its tests>]}
-    {"event": "imported", "module": ...}
+    worker      {"event": "collected", "nodeid", "exercise", "points", "hint", "function", "selected_by"}
+                {"event": "start", "nodeid", "pid", "time"}          (the grader's hang watchdog reads it)
+                {"event": "import", "module"}, {"event": "imported", "module"}
+                {"event": "usage_error", "message"}
+    controller  {"event": "result", "nodeid", "outcome", "message", "crashed": exit status or null}
+                {"event": "collect_error", "nodeid", "message"}
 
-and, with ``--collect-only``, one line per collected graded test instead of start/result lines:
+The module under test is imported once per worker, in the setup of its first test (so under
+pytest-timeout): when that fails, every test of the module gets that verdict at once. A worker that
+dies importing it leaves an "import" record without "imported": the next worker fails the module's
+remaining tests with `DIED_IMPORTING` (the grader words it after the crash).
 
-    {"event": "collected", <the start fields>, "function": <the test function's name>}
-
-Each line is written (and the file closed) at once, so the grader can read it even after killing a
-run that hung. Tests whose result FILE already holds are deselected: that is how a run resumes.
-
-Before the tests run, each module under test (`--impl` package, named after the test file) is
-imported once, under the per-test timeout: when that fails - an exception, an endless loop, a
-KeyboardInterrupt or sys.exit() at module level - every test of the module gets that one verdict
-at once, instead of each test failing (or hanging, or stopping the run) on its own import. An import
-that kills the process (os._exit) leaves an "import" record without "imported": the grader fails
-those tests. The run ends itself when the grader that started it is gone.
-`course.grade.read_report` and `append_record` are the only code that reads or writes the format.
+After each test the processes it left running are killed; many of them is a fork bomb, and the test
+fails saying so.
 """
 
 import importlib
+import json
 import os
+import resource
 import signal
 import sys
 import threading
@@ -37,10 +35,66 @@ from pathlib import Path
 
 import pytest
 
-from course.grade import append_record, module_of, read_report
-
 MARKER = "exercise(id, points=1, hint=''): a graded test of exercise `id` (run with --impl solutions|exercises)"
 EXAMPLE = "e.g. @pytest.mark.exercise('01-closure', points=2)"
+DIED_IMPORTING = "the test process died importing the module"
+FORK_BOMB = 50  # processes left running by one test
+
+
+def module_of(nodeid: str) -> str:
+    """The module a graded test file targets: tests/graded/test_l01_callbacks.py::... -> l01_callbacks."""
+    return Path(nodeid.partition("::")[0]).stem.removeprefix("test_")
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append one record as a JSON line (the file closed at once: a kill loses no written line)."""
+    with Path(path).open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_report(path: Path) -> list[dict]:
+    """The records of a report, without a last line cut short by a kill."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def session_processes(sid: int, spare=()) -> list[int]:
+    """The live processes of session `sid` (zombies aside), but those in `spare`."""
+    import psutil
+    found = []
+    for pid in psutil.pids():
+        try:
+            if pid not in spare and os.getsid(pid) == sid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                found.append(pid)
+        except (OSError, psutil.Error):  # gone meanwhile
+            pass
+    return found
+
+
+def kill_session(sid: int, spare=()) -> int:
+    """Kill every process of session `sid` but `spare`; how many. They are stopped first, until no new
+    one appears (a fork bomb forks while it is found), then killed together: a process that notices one
+    of them die (xdist's controller, its worker gone) cannot start another before the others are dead."""
+    stopped, quiet = set(), 0
+    while quiet < 3 and len(stopped) < 100_000:  # three looks in a row find no new one: none is forking
+        found = set(session_processes(sid, spare)) - stopped
+        quiet = 0 if found else quiet + 1
+        for pid in found:
+            _signal(pid, signal.SIGSTOP)
+        stopped |= found
+        time.sleep(0.01)
+    for pid in stopped:
+        _signal(pid, signal.SIGKILL)
+    return len(stopped)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:  # gone meanwhile
+        pass
 
 
 # ---------------------------------------------------------------------------------- the marker
@@ -64,23 +118,174 @@ def exercise_fields(item) -> dict | None:
     return dict(nodeid=item.nodeid, exercise=exercise, points=points, hint=hint)
 
 
+def selected_by(item, ids) -> list[str]:
+    """The exercise ids among `ids` whose `pytest -k ID` selects `item` (pytest's own matching)."""
+    from _pytest.mark import KeywordMatcher
+    from _pytest.mark.expression import Expression
+    matcher = KeywordMatcher.from_item(item)
+    return [i for i in ids if Expression.compile(i).evaluate(matcher)]
+
+
+def describe(exc: BaseException) -> str:
+    """First line of an exception as `Type: message`; pytest's own outcomes (a timeout) as the bare message."""
+    if isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception)):
+        text = exc.msg.removesuffix(" from pytest-timeout.")
+    else:
+        try:
+            detail = str(exc)
+        except Exception:  # a learner's exception class whose __str__ is broken
+            detail = "<message unprintable>"
+        name = type(exc).__name__
+        if isinstance(exc, MemoryError):  # numpy's is a subclass
+            name, detail = "MemoryError", f"out of memory{': ' + detail if detail else ''}"
+        text = f"{name}: {detail}" if detail else name
+    return (text.strip().splitlines() or [""])[0]
+
+
+def import_verdict(name: str, shown: str) -> str | None:
+    """Import module `name` (shown to the learner as `shown`); None when that works, else the verdict
+    for every test of the module."""
+    try:
+        importlib.import_module(name)
+    except pytest.fail.Exception as e:  # pytest-timeout's
+        return f"{describe(e)} importing {shown}: code at module level that never ends?"
+    except KeyboardInterrupt:
+        return f"KeyboardInterrupt raised importing {shown}"
+    except SystemExit as e:
+        return f"sys.exit({e.code!r}) called importing {shown}: a module must not exit"
+    except BaseException as e:  # noqa: BLE001 - the learner's module may raise anything
+        return describe(e)
+    finally:
+        sys.modules.pop(name, None)  # the tests import it afresh (the `mod` fixture)
+    return None
+
+
 # ------------------------------------------------------------------------------------ the hooks
 
 def pytest_addoption(parser):
     parser.addoption("--grade-report", metavar="FILE", help="JSON-lines file course.grade reads the results from")
+    parser.addoption("--grade-memory", type=int, metavar="BYTES", help="memory limit of the graded tests' process")
 
 
 def pytest_configure(config):
     # registered here too, so a course tree without the repo's pytest config (as in tests) still runs
     config.addinivalue_line("markers", MARKER)
     if (path := config.getoption("grade_report")):
-        config.pluginmanager.register(Recorder(Path(path)), "course-grade-recorder")
-        _end_with_parent()
+        config.pluginmanager.register(Recorder(Path(path), config), "course-grade-recorder")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` and `-k` deselect: a malformed marker is an error in any run
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        try:
+            fields = exercise_fields(item)
+        except pytest.UsageError as e:
+            if (path := config.getoption("grade_report")):
+                append_record(path, {"event": "usage_error", "message": str(e)})
+            raise
+        if fields:  # `-k 04-var-clamp` selects all of that exercise's tests, whatever their names
+            item.extra_keyword_matches.add(fields["exercise"])
+
+
+class Recorder:
+    """Writes the report: the worker's side (collection, starts, imports) and the controller's (results)."""
+
+    def __init__(self, path: Path, config):
+        self.path = path
+        self.worker = hasattr(config, "workerinput")  # an xdist worker; else the controller, or a lone process
+        self.failures = {}  # nodeid -> (outcome, message) of its first phase that did not pass
+        self.crashed = {}  # nodeid -> exit status of the worker that died running it
+        self.imports = {}  # module -> its import verdict (None: imported)
+        if self.worker and (memory := config.getoption("grade_memory")):
+            # a huge allocation then fails with MemoryError instead of drawing the kernel's OOM killer
+            resource.setrlimit(resource.RLIMIT_DATA, (memory, resource.getrlimit(resource.RLIMIT_DATA)[1]))
+        if not self.worker and not config.option.collectonly:
+            _end_with_parent()
+
+    def write(self, **record):
+        append_record(self.path, record)
+
+    # ----- the worker's side (or a lone process's)
+
+    def pytest_collection_finish(self, session):
+        graded = [(item, f) for item in session.items if (f := exercise_fields(item))]
+        ids = sorted({f["exercise"] for _, f in graded})
+        for item, fields in graded:
+            self.write(event="collected", **fields, function=getattr(item, "originalname", item.name),
+                       selected_by=selected_by(item, ids))
+
+    def pytest_runtest_logstart(self, nodeid):
+        if self.worker:
+            self.write(event="start", nodeid=nodeid, pid=os.getpid(), time=time.time())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        impl = item.config.getoption("impl", default=None)
+        if impl is None or not item.get_closest_marker("exercise"):
+            return
+        module = module_of(item.nodeid)
+        if module not in self.imports:
+            records = [r for r in read_report(self.path) if r.get("module") == module]
+            if records and records[-1]["event"] == "import":  # a worker died importing it
+                self.imports[module] = DIED_IMPORTING
+            else:
+                self.write(event="import", module=module)
+                self.imports[module] = import_verdict(f"{impl}.{module}", f"{impl}/{module}.py")
+                self.write(event="imported", module=module)
+        if self.imports[module]:
+            pytest.fail(self.imports[module], pytrace=False)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        try:
+            return (yield)
+        except KeyboardInterrupt:  # pytest would end the whole run
+            raise AssertionError("KeyboardInterrupt raised by the test") from None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.when == "call" and self.worker and hasattr(os, "getsid"):
+            left = kill_session(os.getsid(0), spare={os.getpid(), os.getppid()})
+            if left >= FORK_BOMB:
+                report.outcome = "failed"
+                report.longrepr = f"Fork bomb: the test left {left} processes running (killed)"
+                report.user_properties = [("message", report.longrepr)]
+                return report
+        if report.outcome != "passed":
+            message = describe(call.excinfo.value) if call.excinfo else report.longreprtext.strip()
+            report.user_properties = [("message", message.splitlines()[0] if message else "")]
+        return report
+
+    # ----- the controller's side
+
+    def pytest_collectreport(self, report):
+        if report.failed and not self.worker:
+            lines = str(report.longrepr).splitlines()
+            errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+            message = (errors or [line for line in lines if line.strip()] or ["unknown collection error"])[-1]
+            self.write(event="collect_error", nodeid=report.nodeid, message=message)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_handlecrashitem(self, crashitem, report, sched):
+        io = getattr(report.node.gateway, "_io", None)  # execnet's Popen: its exit status names the cause
+        self.crashed[crashitem] = io.wait() if hasattr(io, "wait") else None
+
+    def pytest_runtest_logreport(self, report):
+        if self.worker:
+            return
+        nodeid = report.nodeid
+        if report.outcome != "passed" and nodeid not in self.failures:
+            self.failures[nodeid] = (report.outcome, dict(report.user_properties).get("message", ""))
+        if report.when in ("teardown", "???"):  # "???": xdist's report of a worker that died
+            outcome, message = self.failures.get(nodeid, ("passed", ""))
+            self.write(event="result", nodeid=nodeid, outcome=outcome, message=message,
+                       crashed=self.crashed.get(nodeid, "unknown") if report.when == "???" else None)
 
 
 def _end_with_parent():
-    """Kill this run (its process group: the grader started it in a session of its own) once the
-    grader is gone, e.g. killed with SIGKILL: a run must never go on under PID 1."""
+    """Kill this run's session once the grader that started it is gone (e.g. killed with SIGKILL): a
+    run must never go on under PID 1."""
     grader, parent = int(os.environ.get("COURSE_GRADER_PID") or os.getppid()), os.getppid()
 
     def gone() -> bool:
@@ -93,146 +298,7 @@ def _end_with_parent():
     def watch():
         while not gone():
             time.sleep(0.5)
-        os.killpg(os.getpgrp(), signal.SIGKILL)
-    if hasattr(os, "killpg"):
+        kill_session(os.getsid(0), spare={os.getpid()})
+        os._exit(1)
+    if hasattr(os, "getsid"):
         threading.Thread(target=watch, name="course-grade-watch-parent", daemon=True).start()
-
-
-@pytest.hookimpl(tryfirst=True)  # before `-m` and `-k` deselect: a malformed marker is an error in any run
-def pytest_collection_modifyitems(items):
-    for item in items:
-        fields = exercise_fields(item)
-        if fields:  # `-k 04-var-clamp` selects all of that exercise's tests, whatever their names
-            item.extra_keyword_matches.add(fields["exercise"])
-
-
-def describe(exc: BaseException) -> str:
-    """First line of an exception as `Type: message`; pytest's own outcomes (a timeout) as the bare message."""
-    if isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception)):
-        text = exc.msg
-    else:
-        try:
-            detail = str(exc)
-        except Exception:  # a learner's exception class whose __str__ is broken
-            detail = "<message unprintable>"
-        text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return first_line(text)
-
-
-def _by_module(items) -> dict:
-    """Graded items grouped by the module they test (tests/graded/test_l01_x.py -> l01_x)."""
-    groups = {}
-    for item in items:
-        groups.setdefault(module_of(item.nodeid), []).append(item)
-    return groups
-
-
-def first_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[0]
-
-
-def collect_message(report) -> str:
-    """The exception line of a collection error (pytest's `E   ` lines), else its last line."""
-    lines = str(report.longrepr).splitlines()
-    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
-    return (errors or [line for line in lines if line.strip()] or ["unknown collection error"])[-1]
-
-
-class ImportTimeout(BaseException):
-    """The import of a module under test ran past the timeout (a BaseException: the module's
-    `except Exception` cannot catch it)."""
-
-
-def import_verdict(name: str, shown: str, seconds: float) -> str | None:
-    """Import module `name` (shown to the learner as `shown`) within `seconds`; None when that works,
-    else the verdict for every test of the module."""
-    def expired(signum, frame):
-        raise ImportTimeout
-    alarm = seconds > 0 and hasattr(signal, "setitimer")
-    if alarm:
-        previous = signal.signal(signal.SIGALRM, expired)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        importlib.import_module(name)
-    except ImportTimeout:
-        return f"Timeout (>{seconds:g}s) importing {shown}: code at module level that never ends?"
-    except KeyboardInterrupt:
-        return f"KeyboardInterrupt raised importing {shown}"
-    except SystemExit as e:
-        return f"sys.exit({e.code!r}) called importing {shown}: a module must not exit"
-    except BaseException as e:  # noqa: BLE001 - the learner's module may raise anything
-        return describe(e)
-    finally:
-        if alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-        sys.modules.pop(name, None)  # the tests import it afresh (the `mod` fixture)
-    return None
-
-
-class Recorder:
-    """Writes the report as the tests run (or, with --collect-only, as they are collected)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.tests = {}  # nodeid -> the graded test's marker fields
-        self.failures = {}  # nodeid -> (outcome, message) of its first phase that did not pass
-        self.done = {r["nodeid"] for r in read_report(path) if r["event"] == "result"}
-
-    def write(self, **record):
-        append_record(self.path, record)
-
-    @pytest.hookimpl(trylast=True)  # after `-m exercise` deselected the rest
-    def pytest_collection_modifyitems(self, config, items):
-        ran = [item for item in items if item.nodeid in self.done]  # a resumed run: they have a result
-        if ran:
-            config.hook.pytest_deselected(items=ran)
-            items[:] = [item for item in items if item.nodeid not in self.done]
-        if config.option.collectonly:
-            return
-        graded = [item for item in items if item.get_closest_marker("exercise")]
-        self.write(event="planned", count=len(graded) + len(self.done))
-        impl = config.getoption("impl", default=None)
-        if impl is None:  # a course whose conftest has no --impl: nothing to import up front
-            return
-        failed = set()
-        for module, tests in _by_module(graded).items():
-            self.write(event="import", module=module, tests=[exercise_fields(item) for item in tests])
-            verdict = import_verdict(f"{impl}.{module}", f"{impl}/{module}.py", config.getoption("timeout", 0) or 0)
-            if verdict is not None:
-                for item in tests:
-                    self.write(event="result", **exercise_fields(item), outcome="failed", message=verdict)
-                failed.update(item.nodeid for item in tests)
-            self.write(event="imported", module=module)
-        if failed:
-            config.hook.pytest_deselected(items=[item for item in items if item.nodeid in failed])
-            items[:] = [item for item in items if item.nodeid not in failed]
-
-    def pytest_collection_finish(self, session):
-        for item in session.items:
-            if (fields := exercise_fields(item)):
-                self.tests[item.nodeid] = fields
-                if session.config.option.collectonly:
-                    function = getattr(item, "originalname", item.name)  # without the [parametrize] suffix
-                    self.write(event="collected", **fields, function=function)
-
-    def pytest_collectreport(self, report):
-        if report.failed:
-            self.write(event="collect_error", nodeid=report.nodeid, message=collect_message(report))
-
-    def pytest_runtest_logstart(self, nodeid):
-        if nodeid in self.tests:
-            self.write(event="start", **self.tests[nodeid])
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        report = yield
-        if report.outcome != "passed" and item.nodeid not in self.failures:
-            message = describe(call.excinfo.value) if call.excinfo else first_line(report.longreprtext)
-            self.failures[item.nodeid] = (report.outcome, message)
-        return report
-
-    def pytest_runtest_logfinish(self, nodeid):
-        if nodeid in self.tests:
-            outcome, message = self.failures.get(nodeid, ("passed", ""))
-            self.write(event="result", **self.tests[nodeid], outcome=outcome, message=message)

@@ -1,4 +1,4 @@
-"""Where the course's files are. Part of the runtime: content and tools may import it; it imports nothing of the course."""
+"""Where the course's files are: part of the runtime (content and tools import it; it imports nothing of the course)."""
 
 from pathlib import Path
 

@@ -47,7 +47,8 @@ from course import grade
 from course import lessons as lesson_runner
 from course.paths import ROOT
 from course.show import BEGIN, END
-from course.stubs import Region, find_regions, functions, make_stub
+from course.stubs import Region, find_regions, make_stub
+from course.stubs import functions as all_functions
 
 BUILD = ROOT / "build"
 SITE = BUILD / "site"
@@ -207,7 +208,7 @@ def code_blocks(source: str, functions: list[str], regions: list[Region] = ()) -
     """
     lines = source.splitlines()
     tree = ast.parse(source)
-    nodes = dict(functions(tree))  # qualified name, as course.stubs names a region's function -> node
+    nodes = dict(all_functions(tree))  # qualified name, as course.stubs names a region's function -> node
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     classes = {name.rpartition(".")[0]: parents[node] for name, node in nodes.items()
                if isinstance(parents[node], ast.ClassDef)}  # a method's class, by qualified name

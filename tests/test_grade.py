@@ -7,10 +7,13 @@ import sys
 import textwrap
 import time
 
+import psutil
 import pytest
 
-from course.grade import Collected, GradeError, Result, check, collect, learner_python, main, render, run_graded
-from course.stubs import ROOT, make_stub
+from course.grade import (Collected, GradeError, Result, check, collect, learner_python, main, next_step, render,
+                          run_graded)
+from course.paths import ROOT
+from course.stubs import make_stub
 
 # the fake course's own conftest: the repo's `--impl` and `mod`, without the seeding (no torch import)
 CONFTEST = """
@@ -183,7 +186,8 @@ def test_table_of_the_learner_run(graded):
     rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
     assert rows["01-add"].split()[1:] == ["2/2", "PASS"]
     assert rows["01-mul"].split()[1:3] == ["1/3", "PARTIAL"] and "assert '6' == 6" in rows["01-mul"]
-    assert rows["01-greet"].split()[1:] == ["0/2", "FAIL", "NotImplementedError:", "greet"]  # no repeated id
+    assert rows["01-greet"].split()[1:] == ["0/2", "FAIL", "not", "started:", "greet"]
+    assert "f-string" not in table  # no hint for an exercise not started
     assert rows["01-count"].split()[1:4] == ["0/1", "FAIL", "Timeout"]
     assert "hint: range(n) already counts." in table
     assert rows["03-one"].split()[1:] == ["1/1", "PASS"]
@@ -211,7 +215,7 @@ def test_render_totals_verdicts_and_hints():
     assert "hint: Multiply." not in lines[3]  # no hint for a passing exercise
     at = next(i for i, line in enumerate(lines) if line.startswith("  02-div"))
     assert lines[at].split()[3:7] == ["ZeroDivisionError:", "division", "by", "zero"]  # a long message wraps...
-    assert lines[at + 1].strip().startswith("xxx") and lines[at + 1].endswith("...")  # ...onto one more line
+    assert lines[at + 1].strip().startswith("...x") and lines[at + 1].endswith("xxx")  # ...its end on one more
     assert lines[at + 2].strip() == "hint: Mind zero."
     assert lines[-1] == "Total: 4/8 points (50%); 1 of 3 exercises pass"
     assert all(len(line) <= 80 for line in lines)
@@ -222,7 +226,8 @@ def test_cli_grades_one_lesson(learner, capsys):
     out = capsys.readouterr().out
     assert "Lesson 02" in out and "Lesson 01" not in out
     assert "Total: 0/1 points (0%)" in out
-    assert f"{learner_python(learner)} -m pytest --impl exercises tests/graded/test_l02_broken.py::test_square" in out
+    assert (f"See your failure in full: {learner_python(learner)} -m pytest --impl exercises "
+            "tests/graded/test_l02_broken.py::test_square") in out
 
 
 def test_failure_hint_is_a_command_the_learner_can_paste(tmp_path, monkeypatch, capsys):
@@ -268,6 +273,14 @@ GRADER = ("import sys; from pathlib import Path; from course.grade import main; 
           "sys.exit(main(sys.argv[2:], root=Path(sys.argv[1])))")
 
 
+def dead(pid: int) -> bool:
+    """Whether process `pid` is gone, or a zombie (killed, not yet reaped: an orphan's is reaped by PID 1)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def _default_sigint():
     """A background job of a non-interactive shell (a CI runner's) starts with SIGINT ignored, and
     Python then never raises KeyboardInterrupt: give the grader the terminal's default."""
@@ -289,20 +302,22 @@ def test_a_stopped_grader_kills_its_pytest_runs_and_removes_its_folders(tmp_path
     while len(pids := list((course / "pids").glob("*")) if (course / "pids").exists() else []) < runs:
         assert time.time() < deadline and grader.poll() is None, grader.communicate()
         time.sleep(0.1)
-    assert list(temp.glob("course-grade-*"))
+    assert list((temp / "course-grade").glob(f"{grader.pid}-*"))
     grader.send_signal(stop)
     _, err = grader.communicate(timeout=15)
     assert grader.returncode == code and said in err
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):  # killed, and reaped
-            os.kill(int(pid.name), 0)
-    assert list(temp.glob("course-grade-*")) == []
+    assert all(dead(int(pid.name)) for pid in pids)
+    assert list((temp / "course-grade").iterdir()) == []
 
 
-def test_a_pytest_run_ends_when_its_grader_is_killed(tmp_path):
-    course = make_course(tmp_path, SLEEPER)
+def test_a_pytest_run_ends_when_its_grader_is_killed_and_the_next_grader_removes_its_folders(tmp_path):
+    course = make_course(tmp_path / "course", SLEEPER)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
     grader = subprocess.Popen([sys.executable, "-c", GRADER, str(course), "--lesson", "01", "--timeout", "120"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                              env=env)
     deadline = time.time() + 60
     while not (pids := list((course / "pids").glob("*")) if (course / "pids").exists() else []):
         assert time.time() < deadline and grader.poll() is None
@@ -311,13 +326,15 @@ def test_a_pytest_run_ends_when_its_grader_is_killed(tmp_path):
     grader.wait()
     pid, deadline = int(pids[0].name), time.time() + 15
     while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if dead(pid):
             break
         time.sleep(0.2)
     else:
         pytest.fail(f"the pytest run {pid} outlived its grader")
+    assert list((temp / "course-grade").glob(f"{grader.pid}-*"))  # SIGKILL: no clean-up ran...
+    subprocess.run([sys.executable, "-c", GRADER, str(course), "--lesson", "07"], cwd=ROOT, env=env,
+                   capture_output=True, check=False)
+    assert list((temp / "course-grade").iterdir()) == []  # ...the next grader removed its folder
 
 
 # Lesson 01's module switches autograd off when imported; lesson 02's exercise needs it.
@@ -379,7 +396,8 @@ def test_lessons_run_in_processes_of_their_own(tmp_path):
 
 # Module-level code of a learner's exercise file that breaks its import, and the verdict.
 IMPORT_FAILURES = [
-    ("while True:\n    pass\n", "Timeout (>1s) importing exercises/l01_bad.py: code at module level that never ends?"),
+    ("while True:\n    pass\n",
+     "Timeout (>1.0s) importing exercises/l01_bad.py: code at module level that never ends?"),
     ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n",
      "Hung >4s importing exercises/l01_bad.py: killed by the grader (the timeout could not interrupt it)"),
     ("raise KeyboardInterrupt\n", "KeyboardInterrupt raised importing exercises/l01_bad.py"),
@@ -558,7 +576,7 @@ def course_to_check(root, solution, tests):
 def test_check_passes_on_a_sound_course(tmp_path, capsys):
     assert main(["--check", "--timeout", "5"], root=course_to_check(tmp_path, SOLUTION, GOOD_TESTS)) == 0
     assert capsys.readouterr().out == ("2 graded tests in 1 lessons: all pass on solutions, all fail on the stubs; "
-                                       "2 exercises, each with a region and a test\n")
+                                       "2 exercises, each with a region and a test, each selected by its id\n")
 
 
 def test_check_finds_every_kind_of_problem(tmp_path):
@@ -608,3 +626,145 @@ def test_minus_k_with_an_exercise_id_selects_all_of_its_tests_and_only_those():
     selected = sorted(line.split("::")[1] for line in out.splitlines() if "::" in line)
     assert selected == ["test_batchnorm_running_stats_match_pytorch",
                         "test_batchnorm_update_returns_batch_stats_with_gradients"], out
+
+
+# Hostile learner code, one verdict each; `leave` starts a sleeper and a fork chain and passes.
+HOSTILE = {
+    "tests/conftest.py": CONFTEST + "import numpy, torch  # as the course's conftest: not inside a test's timeout\n",
+    "solutions/l05_hostile.py": "",
+    "exercises/l05_hostile.py": """
+        import os, signal, subprocess, sys, time
+        from pathlib import Path
+
+        def bare_except():
+            while True:
+                try:
+                    time.sleep(0.01)
+                except:  # noqa: E722 - swallows the timeout
+                    pass
+
+        def recurse(n=0):
+            return recurse(n + 1)
+
+        def exits():
+            sys.exit(3)
+
+        def interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+
+        def signalled(signum):
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+
+        def huge():
+            import torch
+            return torch.empty(50 * 2**30, dtype=torch.uint8)
+
+        def hog():
+            import numpy
+            chunks = []
+            while True:
+                chunks.append(numpy.empty(2**27))  # 1 GiB
+
+        def bomb():
+            me = os.getpid()
+            for _ in range(6):
+                os.fork()
+            if os.getpid() != me:
+                time.sleep(600)
+                os._exit(0)
+
+        def leave(folder):
+            Path(folder, str(subprocess.Popen(["sleep", "600"]).pid)).write_text("")
+            for depth in range(5):  # a fork chain: each process forks the next, then sleeps
+                if os.fork():
+                    if depth == 0:
+                        return
+                    break
+                Path(folder, str(os.getpid())).write_text("")
+            time.sleep(600)
+            os._exit(0)
+        """,
+    "tests/graded/test_l05_hostile.py": """
+        import signal
+        import pytest
+
+        @pytest.mark.parametrize("call", ["bare_except", "recurse", "exits", "interrupts", "hog", "bomb"])
+        @pytest.mark.exercise("05-hostile")
+        def test_hostile(mod, call):
+            getattr(mod, call)()
+
+        @pytest.mark.exercise("05-huge")
+        def test_huge(mod):
+            mod.huge()
+
+        @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+        @pytest.mark.exercise("05-signal")
+        def test_signal(mod, signum):
+            mod.signalled(signum)
+
+        @pytest.mark.exercise("05-leave")
+        def test_leave(mod, request):
+            folder = request.config.rootpath / "pids"
+            folder.mkdir(exist_ok=True)
+            mod.leave(folder)
+        """,
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("hostile"), HOSTILE)
+    results = run_graded(root=course, timeout=6, grace=6, memory=1536 * 2**20)
+    return course, {r.nodeid.rpartition("::")[2]: r for r in results}
+
+
+@pytest.mark.parametrize("test, verdict", [
+    ("test_hostile[bare_except]", "Hung >12s: killed by the grader (the timeout could not interrupt it)"),
+    ("test_hostile[recurse]", "RecursionError: maximum recursion depth exceeded"),
+    ("test_hostile[exits]", "SystemExit: 3"),
+    ("test_hostile[interrupts]", "AssertionError: KeyboardInterrupt raised by the test"),
+    ("test_huge", "RuntimeError: [enforce fail"),
+    ("test_hostile[hog]", "MemoryError: out of memory"),
+    ("test_hostile[bomb]", "Fork bomb: the test left 6"),
+    ("test_signal[15]", "Crashed the test run: killed by SIGTERM"),
+    ("test_signal[9]", "Crashed the test run: killed by SIGKILL (out of memory?)"),
+])
+def test_hostile_code_gets_a_verdict_that_names_the_cause(hostile, test, verdict):
+    result = hostile[1][test]
+    assert result.outcome == "failed" and result.message.startswith(verdict), result.message
+
+
+def test_a_huge_allocation_shows_its_size_and_nothing_it_started_is_left(hostile):
+    course, results = hostile
+    assert results["test_leave"].passed
+    table = render(list(results.values()), width=100)
+    assert "53687091200 bytes" in table  # the message's middle may go, never the size
+    pids = [int(p.name) for p in (course / "pids").iterdir()]
+    assert len(pids) >= 2  # the sleeper and the forks that ran before the end of the test
+    assert all(dead(pid) for pid in pids)
+
+
+def test_two_graders_at_once_get_the_same_grades(learner, graded):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: run_graded(root=learner, lesson="01", timeout=1), range(2)))
+    expected = [(r.nodeid, r.outcome) for r in graded.values() if r.lesson == "01"]
+    assert [(r.nodeid, r.outcome) for r in runs[0]] == [(r.nodeid, r.outcome) for r in runs[1]] == expected
+
+
+def test_the_next_step_is_the_learners_real_failure_not_an_exercise_not_started():
+    untouched = r("a", "01-a", 1, False, "NotImplementedError: exercise 01-a: f")
+    real = r("b", "01-b", 1, False, "AssertionError: assert 2 == 3")
+    assert next_step([untouched, real], "exercises").endswith("--impl exercises tests/graded/test_l01_x.py::b")
+    assert next_step([untouched, r("b", "01-b")], "exercises") == "Next: exercise 01-a (f in exercises/l01_x.py)"
+    assert next_step([r("b", "01-b")], "exercises") is None
+
+
+def test_check_finds_an_id_that_selects_another_exercises_tests(tmp_path):
+    solution = SOLUTION.replace("01-add", "01-hook").replace("01-neg", "01-hooks")
+    tests = GOOD_TESTS.replace("01-add", "01-hook").replace("01-neg", "01-hooks")
+    problems = check(course_to_check(tmp_path, solution, tests), timeout=5).problems
+    assert problems == ["`pytest -k 01-hook` also runs the tests of exercise 01-hooks: rename one, so that no id "
+                        "is part of another"]
