@@ -44,8 +44,9 @@ from pathlib import Path
 from typing import Callable
 
 from course import threads
-from course.grade_plugin import DIED_IMPORTING, append_record, kill_session, module_of, read_report
+from course.grade_plugin import DIED_IMPORTING, append_record, module_of, read_report
 from course.paths import ROOT
+from course.procs import kill_session
 from course.stubs import MarkerError, Region, find_regions
 
 IMPLS = ("solutions", "exercises")

@@ -26,7 +26,6 @@ import importlib
 import json
 import os
 import resource
-import signal
 import sys
 import threading
 import time
@@ -34,6 +33,8 @@ from numbers import Real
 from pathlib import Path
 
 import pytest
+
+from course.procs import kill_session
 
 MARKER = "exercise(id, points=1, hint=''): a graded test of exercise `id` (run with --impl solutions|exercises)"
 EXAMPLE = "e.g. @pytest.mark.exercise('01-closure', points=2)"
@@ -58,43 +59,6 @@ def read_report(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
-
-
-def session_processes(sid: int, spare=()) -> list[int]:
-    """The live processes of session `sid` (zombies aside), but those in `spare`."""
-    import psutil
-    found = []
-    for pid in psutil.pids():
-        try:
-            if pid not in spare and os.getsid(pid) == sid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                found.append(pid)
-        except (OSError, psutil.Error):  # gone meanwhile
-            pass
-    return found
-
-
-def kill_session(sid: int, spare=()) -> int:
-    """Kill every process of session `sid` but `spare`; how many. They are stopped first, until no new
-    one appears (a fork bomb forks while it is found), then killed together: a process that notices one
-    of them die (xdist's controller, its worker gone) cannot start another before the others are dead."""
-    stopped, quiet = set(), 0
-    while quiet < 3 and len(stopped) < 100_000:  # three looks in a row find no new one: none is forking
-        found = set(session_processes(sid, spare)) - stopped
-        quiet = 0 if found else quiet + 1
-        for pid in found:
-            _signal(pid, signal.SIGSTOP)
-        stopped |= found
-        time.sleep(0.01)
-    for pid in stopped:
-        _signal(pid, signal.SIGKILL)
-    return len(stopped)
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except OSError:  # gone meanwhile
-        pass
 
 
 # ---------------------------------------------------------------------------------- the marker
@@ -199,8 +163,8 @@ class Recorder:
         if self.worker and (memory := config.getoption("grade_memory")):
             # a huge allocation then fails with MemoryError instead of drawing the kernel's OOM killer
             resource.setrlimit(resource.RLIMIT_DATA, (memory, resource.getrlimit(resource.RLIMIT_DATA)[1]))
-        if not self.worker and not config.option.collectonly:
-            _end_with_parent()
+        if not self.worker and not config.option.collectonly and os.environ.get("COURSE_GRADER_PID"):
+            _end_with_parent(int(os.environ["COURSE_GRADER_PID"]))
 
     def write(self, **record):
         append_record(self.path, record)
@@ -283,10 +247,10 @@ class Recorder:
                        crashed=self.crashed.get(nodeid, "unknown") if report.when == "???" else None)
 
 
-def _end_with_parent():
-    """Kill this run's session once the grader that started it is gone (e.g. killed with SIGKILL): a
-    run must never go on under PID 1."""
-    grader, parent = int(os.environ.get("COURSE_GRADER_PID") or os.getppid()), os.getppid()
+def _end_with_parent(grader: int):
+    """Kill this run's session (the grader started it in one of its own) once the grader is gone (e.g.
+    killed with SIGKILL): a run must never go on under PID 1."""
+    parent = os.getppid()
 
     def gone() -> bool:
         try:
@@ -300,5 +264,5 @@ def _end_with_parent():
             time.sleep(0.5)
         kill_session(os.getsid(0), spare={os.getpid()})
         os._exit(1)
-    if hasattr(os, "getsid"):
+    if hasattr(os, "getsid") and os.getsid(0) == os.getpid():
         threading.Thread(target=watch, name="course-grade-watch-parent", daemon=True).start()

@@ -1,7 +1,7 @@
 """Lessons: list them, keep each `.py` paired with its `.ipynb`, execute them (cached).
 
     python -m course.lessons run [LESSON ...] [--force]   # execute (all by default)
-    python -m course.lessons pair                          # rewrite every .ipynb from its .py
+    python -m course.lessons pair [--force]                # rewrite every .ipynb from its .py
     python -m course.lessons check-pairs                   # fail if a pair has drifted
 
 A LESSON is a path (`lessons/01_callbacks.py`) or a number (`01`).
@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import atexit
 import hashlib
+import logging
+import os
 import re
 import sys
 import time
@@ -25,6 +27,7 @@ import nbformat
 
 from course import threads
 from course.paths import ROOT, shown
+from course.procs import kill_session
 
 LESSONS = ROOT / "lessons"
 NAME = re.compile(r"\d\d_\w+\.py")  # lessons/NN_slug.py
@@ -71,12 +74,35 @@ def _cells(nb) -> list[tuple[str, str]]:
     return [(c.cell_type, c.source) for c in nb.cells]
 
 
-def pair(path: Path) -> bool:
-    """Write `path`'s .ipynb twin unless it is already in sync (rewriting would churn cell ids)."""
+def _fingerprint(nb) -> str:
+    return hashlib.sha256(repr(_cells(nb)).encode()).hexdigest()[:16]
+
+
+def pair(path: Path, force: bool = False) -> bool:
+    """Write `path`'s .ipynb twin unless it is already in sync (rewriting would churn cell ids).
+
+    The twin records a fingerprint of the cells written: a twin whose cells no longer match it was
+    edited outside jupytext (in a Jupyter without the pairing), and is not overwritten unless `force`.
+    """
     if not pair_problems(path):
         return False
-    jupytext.write(notebook(path), path.with_suffix(".ipynb"), fmt="ipynb")
+    twin = path.with_suffix(".ipynb")
+    if not force and _edited(twin):
+        raise LessonError(f"{shown(twin)} was edited outside jupytext (its cells differ from those `make pair` "
+                          f"wrote): copy your changes into {shown(path)}, or overwrite them with `make pair FORCE=1`")
+    nb = notebook(path)
+    nb.metadata["course"] = {"fingerprint": _fingerprint(nb)}
+    jupytext.write(nb, twin, fmt="ipynb")
     return True
+
+
+def _edited(twin: Path) -> bool:
+    try:
+        stored = nbformat.read(twin, as_version=4)
+    except Exception:  # missing or unreadable: nothing to keep
+        return False
+    written = stored.metadata.get("course", {}).get("fingerprint")
+    return written is not None and written != _fingerprint(stored)
 
 
 def pair_problems(path: Path) -> list[str]:
@@ -115,17 +141,44 @@ def executed_path(path: Path, executed_dir: Path = EXECUTED) -> Path:
     return executed_dir / f"{path.stem}.ipynb"
 
 
+def _save(nb, out: Path, key: str) -> None:
+    """Write the executed notebook, then its stamp (the digest of its sources), each atomically: a run
+    killed half-way leaves the old files or none, never a torn one."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for path, content in ((out, nbformat.writes(nb)), (out.with_suffix(".sha256"), key)):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(content)
+        os.replace(tmp, path)
+
+
+def _cached(out: Path, key: str) -> bool:
+    """Whether `out` holds an intact execution of sources with digest `key` (a notebook cut short or
+    corrupted by hand, or one that was never stamped, is executed again)."""
+    try:
+        if out.with_suffix(".sha256").read_text() != key:
+            return False
+        nbformat.validate(nbformat.read(out, as_version=4))
+    except Exception:  # missing, unreadable, not JSON, not a valid notebook
+        return False
+    return True
+
+
 def kernel_argv() -> list[str]:
     """The kernel command: this interpreter's ipykernel, whatever kernel specs Jupyter would find."""
     return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
-def _kernel_manager_class():
+def _kernel_manager_class(started: list[int]):
     from jupyter_client.kernelspec import KernelSpec
     from jupyter_client.manager import AsyncKernelManager
 
     class ThisPython(AsyncKernelManager):
-        """Starts `kernel_argv()`, never a kernel spec looked up by name."""
+        """Starts `kernel_argv()`, never a kernel spec looked up by name; appends its pid to `started`
+        (the kernel runs in a session of its own, which `run` kills when the lesson ends)."""
+
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+            started.append(self.provisioner.pid)
 
         @property
         def kernel_spec(self) -> KernelSpec:
@@ -136,7 +189,7 @@ def _kernel_manager_class():
     return ThisPython
 
 
-def run(path: Path, force: bool = False, timeout: int = CELL_TIMEOUT, executed_dir: Path = EXECUTED,
+def run(path: Path, force: bool = False, timeout: int = CELL_TIMEOUT, executed_dir: Path | None = None,
         root: Path = ROOT, env: dict[str, str] | None = None) -> tuple[Path, bool]:
     """Execute a lesson top to bottom into `executed_dir`; returns (notebook, was_executed).
 
@@ -149,19 +202,21 @@ def run(path: Path, force: bool = False, timeout: int = CELL_TIMEOUT, executed_d
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    out = executed_path(path, executed_dir)
-    stamp, key = out.with_suffix(".sha256"), digest(path, root)
-    if not force and out.exists() and stamp.exists() and stamp.read_text() == key:
+    out = executed_path(path, executed_dir or EXECUTED)
+    key = digest(path, root)
+    if not force and _cached(out, key):
         return out, False
-    nb = notebook(path)
+    nb, kernels = notebook(path), []
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
-                            kernel_manager_class=_kernel_manager_class(),
+                            kernel_manager_class=_kernel_manager_class(kernels),
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute(env=threads.environ() if env is None else env)
     except CellTimeoutError as e:  # a TimeoutError: before the kernel-start handler below
         raise LessonError(f"{shown(path)} failed:\n{e}") from None
     except CellExecutionError as e:
+        if e.ename == "KeyboardInterrupt":  # nbclient passed a Ctrl-C on to the kernel
+            raise KeyboardInterrupt from None
         raise LessonError(_cell_failure(path, nb, e)) from None
     except DeadKernelError as e:  # a RuntimeError too
         raise LessonError(f"{shown(path)} failed: its kernel died ({e}); a cell crashed the interpreter "
@@ -171,9 +226,9 @@ def run(path: Path, force: bool = False, timeout: int = CELL_TIMEOUT, executed_d
                           f"{e}; is ipykernel installed in this environment?") from None
     finally:  # nbclient leaves its exit-time cleanup registered when the kernel failed to start
         atexit.unregister(client._cleanup_kernel)
-    executed_dir.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, out)
-    stamp.write_text(key)
+        for pid in kernels:  # however the run ended: the kernel and what the lesson started
+            kill_session(pid)
+    _save(nb, out, key)
     return out, True
 
 
@@ -198,14 +253,15 @@ def main(argv=None) -> int:
     p_run = sub.add_parser("run", help="execute lessons (cached)")
     p_run.add_argument("lessons", nargs="*")
     p_run.add_argument("--force", action="store_true", help="execute even when cached")
-    sub.add_parser("pair", help="rewrite every lesson's .ipynb from its .py")
+    sub.add_parser("pair", help="rewrite every lesson's .ipynb from its .py").add_argument(
+        "--force", action="store_true", help="overwrite a .ipynb edited outside jupytext")
     sub.add_parser("check-pairs", help="fail if a .ipynb has drifted from its .py")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "pair":
             for path in all_lessons():
                 twin = shown(path.with_suffix(".ipynb"))
-                print(f"wrote {twin}" if pair(path) else f"{twin} already in sync")
+                print(f"wrote {twin}" if pair(path, args.force) else f"{twin} already in sync")
         elif args.cmd == "check-pairs":
             problems = [p for path in all_lessons() for p in pair_problems(path)]
             for p in problems:
@@ -223,6 +279,10 @@ def main(argv=None) -> int:
     except LessonError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the kernel and what it started were killed on the way out (see run)
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # nbclient's cleanup task, cut short
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     return 0
 
 

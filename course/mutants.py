@@ -241,7 +241,7 @@ def _start(variant: Variant) -> tuple[int, Path]:
 
 
 def _finish(variant: Variant, tmp: Path, status: str) -> None:
-    from course.grade import read_report
+    from course.grade_plugin import read_report
     records = read_report(tmp / "report.jsonl")
     variant.outcomes = {r["nodeid"]: r["outcome"] for r in records if r["event"] == "result"}
     crash = (tmp / "crash.txt").read_text() if (tmp / "crash.txt").exists() else ""

@@ -157,3 +157,70 @@ def test_a_kernel_that_cannot_start_fails_the_lesson(tmp_path, monkeypatch):
     monkeypatch.setattr(lessons, "kernel_argv", lambda: [sys.executable, "-c", "raise SystemExit(1)"])
     with pytest.raises(lessons.LessonError, match="01_a.py: could not start a Python kernel .*: Kernel died"):
         run(lesson, tmp_path)
+
+
+def test_the_cache_is_written_atomically_and_a_torn_notebook_is_not_trusted(tmp_path):
+    out = tmp_path / "executed" / "01_a.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    lessons._save(nb, out, "key")
+    assert lessons._cached(out, "key") and not lessons._cached(out, "other")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["01_a.ipynb", "01_a.sha256"]  # no temporary left
+    out.write_text(out.read_text()[:40])  # cut short, as by a kill or a full disk
+    assert not lessons._cached(out, "key")
+    out.unlink()
+    assert not lessons._cached(out, "key")
+
+
+def test_pair_refuses_to_overwrite_a_notebook_edited_outside_jupytext(tmp_path):
+    lesson = tmp_path / "07_demo.py"
+    lesson.write_text("# %% [markdown]\n# # Lesson 07 - Demo\n\n# %%\nprint(1)\n")
+    assert lessons.pair(lesson)
+    twin = lesson.with_suffix(".ipynb")
+    nb = nbformat.read(twin, as_version=4)
+    nb.cells[1].source = "print('my edit')"  # saved by a Jupyter without the pairing
+    nbformat.write(nb, twin)
+    lesson.write_text(lesson.read_text() + "\n# %%\nprint(2)\n")
+    with pytest.raises(lessons.LessonError, match="07_demo.ipynb was edited outside jupytext"):
+        lessons.pair(lesson)
+    assert "my edit" in twin.read_text()  # kept
+    assert lessons.pair(lesson, force=True) and lessons.pair_problems(lesson) == []
+    lesson.write_text(lesson.read_text() + "\n# %%\nprint(3)\n")
+    assert lessons.pair(lesson)  # written by pair, only the .py changed: rewritten
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_interrupted_and_leaves_no_process(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from course.paths import ROOT
+
+    lesson = tmp_path / "lessons" / "01_sleeps.py"
+    lesson.parent.mkdir()
+    pids = tmp_path / "pids"
+    lesson.write_text(f"# %%\nimport os, subprocess, time\nfrom pathlib import Path\n"
+                      "sleeper = subprocess.Popen(['sleep', '600'])\n"
+                      f"Path({str(pids)!r}).write_text(f'{{os.getpid()}} {{sleeper.pid}}')\n"
+                      "time.sleep(600)\n")
+    code = ("import sys; from pathlib import Path; from course import lessons; "
+            f"lessons.LESSONS = Path({str(lesson.parent)!r}); lessons.EXECUTED = Path({str(tmp_path / 'out')!r}); "
+            "sys.exit(lessons.main(['run', '01']))")
+    run = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while not pids.exists():
+        assert time.time() < deadline and run.poll() is None, run.communicate()
+        time.sleep(0.2)
+    time.sleep(0.5)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and err.strip().endswith("\ninterrupted") and "Traceback" not in err, err
+    for pid in map(int, pids.read_text().split()):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        import psutil
+        assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, f"process {pid} survived"
