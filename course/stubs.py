@@ -31,6 +31,7 @@ import hashlib
 import re
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,8 +165,8 @@ def write(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, force: bool 
     if mine and not force:
         raise EditedError(mine)
     if mine:
-        backup = backups / time.strftime("%Y%m%d-%H%M%S")
-        backup.mkdir(parents=True, exist_ok=True)
+        backups.mkdir(parents=True, exist_ok=True)  # a folder of its own, even for two runs in the same second
+        backup = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=backups))
         for p in mine:
             shutil.copy2(p, backup / p.name)
     for stale in set(p.name for p in exercises.glob("*.py")) - set(files):

@@ -102,6 +102,13 @@ def test_an_edited_exercise_is_never_overwritten_without_force(tmp_path):
     assert written == ["l01_demo.py"] and (backup / "l01_demo.py").read_text() == answer
     assert "The area of a circle" in stub.read_text() and not stubs.edited(stub.read_text())
 
+    # edited and forced again, in the same second: a second backup, the first one kept
+    stub.write_text(answer + "# again\n")
+    (solutions / "l01_demo.py").write_text(SOLUTION)
+    _, second = stubs.write(solutions, exercises, force=True, backups=backups)
+    assert second != backup and (backup / "l01_demo.py").read_text() == answer
+    assert (second / "l01_demo.py").read_text() == answer + "# again\n"
+
 
 def test_a_stale_but_untouched_stub_is_regenerated_without_force(tmp_path):
     solutions, exercises, backups = tmp_path / "solutions", tmp_path / "exercises", tmp_path / "backups"
