@@ -588,9 +588,31 @@ def learner_python(root: Path = ROOT) -> str:
     return shlex.quote(str(executable))
 
 
+def _course_files(root: Path) -> dict[Path, bytes]:
+    """The files graded code must never write: solutions/ and tests/."""
+    return {p: p.read_bytes() for folder in ("solutions", "tests") for p in sorted((root / folder).rglob("*.py"))}
+
+
+def _tampered(root: Path, before: dict[Path, bytes]) -> list[str]:
+    """Files of solutions/ and tests/ that grading changed, or that differ from their committed version
+    (a learner's module that writes into them at import breaks other lessons, in every later run)."""
+    after = _course_files(root)
+    changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+    git = subprocess.run(["git", "status", "--porcelain", "--", "solutions", "tests"], cwd=root,
+                         capture_output=True, text=True, check=False) if (root / ".git").exists() else None
+    committed = {root / line[3:] for line in git.stdout.splitlines()} if git and git.returncode == 0 else set()
+    return [f"{p.relative_to(root)}{' (changed while grading)' if p in changed else ''}"
+            for p in sorted(changed | committed)]
+
+
 def _grade(root: Path, impl: str, lesson: str | None, timeout: float) -> int:
     print(f"Grading {impl}/{f' (lesson {lesson})' if lesson else ''}...", flush=True)
+    before = _course_files(root)
     results = run_graded(impl, lesson, timeout, root, progress=Reporter())
+    if (tampered := _tampered(root, before)):
+        print("warning: these files differ from the course's version; graded code may have written to them, "
+              "which changes other exercises' grades:\n" + "".join(f"  {t}\n" for t in tampered)
+              + "Restore them with `git checkout -- solutions tests`.", file=sys.stderr)
     print(render(results, width=max(shutil.get_terminal_size((100, 24)).columns, 60)))
     if (step := next_step(results, impl, root)):
         print(f"\n{step}")

@@ -768,3 +768,25 @@ def test_check_finds_an_id_that_selects_another_exercises_tests(tmp_path):
     problems = check(course_to_check(tmp_path, solution, tests), timeout=5).problems
     assert problems == ["`pytest -k 01-hook` also runs the tests of exercise 01-hooks: rename one, so that no id "
                         "is part of another"]
+
+
+def test_a_learner_module_that_writes_into_solutions_is_reported(tmp_path, capsys):
+    course = make_course(tmp_path, {
+        "solutions/l01_w.py": "def one():\n    return 1\n",
+        "exercises/l01_w.py": """
+            from pathlib import Path
+            Path(__file__).parent.parent.joinpath("solutions", "l01_w.py").write_text("def one():\\n    return 2\\n")
+
+            def one():
+                return 1
+            """,
+        "tests/graded/test_l01_w.py": """
+            import pytest
+
+            @pytest.mark.exercise("01-one")
+            def test_one(mod):
+                assert mod.one() == 1
+            """})
+    assert main(["--lesson", "01"], root=course) == 0
+    err = capsys.readouterr().err
+    assert "graded code may have written to them" in err and "solutions/l01_w.py (changed while grading)" in err
