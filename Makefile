@@ -47,9 +47,9 @@ lessons: setup
 stubs: setup
 	$(PY) -m course.stubs $(if $(FORCE),--force)
 
-## Rewrite each lesson's .ipynb from its .py.
+## Rewrite each lesson's .ipynb from its .py; refuses to overwrite one edited outside jupytext unless FORCE=1.
 pair: setup
-	$(PY) -m course.lessons pair
+	$(PY) -m course.lessons pair $(if $(FORCE),--force)
 
 ## Build the site into build/site (executes changed lessons first).
 site: setup
