@@ -130,7 +130,7 @@ def graded_files(root: Path = ROOT, lesson: str | int | None = None) -> list[Pat
     return sorted((root / "tests" / "graded").glob(f"test_l{pattern}_*.py"))
 
 
-def _temp_base() -> Path:
+def temp_base() -> Path:
     """The one folder of every grader's temporary folders, each named after its grader's pid; those of
     a grader that is gone (killed with SIGKILL: no clean-up ran) are removed."""
     base = Path(tempfile.gettempdir()) / "course-grade"
@@ -144,7 +144,7 @@ def _temp_base() -> Path:
 
 @contextmanager
 def _tempdir():
-    with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=_temp_base()) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=temp_base()) as tmp:
         yield Path(tmp)
 
 
@@ -541,7 +541,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     if args.check and args.impl:
         parser.error("--check runs both packages; drop --impl")
     previous = _stop_on_signals()
-    _temp_base()
+    temp_base()
     try:
         if args.check:
             return _check(root, args.timeout, args.lesson)

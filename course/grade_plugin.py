@@ -25,7 +25,6 @@ fails saying so.
 import importlib
 import json
 import os
-import resource
 import sys
 import threading
 import time
@@ -161,7 +160,7 @@ class Recorder:
         self.crashed = {}  # nodeid -> exit status of the worker that died running it
         self.imports = {}  # module -> its import verdict (None: imported)
         if self.worker and (memory := config.getoption("grade_memory")):
-            # a huge allocation then fails with MemoryError instead of drawing the kernel's OOM killer
+            import resource  # POSIX only; a huge allocation then fails with MemoryError, not the OOM killer
             resource.setrlimit(resource.RLIMIT_DATA, (memory, resource.getrlimit(resource.RLIMIT_DATA)[1]))
         if not self.worker and not config.option.collectonly and os.environ.get("COURSE_GRADER_PID"):
             _end_with_parent(int(os.environ["COURSE_GRADER_PID"]))

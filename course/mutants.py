@@ -225,7 +225,8 @@ def _child(variant: Variant, tmp: Path) -> int:
 
 
 def _start(variant: Variant) -> tuple[int, Path]:
-    tmp = Path(tempfile.mkdtemp(prefix="course-variant-"))
+    from course.grade import temp_base  # the grader's folder: a killed run's folders are removed by the next
+    tmp = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-variant-", dir=temp_base()))
     pid = os.fork()
     if pid == 0:  # the child never returns into the parent's code
         code = 3
