@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import psutil
+
 from course import threads
 from course.grade_plugin import DIED_IMPORTING, append_record, module_of, read_report
 from course.paths import ROOT
@@ -137,7 +139,7 @@ def temp_base() -> Path:
     base.mkdir(exist_ok=True)
     for old in base.iterdir():
         pid = old.name.partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     return base
 
@@ -146,16 +148,6 @@ def temp_base() -> Path:
 def _tempdir():
     with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=temp_base()) as tmp:
         yield Path(tmp)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _pytest_env(root: Path) -> dict[str, str]:
