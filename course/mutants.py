@@ -18,8 +18,10 @@ Two checks, one runner (``python -m course.mutants``, part of `make test`):
 
 Each variant is graded in a child forked from one warmed-up process (torch, pytest and the course
 imported once): the child serves the variant as the `exercises` package and runs pytest on the
-lesson's graded test file, selecting the exercise's tests. Files are discovered, nothing is listed
-per lesson: a new `tests/mutants/lNN_*.py` is picked up as it is.
+lesson's graded test file, selecting the exercise's tests; the child runs in a process session of its
+own, killed with what it started when it ends (`course.procs`). Forks, not the grader's pytest-xdist
+sessions: a session per variant would import torch afresh (seconds) where a fork takes milliseconds.
+Files are discovered, nothing is listed per lesson: a new `tests/mutants/lNN_*.py` is picked up as it is.
 
 Usage: ``python -m course.mutants [--lesson NN] [--jobs N] [--only mutants|isolation]``.
 """
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.paths import ROOT
+from course.procs import kill_session
 from course.stubs import find_regions, functions, make_stub
 
 MUTANTS_DIR = ROOT / "tests" / "mutants"
@@ -231,7 +234,7 @@ def _start(variant: Variant) -> tuple[int, Path]:
     if pid == 0:  # the child never returns into the parent's code
         code = 3
         try:
-            os.setpgid(0, 0)
+            os.setsid()  # a session of its own: killed with all it started (course.procs)
             code = _child(variant, tmp)
         except BaseException:
             import traceback
@@ -272,7 +275,7 @@ def grade(todo: list[Variant], jobs: int = 2, limit: float = TIMEOUT * 3) -> Non
             if pid == 0:
                 for pid, (variant, tmp, started) in list(running.items()):
                     if time.time() - started > limit:
-                        _kill(pid)
+                        kill_session(pid)
                         os.waitpid(pid, 0)
                         del running[pid]
                         _finish(variant, tmp, f"killed after {limit:g}s (it hangs)")
@@ -280,18 +283,12 @@ def grade(todo: list[Variant], jobs: int = 2, limit: float = TIMEOUT * 3) -> Non
                 continue
             if pid in running:
                 variant, tmp, _ = running.pop(pid)
+                kill_session(pid)  # what the variant's code left running
                 code = os.waitstatus_to_exitcode(status)
                 _finish(variant, tmp, f"the test process died ({signal.Signals(-code).name})" if code < 0 else "")
     finally:
         for pid in running:
-            _kill(pid)
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+            kill_session(pid)
 
 
 # --------------------------------------------------------------------------------------------- CLI
