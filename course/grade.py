@@ -236,7 +236,8 @@ def _run_lesson(impl: str, lesson: str, files: list[Path], timeout: float, root:
     with _tempdir() as tmp:
         report, log = tmp / "report.jsonl", tmp / "log.txt"
         args = [*_pytest_args(files, root, report), f"--impl={impl}", f"--timeout={timeout}",
-                "--timeout-method=signal", "-n", "1", "--max-worker-restart=100000",
+                # a crashed test is not rerun: one restart per crashing test at most, and a lesson has fewer
+                "--timeout-method=signal", "-n", "1", "--max-worker-restart=100",
                 *([f"--grade-memory={memory}"] if memory else [])]
         with log.open("w") as out:
             proc = subprocess.Popen(args, cwd=root, env=_pytest_env(root), stdout=out, stderr=subprocess.STDOUT,
