@@ -26,6 +26,8 @@ def kill_session(sid: int, spare=()) -> int:
     stopped, quiet = set(), 0
     while quiet < 3 and len(stopped) < 100_000:  # three looks in a row find no new one: none is forking
         found = set(session_processes(sid, spare)) - stopped
+        if not found and not stopped:  # the usual case: nothing left
+            return 0
         quiet = 0 if found else quiet + 1
         for pid in found:
             _signal(pid, signal.SIGSTOP)
