@@ -1,4 +1,4 @@
-# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint a11ebf21f1f2c610).
+# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint 246307e0eb702588).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 03 - a CNN, a device callback, PyTorch hooks and telemetry, and initialisation.
@@ -521,7 +521,7 @@ def plot_stats(hooks, n_iters: int | None = None, axs=None, title: str = ""):
 
     The legend names each layer (`layer_name`); a layer whose statistics are exactly those of the
     layer before it (a flatten after a pooling layer moves values without changing them) is drawn
-    dashed on top of it and says so."""
+    dashed on top of it, and its label says so."""
     if isinstance(hooks, SequentialModel):
         curves = list(zip(hooks.act_means, hooks.act_stds))
         names = [layer_name(m) for m in hooks.layers]
@@ -533,7 +533,7 @@ def plot_stats(hooks, n_iters: int | None = None, axs=None, title: str = ""):
     for i, ((means, stds), name) in enumerate(zip(curves, names)):
         same = i > 0 and curves[i] == curves[i - 1]
         label = f"layer {i} ({name}" + (f", = layer {i - 1})" if same else ")")
-        style = dict(ls="--", lw=2.5) if same else {}
+        style = dict(ls=(0, (3, 3))) if same else {}  # dashes: the line below shows between them
         axs[0].plot(means[:n_iters], label=label, **style)
         axs[1].plot(stds[:n_iters], label=label, **style)
     axs[0].set(xlabel="iteration", ylabel="mean", title=f"{title} means".strip())

@@ -845,13 +845,23 @@ plot_hists(relu_hooks, title="plain ReLU, Kaiming init, lr 0.9, seed 0: histogra
 # input becomes exactly 0, and a unit that is zero has no gradient.
 #
 # Layer 0 also shows thin horizontal **stripes**. They come from the images, not from training:
-# most 5x5 patches of an MNIST digit are plain background, every pixel the same (normalised)
-# value, so on all of them a filter computes the same number. Each of the 8 filters therefore puts
-# a large share of its outputs - a few hundred thousand per batch - into one bin, the value it
-# gives to blank background (0 after the ReLU if that value is negative). That is up to 8 bright
-# lines, which drift slowly as the weights change. Later layers mix many channels and positions,
-# and the stripes fade.
-#
+# many 5x5 patches of an MNIST digit are plain background, every pixel the same (normalised)
+# value, so on all of them a filter computes one and the same number. Each of the 8 filters puts
+# all those outputs into one bin, the value it gives to blank background (0 after the ReLU if that
+# value is negative); the patches on the border, which read some padding zeros, add a few more
+# such values. That makes a handful of bright lines, which drift as the weights change. Later
+# layers mix many channels and positions, and the stripes fade. How many outputs of the first
+# convolution share one value, for one batch:
+
+# %%
+with torch.no_grad():
+    # fresh random weights will do: which patches are blank depends on the images, not the weights
+    out = init_cnn(nn.Conv2d(1, 8, 5, padding=2, stride=2))(mnist_view(x_train[:bs]))
+shares = [out[:, c].flatten().unique(return_counts=True)[1].max().item() / out[:, c].numel() for c in range(8)]
+print("share of each filter's outputs equal to its most common value: "
+      + ", ".join(f"{share:.1%}" for share in shares))
+
+# %% [markdown]
 # The fraction of activations in the bins near zero (centred within 0.5 of it: here the first
 # two bins, [0, 0.5)), per layer:
 
@@ -1003,6 +1013,7 @@ plt.tight_layout()
 # batch.) Two numbers per run summarise the plots: how many times smaller the gradient of layer 0
 # is than that of layer 3 (averaged over the epoch), and how much layer 0's gradient jumps from one
 # batch to the next (the std of the log10 of the ratio between consecutive batches):
+# "gap 3/0" and "jumps 0" below.
 
 # %%
 def gap(grads):
@@ -1014,10 +1025,10 @@ def jumpiness(grads):
 
 
 print_table({
-    "layer 3 / layer 0, ReLU": [gap(relu_runs[s][2]) for s in SEEDS],
-    "... GeneralRelu": [gap(grelu_runs[s][2]) for s in SEEDS],
-    "jumpiness 0, ReLU": [jumpiness(relu_runs[s][2]) for s in SEEDS],
-    "... GeneralRelu": [jumpiness(grelu_runs[s][2]) for s in SEEDS],
+    "gap 3/0, ReLU": [gap(relu_runs[s][2]) for s in SEEDS],
+    "gap 3/0, GeneralRelu": [gap(grelu_runs[s][2]) for s in SEEDS],
+    "jumps 0, ReLU": [jumpiness(relu_runs[s][2]) for s in SEEDS],
+    "jumps 0, GeneralRelu": [jumpiness(grelu_runs[s][2]) for s in SEEDS],
 }, fmt="{:.3f}")
 
 # %% [markdown]

@@ -635,7 +635,7 @@ def plot_stats(hooks, n_iters: int | None = None, axs=None, title: str = ""):
 
     The legend names each layer (`layer_name`); a layer whose statistics are exactly those of the
     layer before it (a flatten after a pooling layer moves values without changing them) is drawn
-    dashed on top of it and says so."""
+    dashed on top of it, and its label says so."""
     if isinstance(hooks, SequentialModel):
         curves = list(zip(hooks.act_means, hooks.act_stds))
         names = [layer_name(m) for m in hooks.layers]
@@ -647,7 +647,7 @@ def plot_stats(hooks, n_iters: int | None = None, axs=None, title: str = ""):
     for i, ((means, stds), name) in enumerate(zip(curves, names)):
         same = i > 0 and curves[i] == curves[i - 1]
         label = f"layer {i} ({name}" + (f", = layer {i - 1})" if same else ")")
-        style = dict(ls="--", lw=2.5) if same else {}
+        style = dict(ls=(0, (3, 3))) if same else {}  # dashes: the line below shows between them
         axs[0].plot(means[:n_iters], label=label, **style)
         axs[1].plot(stds[:n_iters], label=label, **style)
     axs[0].set(xlabel="iteration", ylabel="mean", title=f"{title} means".strip())
