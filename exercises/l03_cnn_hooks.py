@@ -1,4 +1,4 @@
-# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint 24b4b243edfa089b).
+# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint 9e544bac4ea55be4).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 03 - a CNN, a device callback, PyTorch hooks and telemetry, and initialisation.
@@ -179,8 +179,9 @@ class GeneralRelu(nn.Module):
       towards 0 (a ReLU's outputs are never negative, so their mean is positive);
     - `maxv`: a ceiling the result is clamped to.
 
-    Each is skipped when None, and only then (`maxv=0` clamps at 0): `GeneralRelu()` is a plain ReLU. No operation is done in place: the
-    input must stay as it was, and a ReLU's backward needs its output unchanged.
+    Each is skipped when None, and only then (`maxv=0` clamps at 0): `GeneralRelu()` is a plain
+    ReLU. No operation is done in place: the input must stay as it was, and a ReLU's backward needs
+    its output unchanged.
     """
 
     def __init__(self, leak: float | None = None, sub: float | None = None, maxv: float | None = None):

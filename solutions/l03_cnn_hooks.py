@@ -190,8 +190,9 @@ class GeneralRelu(nn.Module):
       towards 0 (a ReLU's outputs are never negative, so their mean is positive);
     - `maxv`: a ceiling the result is clamped to.
 
-    Each is skipped when None, and only then (`maxv=0` clamps at 0): `GeneralRelu()` is a plain ReLU. No operation is done in place: the
-    input must stay as it was, and a ReLU's backward needs its output unchanged.
+    Each is skipped when None, and only then (`maxv=0` clamps at 0): `GeneralRelu()` is a plain
+    ReLU. No operation is done in place: the input must stay as it was, and a ReLU's backward needs
+    its output unchanged.
     """
 
     def __init__(self, leak: float | None = None, sub: float | None = None, maxv: float | None = None):

@@ -198,7 +198,9 @@ def __init__(self, m, f, backward=False):
 def __init__(self, m, f, backward=False):
     self.module_name = layer_name(m)
     if backward:
-        self.hook = m.register_forward_hook(lambda mod, inp, out: out.register_hook(lambda g: f(self, mod, (None,), (g,))))
+        def on_output(mod, inp, out):
+            out.register_hook(lambda g: f(self, mod, (None,), (g,)))
+        self.hook = m.register_forward_hook(on_output)
     else:
         self.hook = m.register_forward_hook(partial(f, self))
 '''}),
@@ -459,7 +461,8 @@ def get_cnn_layers(data, nfs, layer=conv_layer, **kwargs):
     return layers + [nn.AdaptiveAvgPool2d(1), Lambda(flatten), nn.Linear(nfs[-1], data.c_out)]
 '''}),
     # edge values: a batch of one, a centre on the boundary, falsy parameters, large negative inputs
-    ("03-batch-loader", "squeezes the indices: a last batch of one becomes a single item", {"BatchDataLoader.__iter__": '''
+    ("03-batch-loader", "squeezes the indices: a last batch of one becomes a single item",
+     {"BatchDataLoader.__iter__": '''
 def __iter__(self):
     n = len(self.ds)
     order = torch.randperm(n) if self.shuffle else torch.arange(n)
