@@ -330,7 +330,8 @@ print(f"{tuple(x_train[:5].shape)} -> {tuple(mnist_view(x_train[:5]).shape)}; "
 
 # %% [markdown]
 # Its `_order` is 2, so it runs after the `DeviceCallback` (order 0): the reshape happens on the
-# device. From now on, every CNN run uses these callback makers:
+# device. From now on, every CNN run uses these callback makers (or, where we train many runs,
+# the same with the statistics' epoch lines silenced):
 
 # %%
 cbfs = [Recorder, partial(AvgStatsCallback, accuracy), DeviceCallback, partial(BatchTransformXCallback, mnist_view)]
@@ -587,7 +588,7 @@ def append_stats_every_batch(hook, mod, inp, outp):
 
 small = DataBunch(*get_dls(Dataset(x_train[:10_000], y_train[:10_000]), valid_ds, bs), c_in=784, c_out=10)
 quiet_cbfs = [Recorder, partial(AvgStatsCallback, accuracy, report=lambda line: None), DeviceCallback,
-              partial(BatchTransformXCallback, mnist_view)]
+              partial(BatchTransformXCallback, mnist_view)]  # cbfs, without the epoch lines
 set_seed(42)
 model = get_cnn_model(small, nfs, conv2d)
 learn, run = get_runner(model, small, lr=0.9, cbs=quiet_cbfs)
@@ -708,7 +709,7 @@ print(f"fan_in = {fan_in}; sqrt(2 / fan_in) = {math.sqrt(2 / fan_in):.4f}; "
 
 # %% [markdown]
 # The rule is about an *expectation over random weights*, and the first layer has only 8 filters:
-# one draw is a small sample. Worse, most 5x5 patches of an MNIST image are plain background, the
+# one draw is a small sample. Worse, many 5x5 patches of an MNIST image are plain background, the
 # same value everywhere, so on them a filter outputs (nearly) one number, positive or negative for
 # the whole image. The mean square after the ReLU printed above is therefore one noisy draw;
 # averaged over many draws of the weights it is what the formula says, about $E[x^2] \approx 1$:
