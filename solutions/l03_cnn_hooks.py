@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from functools import partial
 
 import matplotlib.pyplot as plt
@@ -335,8 +334,9 @@ class ProgressCallback(Callback):
     """A progress bar over each epoch's batches (tqdm), with the running training loss.
 
     With `bar=None` it shows the bar only when someone watches live (a terminal, or Jupyter); else,
-    and with `bar=False`, it prints one line per epoch instead (its time and last running loss), so
-    an executed notebook stays readable. The running loss is a debiased moving average (`beta`).
+    and with `bar=False`, it prints one line per epoch instead (its last running loss), so an
+    executed notebook stays readable and prints the same lines at every execution. The running loss
+    is a debiased moving average (`beta`).
     """
 
     _order = 10  # after the others: its epoch line comes after the statistics
@@ -345,7 +345,7 @@ class ProgressCallback(Callback):
         self.bar, self.beta, self.report = (_watched() if bar is None else bar), beta, report
 
     def begin_epoch(self):
-        self.start, self.ema, self.pbar = time.perf_counter(), DebiasedEMA(self.beta), None
+        self.ema, self.pbar = DebiasedEMA(self.beta), None
         if self.bar:
             from tqdm.auto import tqdm
             self.pbar = tqdm(total=len(self.data.train_dl) + len(self.data.valid_dl), leave=False,
@@ -366,8 +366,7 @@ class ProgressCallback(Callback):
         if self.pbar is not None:
             self.pbar.close()
         loss = f"{self.ema.value:.4f}" if self.ema.n else "-"
-        self.report(f"epoch {self.epoch} of {self.epochs}: {time.perf_counter() - self.start:.1f} s, "
-                    f"running training loss {loss}")
+        self.report(f"epoch {self.epoch} of {self.epochs}: running training loss {loss}")
 
     def after_fit(self):
         if getattr(self, "pbar", None) is not None:
