@@ -213,7 +213,7 @@ run.fit(1, learn)
 # %% [markdown]
 # fast.ai's notebook got a validation accuracy of 0.7742 (in about 6 s on its CPU); ours is the
 # second number of the `valid` line above. One short epoch at a high learning rate with PyTorch's
-# default initialisation is a rough start, and sections 5 to 11 are about why, and what to do
+# default initialisation is a rough start, and sections 5 to 12 are about why, and what to do
 # about it.
 #
 # ### Why the first layer is 5x5
@@ -374,10 +374,11 @@ print(f"{len(new)} batches (the last of {len(new[-1])}), identical to lesson 00'
       f"{all(torch.equal(a, b) for a, b in zip(old, new))}")
 
 # %% [markdown]
-# From here on, the runs use this lesson's `Runner`: lesson 02's, with the same events and
-# exceptions, except that it looks up each event's handlers once per fit instead of at every
-# event (`tests/test_l03_runner.py` checks that both fire the same events in the same order). What
-# these two changes save is measured in the course's benchmark notes, `docs/benchmarks.md`.
+# All the runs of this lesson, section 2's included, use this lesson's `Runner`: lesson 02's, with
+# the same events and exceptions, except that it looks up each event's handlers once per fit instead
+# of at every event (`tests/test_l03_runner.py` checks that both fire the same events in the same
+# order). What these two changes save is measured in the course's benchmark notes,
+# `docs/benchmarks.md`.
 #
 # ## 5. Telemetry by hand
 #
@@ -614,14 +615,15 @@ axs[1].legend(fontsize=7)
 plt.tight_layout()
 
 # %% [markdown]
-# Left: each validation batch holds 1024 images where a training batch holds 512, so its
-# histogram counts twice as many activations - in a histogram image, a bright column. Right: the
-# two curves agree for the first epoch's 20 training batches (up to the first dotted line); then
-# the "every batch" curve goes on with the 10 validation points, and its second epoch starts 10
-# points late. From there on its x axis no longer lines up with the Recorder's losses and
-# learning rates, which count training batches only, and every further epoch adds 10 more points
-# of shift. (The validation values themselves look like the training ones here, because nothing
-# in this model behaves differently in eval mode; in lesson 04, batch norm does.)
+# Left: each validation batch holds 1024 images where a training batch holds 512, so its histogram
+# counts twice as many activations - in a histogram image, a bright column. (The dips are the last
+# batch of each pass, which holds the leftover images: smaller than the others.) Right: the two
+# curves agree for the first epoch's 20 training batches (up to the first dotted line); then the
+# "every batch" curve goes on with the 10 validation points, and its second epoch starts 10 points
+# late. From there on its x axis no longer lines up with the Recorder's losses and learning rates,
+# which count training batches only, and every further epoch adds 10 more points of shift. (The
+# validation values themselves look like the training ones here, because nothing in this model
+# behaves differently in eval mode; in lesson 04, batch norm does.)
 #
 # Two more helpers turn the recorded histograms into pictures: `get_hist` gives an image (bins x
 # iterations, $\log(1 + \text{count})$ so that a few huge bins don't drown the rest), `get_min`
@@ -828,7 +830,9 @@ for name, uniform in [("normal", False), ("uniform", True)]:
     print(f"kaiming {name:7s}: weight std {w:.4f}, first-layer output std {o:.4f} (averages over 200 draws)")
 
 # %% [markdown]
-# The 8-epoch runs of section 13 train with both.
+# (Both about 1.4 rather than 1: there is no ReLU after the convolution here, and Kaiming's gain of
+# about $\sqrt 2$ is there to make up for the half a ReLU would zero.) The 8-epoch runs of section
+# 13 train with both.
 #
 # ## 10. The colorful dimension
 #
@@ -863,6 +867,9 @@ print("share of each filter's outputs equal to its most common value: "
       + ", ".join(f"{share:.1%}" for share in shares))
 
 # %% [markdown]
+# All eight filters give the same share: the blank patches are the same for every filter, only the
+# value each filter gives them differs.
+#
 # The fraction of activations in the bins near zero (centred within 0.5 of it: here the first
 # two bins, [0, 0.5)), per layer:
 
@@ -924,8 +931,9 @@ plot_mins(grelu_hooks, title="GeneralRelu, seed 0: fraction of activations near 
 
 # %% [markdown]
 # The comparison, seed by seed: the validation accuracy after the epoch, the fraction of layer 3's
-# activations near zero, and the fraction on the leak side (in bins entirely below -0.35, which a
-# plain ReLU would have set to 0), both over the last 10 batches:
+# activations near zero (on GeneralRelu's range (-7, 7), the two bins of [-0.35, 0.35)), and the
+# fraction on the leak side (in bins entirely below -0.35, which a plain ReLU would have set to 0),
+# both over the last 10 batches:
 
 # %%
 def fraction_below(hook, value):
@@ -964,10 +972,10 @@ print_table(columns)
 # %% [markdown]
 # Same seeds, same learning rate. Read the table by its rows of mean and std: with GeneralRelu
 # the epochs end with a higher accuracy on average, and far closer to each other than the plain
-# ReLU runs, whose results scatter from seed to seed. The near-zero fraction of the last layer
-# drops from most of the activations to a small share, below the 20% fast.ai reported. The
-# histograms are spread out instead of piled up in one bin, with a bright line at the top: the
-# clamp at 6.
+# ReLU runs, whose results scatter from seed to seed. The near-zero fraction of layer 3 (the last
+# convolution) drops from most of the activations to a small share, below the 20% fast.ai
+# reported. The histograms are spread over many bins instead of piled up in the bin of zero, with
+# a bright line at the top (the clamp at 6) and the brightest band just below 0.
 #
 # Read the near-zero fractions with care, though: `sub=0.4` also *moved* the point where a ReLU
 # would have put all the negative inputs, from 0 to -0.4, and those values now lie outside the
@@ -1044,7 +1052,10 @@ print_table({
 # Longer runs deserve a progress bar, and a progress bar is just another callback: it hears
 # about every batch anyway. `ProgressCallback` uses tqdm: a bar with the running loss while you
 # watch in a terminal or in Jupyter, and one line per epoch otherwise - as when this page was
-# built - so that the saved output stays readable.
+# built - so that the saved output stays readable. Each epoch below then prints two lines: the
+# statistics' line, whose training loss is the average over the whole epoch, and the progress
+# line, whose running loss weighs the last batches most - so it is clearly lower in the first
+# epochs, while the loss falls fast.
 
 # %%
 show_source(ProgressCallback)
