@@ -1,4 +1,4 @@
-# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint f8c42cf67f1d1a6f).
+# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint 2f013b8ac62f7783).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 03 - a CNN, a device callback, PyTorch hooks and telemetry, and initialisation.
@@ -13,8 +13,8 @@ schedules, so later lessons import everything from this module). What is new:
   `get_cnn_layers` / `get_cnn_model` (any `layer` function plugs in), `dot_product_sizes`;
 - callbacks: `DeviceCallback` (CUDA when present, else CPU), `BatchTransformXCallback` with
   `view_tfm`, `ProgressCallback` (a tqdm bar, or one line per epoch where nobody watches);
-- telemetry: `SequentialModel` (by hand), then `Hook`, `ListContainer`, `Hooks`, `append_stats`,
-  `get_hist`, `get_min` and their plots;
+- telemetry: `SequentialModel` (by hand), then `Hook` (forward or backward), `ListContainer`,
+  `Hooks`, `append_stats`, `append_grad_stats`, `get_hist`, `get_min` and their plots;
 - initialisation: `init_cnn(m, uniform=False)` (Kaiming), `get_runner`, `get_learn_run`.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from functools import partial
 
 import matplotlib.pyplot as plt
@@ -53,7 +52,7 @@ def normalize_to(train: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor
 
     The validation set must go through exactly the transformation the model was trained with, so it
     uses the training statistics, never its own. Returns new tensors `(train, valid)`; the inputs are
-    left unchanged.
+    left unchanged. Accurate for data far from 0 too (values around 10,000 with a std of 1).
     """
     raise NotImplementedError("exercise 03-normalize-to: normalize_to")
 
@@ -94,12 +93,12 @@ def mnist_databunch(bs: int = 512, data_dir=None) -> DataBunch:
 
 
 class Runner(l02.Runner):
-    """Lesson 02's Runner, with the same events, exceptions and callbacks, but a cheaper dispatch.
+    """Lesson 02's Runner, with the same events, exceptions and callbacks, that looks each event's
+    handlers up once per fit instead of at every event.
 
     Lesson 02's `__call__` sorts the callbacks and asks each one for a handler at every event, about
-    ten times a batch; an attribute a callback lacks is looked up on the runner too (`__getattr__`),
-    and the miss raises an AttributeError each time. This Runner works out, once per fit and event,
-    what to call in `_order`: the handler method of a callback that uses `Callback.__call__`, or
+    ten times a batch. This Runner works out, once per fit and event, what to call in `_order`: the
+    handler method of a callback that uses `Callback.__call__`, or
     `cb(event)` itself for a callback that overrides `__call__` (like `TraceEvents`), so it still
     sees every event. The list of callbacks and their handlers are read when an event first occurs
     in a fit: change `cbs` between fits, not during one.
@@ -179,8 +178,9 @@ class GeneralRelu(nn.Module):
       towards 0 (a ReLU's outputs are never negative, so their mean is positive);
     - `maxv`: a ceiling the result is clamped to.
 
-    Each is skipped when None: `GeneralRelu()` is a plain ReLU. No operation is done in place: the
-    input must stay as it was, and a ReLU's backward needs its output unchanged.
+    Each is skipped when None, and only then (`maxv=0` clamps at 0): `GeneralRelu()` is a plain
+    ReLU. No operation is done in place: the input must stay as it was, and a ReLU's backward needs
+    its output unchanged.
     """
 
     def __init__(self, leak: float | None = None, sub: float | None = None, maxv: float | None = None):
@@ -206,7 +206,8 @@ def get_cnn_layers(data: DataBunch, nfs: list[int], layer=conv_layer, **kwargs) 
 
     Layer i is `layer(ni, nf, ks, **kwargs)`, from `ni` channels (1 for the first, else the previous
     `nf`) to `nf = nfs[i]` channels, with a 5 x 5 kernel for the first and 3 x 3 for the others;
-    `layer` sets its own stride (the lesson's layers: 2). `kwargs` go to every `layer` call.
+    `layer` sets its own stride (the lesson's layers: 2). `kwargs` go to every `layer` call. The
+    caller's `nfs` is left unchanged.
     """
     raise NotImplementedError("exercise 03-cnn-layers: get_cnn_layers")
 
@@ -220,7 +221,8 @@ def dot_product_sizes(model: nn.Module) -> list[tuple[int, int]]:
     """For each `nn.Conv2d` in `model` (in `model.modules()` order): `(inputs, outputs)`, where
     `inputs` is how many numbers each output value is a dot product of (in_channels x kernel height x
     kernel width, divided by `groups`) and `outputs` how many values it computes at each position
-    (out_channels). A layer with fewer outputs than inputs summarises; one with more only reshuffles.
+    (out_channels). A layer earns its cost when it computes clearly fewer numbers than it reads; with
+    about as many it barely summarises, and with more it wastes work.
     """
     raise NotImplementedError("exercise 03-dot-products: dot_product_sizes")
 
@@ -288,8 +290,9 @@ class ProgressCallback(Callback):
     """A progress bar over each epoch's batches (tqdm), with the running training loss.
 
     With `bar=None` it shows the bar only when someone watches live (a terminal, or Jupyter); else,
-    and with `bar=False`, it prints one line per epoch instead (its time and last running loss), so
-    an executed notebook stays readable. The running loss is a debiased moving average (`beta`).
+    and with `bar=False`, it prints one line per epoch instead (its last running loss), so an
+    executed notebook stays readable and prints the same lines at every execution. The running loss
+    is a debiased moving average (`beta`).
     """
 
     _order = 10  # after the others: its epoch line comes after the statistics
@@ -298,7 +301,7 @@ class ProgressCallback(Callback):
         self.bar, self.beta, self.report = (_watched() if bar is None else bar), beta, report
 
     def begin_epoch(self):
-        self.start, self.ema, self.pbar = time.perf_counter(), DebiasedEMA(self.beta), None
+        self.ema, self.pbar = DebiasedEMA(self.beta), None
         if self.bar:
             from tqdm.auto import tqdm
             self.pbar = tqdm(total=len(self.data.train_dl) + len(self.data.valid_dl), leave=False,
@@ -319,8 +322,7 @@ class ProgressCallback(Callback):
         if self.pbar is not None:
             self.pbar.close()
         loss = f"{self.ema.value:.4f}" if self.ema.n else "-"
-        self.report(f"epoch {self.epoch} of {self.epochs}: {time.perf_counter() - self.start:.1f} s, "
-                    f"running training loss {loss}")
+        self.report(f"epoch {self.epoch} of {self.epochs}: running training loss {loss}")
 
     def after_fit(self):
         if getattr(self, "pbar", None) is not None:
@@ -332,7 +334,8 @@ class ProgressCallback(Callback):
 
 class SequentialModel(nn.Module):
     """An nn.Sequential that records, at every forward pass in training mode, the mean and std of
-    each layer's output: `act_means[i]` and `act_stds[i]` are lists of floats, one per batch."""
+    each layer's output: `act_means[i]` and `act_stds[i]` are lists of floats, one per batch (accurate
+    also for outputs far from 0, e.g. around 10,000 with a std of 1)."""
 
     def __init__(self, *layers):
         super().__init__()
@@ -351,6 +354,19 @@ class SequentialModel(nn.Module):
 # --------------------------------------------------------------------------- hooks
 
 
+def layer_name(m: nn.Module) -> str:
+    """A short name for a layer of the lesson's models, for legends: `conv` for a Sequential holding
+    a convolution (the lesson's conv + activation), `pool`, `flatten` (a Lambda: its function's
+    name), `linear`; else the class name."""
+    if isinstance(m, nn.Conv2d) or (isinstance(m, nn.Sequential) and any(isinstance(c, nn.Conv2d) for c in m)):
+        return "conv"
+    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AvgPool2d, nn.MaxPool2d)):
+        return "pool"
+    if isinstance(m, Lambda):
+        return getattr(m.func, "__name__", "lambda")
+    return "linear" if isinstance(m, nn.Linear) else type(m).__name__
+
+
 def _remove_quietly(hooks):
     """`hooks.remove()` for a `__del__`, which must never raise: Python calls it at any moment (when the
     garbage collector runs), where an error can only be printed, and an unfinished exercise raises."""
@@ -361,8 +377,13 @@ def _remove_quietly(hooks):
 
 
 class Hook:
-    """A forward hook on module `m` that calls `f(hook, module, input, output)` after each forward
-    pass, so `f` can keep its state on the Hook object (e.g. `hook.stats`).
+    """A hook on module `m` that calls `f(hook, module, ...)`, so `f` can keep its state on the Hook
+    object (e.g. `hook.stats`).
+
+    Forward (the default): `m.register_forward_hook`, and `f(hook, module, input, output)` runs after
+    each forward pass. With `backward=True`: `m.register_full_backward_hook`, and
+    `f(hook, module, grad_input, grad_output)` runs when the gradients with respect to the module's
+    inputs have been computed (tuples of tensors, like `input`).
 
     `remove()` takes the hook off the module (calling it twice is harmless). `__del__` calls it too,
     but that only runs once nothing refers to the Hook - and the module does, through the
@@ -370,12 +391,12 @@ class Hook:
     `with` block.
     """
 
-    def __init__(self, m: nn.Module, f):
-        self.module_name = type(m).__name__  # for the repr
-        raise NotImplementedError("exercise 03-hook: Hook.__init__")
+    def __init__(self, m: nn.Module, f, backward: bool = False):
+        self.module_name = layer_name(m)  # for the repr and the plots
+        raise NotImplementedError("exercise 03-hook-class: Hook.__init__")
 
     def remove(self):
-        raise NotImplementedError("exercise 03-hook: Hook.remove")
+        raise NotImplementedError("exercise 03-hook-class: Hook.remove")
 
     def __del__(self):
         _remove_quietly(self)
@@ -415,20 +436,20 @@ class ListContainer:
         raise NotImplementedError("exercise 03-list-container: ListContainer.__delitem__")
 
     def __repr__(self) -> str:
-        """`ClassName (n items)` and, on the next line, the list of the first 10 items, with `...`
+        """A str: `ClassName (n items)` and, on the next line, the list of the first 10 items, with `...`
         before the closing bracket when there are more: `[0, 1, ..., 9...]`."""
         raise NotImplementedError("exercise 03-list-container: ListContainer.__repr__")
 
 
 class Hooks(ListContainer):
-    """One `Hook(m, f)` for each module of `ms`, in a ListContainer.
+    """One `Hook(m, f, backward)` for each module of `ms`, in a ListContainer.
 
     A context manager: `with Hooks(model, f) as hooks:` removes every hook when the block ends,
     also when it ends with an exception. `remove()` removes them all; `del hooks[i]` removes that
     hook from its module before taking it out of the list.
     """
 
-    def __init__(self, ms, f):
+    def __init__(self, ms, f, backward: bool = False):
         raise NotImplementedError("exercise 03-hooks: Hooks.__init__")
 
     def __enter__(self, *args):
@@ -456,8 +477,22 @@ def append_stats(hook: Hook, mod: nn.Module, inp, outp: torch.Tensor, bins: int 
     output's mean, std (floats) and histogram (`torch.histc` with `bins` bins over `range`, on the
     CPU, as a tensor) to `hook.stats = (means, stds, hists)`, creating it (three empty lists) on the
     first call, and store `range` as `hook.hist_range`. Validation passes (eval mode) are ignored.
+    The std is accurate also for outputs far from 0 (around 10,000 with a std of 1).
     """
     raise NotImplementedError("exercise 03-append-stats: append_stats")
+
+
+def append_grad_stats(hook: Hook, mod: nn.Module, grad_input, grad_output):
+    """A backward hook function (for `Hook(m, f, backward=True)`): append the size of the gradient of
+    the loss with respect to the module's OUTPUT, `grad_output[0]`, to the list `hook.grad_rms`
+    (creating it on the first call).
+
+    The size is the root mean square of the gradient's values, `sqrt(mean(g ** 2))`, a float: unlike
+    the std it does not subtract the mean, and it is defined for a single value too. `grad_input`
+    (the gradients with respect to the module's inputs) is not used: for the first layer it is
+    `(None,)`, as the images need no gradient.
+    """
+    raise NotImplementedError("exercise 03-grad-stats: append_grad_stats")
 
 
 def get_hist(hook: Hook) -> torch.Tensor:
@@ -485,16 +520,25 @@ def get_min(hook: Hook, near: float = 0.5) -> torch.Tensor:
 
 def plot_stats(hooks, n_iters: int | None = None, axs=None, title: str = ""):
     """Means (left) and stds (right) of each hooked layer's activations over the training
-    iterations, the first `n_iters` only if given. Works for `Hooks` and for a `SequentialModel`."""
+    iterations, the first `n_iters` only if given. Works for `Hooks` and for a `SequentialModel`.
+
+    The legend names each layer (`layer_name`); a layer whose statistics are exactly those of the
+    layer before it (a flatten after a pooling layer moves values without changing them) is drawn
+    dashed on top of it, and its label says so."""
     if isinstance(hooks, SequentialModel):
         curves = list(zip(hooks.act_means, hooks.act_stds))
+        names = [layer_name(m) for m in hooks.layers]
     else:
         curves = [(h.stats[0], h.stats[1]) for h in hooks]
+        names = [h.module_name for h in hooks]
     if axs is None:
         _, axs = plt.subplots(1, 2, figsize=(9, 3))
-    for i, (means, stds) in enumerate(curves):
-        axs[0].plot(means[:n_iters], label=f"layer {i}")
-        axs[1].plot(stds[:n_iters], label=f"layer {i}")
+    for i, ((means, stds), name) in enumerate(zip(curves, names)):
+        same = i > 0 and curves[i] == curves[i - 1]
+        label = f"layer {i} ({name}" + (f", = layer {i - 1})" if same else ")")
+        style = dict(ls=(0, (3, 3))) if same else {}  # dashes: the line below shows between them
+        axs[0].plot(means[:n_iters], label=label, **style)
+        axs[1].plot(stds[:n_iters], label=label, **style)
     axs[0].set(xlabel="iteration", ylabel="mean", title=f"{title} means".strip())
     axs[1].set(xlabel="iteration", ylabel="std", title=f"{title} stds".strip())
     axs[1].legend(fontsize=7)
@@ -504,12 +548,13 @@ def plot_stats(hooks, n_iters: int | None = None, axs=None, title: str = ""):
 
 def plot_hists(hooks, title: str = ""):
     """The "colorful dimension": one image per hooked layer, x = iteration, y = histogram bin (in
-    activation units), colour = log(1 + count)."""
-    fig, axs = plt.subplots(1, len(hooks), figsize=(2.3 * len(hooks), 2.6), squeeze=False)
+    activation units), colour = log(1 + count), with a colour bar."""
+    fig, axs = plt.subplots(1, len(hooks), figsize=(2.6 * len(hooks), 2.6), squeeze=False)
     for i, (ax, h) in enumerate(zip(axs[0], hooks)):
         lo, hi = h.hist_range
-        ax.imshow(get_hist(h), origin="lower", aspect="auto", extent=(0, len(h.stats[2]), lo, hi))
-        ax.set(title=f"layer {i}", xlabel="iteration")
+        image = ax.imshow(get_hist(h), origin="lower", aspect="auto", extent=(0, len(h.stats[2]), lo, hi))
+        fig.colorbar(image, ax=ax, label="log(1 + count)" if i == len(hooks) - 1 else None)
+        ax.set(title=f"layer {i} ({h.module_name})", xlabel="iteration")
     axs[0][0].set_ylabel("activation")
     if title:
         fig.suptitle(title, fontsize=10)
@@ -522,7 +567,7 @@ def plot_mins(hooks, title: str = ""):
     fig, axs = plt.subplots(1, len(hooks), figsize=(2.3 * len(hooks), 2.4), squeeze=False, sharey=True)
     for i, (ax, h) in enumerate(zip(axs[0], hooks)):
         ax.plot(get_min(h))
-        ax.set(title=f"layer {i}", xlabel="iteration", ylim=(0, 1))
+        ax.set(title=f"layer {i} ({h.module_name})", xlabel="iteration", ylim=(0, 1))
     axs[0][0].set_ylabel("fraction near 0")
     if title:
         fig.suptitle(title, fontsize=10)

@@ -173,19 +173,36 @@ def forward(self, x):
     return x
 '''}),
     # --------------------------------------------------------------------------- Hook
-    ("03-hook", "registers f itself: it gets the module, not the Hook, first", {"Hook.__init__": '''
-def __init__(self, m, f):
-    self.module_name = type(m).__name__
-    self.hook = m.register_forward_hook(f)
+    ("03-hook-class", "registers f itself: it gets the module, not the Hook, first", {"Hook.__init__": '''
+def __init__(self, m, f, backward=False):
+    self.module_name = layer_name(m)
+    register = m.register_full_backward_hook if backward else m.register_forward_hook
+    self.hook = register(f)
 '''}),
-    ("03-hook", "remove does nothing", {"Hook.remove": '''
+    ("03-hook-class", "remove does nothing", {"Hook.remove": '''
 def remove(self):
     pass
 '''}),
-    ("03-hook", "a pre-hook: runs before the forward pass, without the output", {"Hook.__init__": '''
-def __init__(self, m, f):
-    self.module_name = type(m).__name__
+    ("03-hook-class", "a pre-hook: runs before the forward pass, without the output", {"Hook.__init__": '''
+def __init__(self, m, f, backward=False):
+    self.module_name = layer_name(m)
     self.hook = m.register_forward_pre_hook(lambda mod, inp: f(self, mod, inp, None))
+'''}),
+    ("03-hook-class", "ignores backward: always a forward hook", {"Hook.__init__": '''
+def __init__(self, m, f, backward=False):
+    self.module_name = layer_name(m)
+    self.hook = m.register_forward_hook(partial(f, self))
+'''}),
+    ("03-hook-class", "backward: a hook on the output tensor, called with the gradient only",
+     {"Hook.__init__": '''
+def __init__(self, m, f, backward=False):
+    self.module_name = layer_name(m)
+    if backward:
+        def on_output(mod, inp, out):
+            out.register_hook(lambda g: f(self, mod, (None,), (g,)))
+        self.hook = m.register_forward_hook(on_output)
+    else:
+        self.hook = m.register_forward_hook(partial(f, self))
 '''}),
     # ----------------------------------------------------------------- ListContainer
     ("03-list-index", "does not check the mask's length (zip stops at the shorter)", {"ListContainer.__getitem__": '''
@@ -403,5 +420,151 @@ def forward(self, x):
     if self.maxv is not None:
         x = x.clamp_max(self.maxv)
     return x
+'''}),
+    # ---------------------------------------------------- new kinds (issue 26)
+    # numerics: a one-pass variance, E[x^2] - E[x]^2, loses every digit for a large mean
+    ("03-normalize-to", "one-pass std: sqrt(E[x^2] - E[x]^2)", {"normalize_to": '''
+def normalize_to(train, valid):
+    mean = train.mean()
+    std = ((train * train).mean() - mean * mean).clamp_min(0).sqrt() * (train.numel() / (train.numel() - 1)) ** 0.5
+    return normalize(train, mean, std), normalize(valid, mean, std)
+'''}),
+    ("03-sequential-model", "one-pass std", {"SequentialModel.forward": '''
+def forward(self, x):
+    for i, layer in enumerate(self.layers):
+        x = layer(x)
+        if self.training:
+            d = x.detach()
+            n = d.numel()
+            self.act_means[i].append(d.mean().item())
+            self.act_stds[i].append(((d.pow(2).mean() - d.mean() ** 2).clamp_min(0) * n / (n - 1)).sqrt().item())
+    return x
+'''}),
+    ("03-append-stats", "one-pass std", {"append_stats": '''
+def append_stats(hook, mod, inp, outp, bins=HIST_BINS, range=HIST_RANGE):
+    if not mod.training:
+        return
+    if not hasattr(hook, "stats"):
+        hook.stats, hook.hist_range = ([], [], []), range
+    means, stds, hists = hook.stats
+    x = outp.detach()
+    n = x.numel()
+    means.append(x.mean().item())
+    stds.append(((x.pow(2).mean() - x.mean() ** 2).clamp_min(0) * n / (n - 1)).sqrt().item())
+    hists.append(x.float().histc(bins, *range).cpu())
+'''}),
+    # a function that mutates its caller's list
+    ("03-cnn-layers", "inserts the input channel into the caller's nfs", {"get_cnn_layers": '''
+def get_cnn_layers(data, nfs, layer=conv_layer, **kwargs):
+    nfs.insert(0, 1)
+    layers = [layer(nfs[i], nfs[i + 1], 5 if i == 0 else 3, **kwargs) for i in range(len(nfs) - 1)]
+    return layers + [nn.AdaptiveAvgPool2d(1), Lambda(flatten), nn.Linear(nfs[-1], data.c_out)]
+'''}),
+    # edge values: a batch of one, a centre on the boundary, falsy parameters, large negative inputs
+    ("03-batch-loader", "squeezes the indices: a last batch of one becomes a single item",
+     {"BatchDataLoader.__iter__": '''
+def __iter__(self):
+    n = len(self.ds)
+    order = torch.randperm(n) if self.shuffle else torch.arange(n)
+    for idx in order.split(self.bs):
+        yield self.ds[idx.squeeze()]
+'''}),
+    ("03-get-min", "counts a centre exactly at +-near", {"get_min": '''
+def get_min(hook, near=0.5):
+    hists = torch.stack(hook.stats[2]).t().float()
+    lo, hi = hook.hist_range
+    width = (hi - lo) / hists.shape[0]
+    centres = lo + width * (torch.arange(hists.shape[0]) + 0.5)
+    return hists[centres.abs() <= near].sum(0) / hists.sum(0)
+'''}),
+    ("03-general-relu", "`if self.maxv:` skips a ceiling of 0", {"GeneralRelu.forward": '''
+def forward(self, x):
+    x = F.leaky_relu(x, self.leak) if self.leak is not None else F.relu(x)
+    if self.sub is not None:
+        x = x - self.sub
+    if self.maxv:
+        x = x.clamp_max(self.maxv)
+    return x
+'''}),
+    ("03-general-relu", "clamps both sides to +-maxv", {"GeneralRelu.forward": '''
+def forward(self, x):
+    x = F.leaky_relu(x, self.leak) if self.leak is not None else F.relu(x)
+    if self.sub is not None:
+        x = x - self.sub
+    if self.maxv is not None:
+        x = x.clamp(-self.maxv, self.maxv)
+    return x
+'''}),
+    # tests that mean to check but don't: `with Hooks(...)` without `as` let __del__ hide a bad __exit__
+    ("03-hooks", "__exit__ removes the hooks only when the block did not raise", {"Hooks.__exit__": '''
+def __exit__(self, exc_type, *args):
+    if exc_type is None:
+        self.remove()
+'''}),
+    ("03-hooks", "does not hand `backward` on to Hook", {"Hooks.__init__": '''
+def __init__(self, ms, f, backward=False):
+    super().__init__([Hook(m, f) for m in ms])
+'''}),
+    # from scratch / a check that can be fooled: a str subclass whose == is always true
+    ("03-list-container", "returns a str subclass that equals anything", {"ListContainer.__repr__": '''
+def __repr__(self):
+    class Agreeable(str):
+        def __eq__(self, other):
+            return True
+        __hash__ = str.__hash__
+    return Agreeable(f"{type(self).__name__}")
+'''}),
+    # a misleading failure before: a missing a=0.1 failed with a hint about uniform
+    ("03-init-cnn", "forgets a=0.1 (the gain of a plain ReLU)", {"init_cnn": '''
+def init_cnn(m, uniform=False):
+    init = nn.init.kaiming_uniform_ if uniform else nn.init.kaiming_normal_
+    if isinstance(m, nn.Conv2d):
+        init(m.weight)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    for child in m.children():
+        init_cnn(child, uniform)
+    return m
+'''}),
+    # the new exercise: append_grad_stats
+    ("03-grad-stats", "records the gradient with respect to the input", {"append_grad_stats": '''
+def append_grad_stats(hook, mod, grad_input, grad_output):
+    if not hasattr(hook, "grad_rms"):
+        hook.grad_rms = []
+    hook.grad_rms.append(grad_input[0].detach().pow(2).mean().sqrt().item())
+'''}),
+    ("03-grad-stats", "the std instead of the RMS", {"append_grad_stats": '''
+def append_grad_stats(hook, mod, grad_input, grad_output):
+    if not hasattr(hook, "grad_rms"):
+        hook.grad_rms = []
+    hook.grad_rms.append(grad_output[0].detach().std().item())
+'''}),
+    ("03-grad-stats", "the norm, not divided by the count", {"append_grad_stats": '''
+def append_grad_stats(hook, mod, grad_input, grad_output):
+    if not hasattr(hook, "grad_rms"):
+        hook.grad_rms = []
+    hook.grad_rms.append(grad_output[0].detach().norm().item())
+'''}),
+    ("03-grad-stats", "the mean absolute value", {"append_grad_stats": '''
+def append_grad_stats(hook, mod, grad_input, grad_output):
+    if not hasattr(hook, "grad_rms"):
+        hook.grad_rms = []
+    hook.grad_rms.append(grad_output[0].detach().abs().mean().item())
+'''}),
+    ("03-grad-stats", "the mean square, no square root", {"append_grad_stats": '''
+def append_grad_stats(hook, mod, grad_input, grad_output):
+    if not hasattr(hook, "grad_rms"):
+        hook.grad_rms = []
+    hook.grad_rms.append(grad_output[0].detach().pow(2).mean().item())
+'''}),
+    ("03-grad-stats", "starts a new list at every call", {"append_grad_stats": '''
+def append_grad_stats(hook, mod, grad_input, grad_output):
+    hook.grad_rms = [grad_output[0].detach().pow(2).mean().sqrt().item()]
+'''}),
+    ("03-grad-stats", "keeps a tensor, not a float", {"append_grad_stats": '''
+def append_grad_stats(hook, mod, grad_input, grad_output):
+    if not hasattr(hook, "grad_rms"):
+        hook.grad_rms = []
+    hook.grad_rms.append(grad_output[0].detach().pow(2).mean().sqrt())
 '''}),
 ]
