@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import contextlib
 import hashlib
 import html
 import json
@@ -34,6 +35,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections import Counter
@@ -394,23 +396,56 @@ def lint(lesson: Lesson) -> list[str]:
     return problems
 
 
-def execute_lessons(lessons: list[Lesson]) -> dict[str, Path]:
-    """Run every lesson through `course.lessons.run` (cached); lesson stem -> executed notebook.
+# What every lesson kernel prints on start (nbclient talks to it over localhost TCP): dropped from the log.
+KERNEL_NOISE = re.compile(r".*Kernel is running over TCP without encryption.*\n?")
+
+
+def quiet_kernel_output(text: str) -> str:
+    return KERNEL_NOISE.sub("", text)
+
+
+@contextlib.contextmanager
+def _captured_stderr():
+    """Redirect file descriptor 2 (which a lesson's kernel inherits) to a file; yields a function that
+    returns what was written there."""
+    with tempfile.TemporaryFile(mode="w+") as f:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield lambda: (f.seek(0), f.read())[1]
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def stale(lessons: list[Lesson]) -> list[Lesson]:
+    """The lessons whose executed notebook is missing or older than the lesson (or what it depends on)."""
+    return [lesson for lesson in lessons if executed_notebook_path(lesson) is None]
+
+
+def execute_lessons(lessons: list[Lesson]) -> None:
+    """Run every lesson through `course.lessons.run` (cached), each one named in the log as it starts.
 
     A lesson that fails, or whose markdown the page cannot render, stops the build (strict)."""
-    executed = {}
     for lesson in lessons:
         for problem in lint(lesson):
             log.warning(f"course: {problem}")
         start = time.perf_counter()
-        try:
-            out, ran = lesson_runner.run(lesson.path)
-        except lesson_runner.LessonError as e:
-            raise SiteError(f"{e}\n(run `python -m course.lessons run {lesson.number}` to reproduce)") from None
+        if executed_notebook_path(lesson) is None:
+            log.info(f"course: executing lessons/{lesson.path.name} ...")
+        with _captured_stderr() as kernel_said:
+            try:
+                _, ran = lesson_runner.run(lesson.path)
+            except lesson_runner.LessonError as e:
+                raise SiteError(f"{e}\n(run `python -m course.lessons run {lesson.number}` to reproduce)") from None
+            finally:
+                said = quiet_kernel_output(kernel_said())
+        if said.strip():
+            sys.stderr.write(said)
         what = f"executed in {time.perf_counter() - start:.1f} s" if ran else "unchanged, not re-executed"
         log.info(f"course: lessons/{lesson.path.name} {what}")
-        executed[lesson.stem] = out
-    return executed
 
 
 def ensure_mathjax() -> None:
@@ -495,14 +530,20 @@ def tex_to_text(text: str) -> str:
     return re.sub(r"(?<!\\)\$\$?(.+?)\$?\$", plain, text)
 
 
-def executed_notebook(lesson: Lesson):
+def executed_notebook_path(lesson: Lesson) -> Path | None:
     """The lesson's executed notebook when it is current (executed since its last change), else None."""
     out = lesson_runner.executed_path(lesson.path)
     stamp = out.with_suffix(".sha256")
     if out.exists() and stamp.exists() and stamp.read_text() == lesson_runner.digest(lesson.path):
-        import nbformat
-        return nbformat.read(out, as_version=4)
+        return out
     return None
+
+
+def executed_notebook(lesson: Lesson):
+    """The lesson's executed notebook (see `executed_notebook_path`), read, or None."""
+    import nbformat
+    path = executed_notebook_path(lesson)
+    return None if path is None else nbformat.read(path, as_version=4)
 
 
 def minutes(lesson: Lesson) -> int:
@@ -670,36 +711,83 @@ def build() -> int:
     return code
 
 
-def serve(addr: str = SERVE_ADDR, progress_every: float = 15) -> int:
-    """Build and serve on http://ADDR, rebuilding (and re-executing a changed lesson) on every edit.
+def serve(addr: str = SERVE_ADDR, progress_every: float = 15, execute: bool = True) -> int:
+    """Serve the site on http://ADDR as soon as it is built, then execute the lessons beside the server.
 
-    The first build executes every lesson (minutes): until the server answers, the build's log and
-    a line every `progress_every` seconds say it is still building; the address is printed once it
-    answers, never before.
+    The first build executes nothing (`COURSE_SITE_EXECUTE=0`): a lesson not executed yet has a page
+    without outputs that says so. Once the server answers (its address is printed then, never before;
+    until then a line every `progress_every` seconds), the lessons that need it are executed one at a
+    time, each named as it starts; each one that finishes rebuilds its page, and the browser reloads
+    it. An edited lesson is executed again the same way. `execute=False`: serve only.
     """
-    print(f"Building the site before serving it on http://{addr}/; a first build executes every lesson "
-          "(a few minutes) ...", flush=True)
+    print(f"Building the site before serving it on http://{addr}/ (lessons not executed yet show without "
+          "outputs, then fill in) ...", flush=True)
+    lesson_runner.EXECUTED.mkdir(parents=True, exist_ok=True)
     argv, env = _mkdocs_command("serve", "--strict", "--dev-addr", addr)
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env)
+    proc = subprocess.Popen(argv, cwd=ROOT, env={**env, "COURSE_SITE_EXECUTE": "0"})
     start = told = time.perf_counter()
+    up, runner = False, None
+    state = {"failed": {}, "complete": False}  # failed: lesson path -> the digest it failed at
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())  # stop mkdocs with us
     try:
         while proc.poll() is None:
-            if told is not None and _answers(addr):
-                print(f"Serving the course on http://{addr}/ (Ctrl-C to stop); edits rebuild the page.", flush=True)
-                told = None
-            elif told is not None and time.perf_counter() - told >= progress_every:
-                told = time.perf_counter()
-                print(f"  ... still building ({told - start:.0f} s)", flush=True)
+            now = time.perf_counter()
+            if not up and _answers(addr):
+                up = True
+                print(f"Serving the course on http://{addr}/ after {now - start:.0f} s (Ctrl-C to stop); "
+                      "edits rebuild the page.", flush=True)
+            elif not up and now - told >= progress_every:
+                told = now
+                print(f"  ... still building ({now - start:.0f} s)", flush=True)
+            if up and execute:
+                runner = _execute_next(runner, state, start)
             time.sleep(0.5)
         return proc.returncode
     except KeyboardInterrupt:  # Ctrl-C reached mkdocs too (the same process group): let it finish
         return proc.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait()
+        for child in (runner and runner[0], proc):
+            if child is not None and child.poll() is None:
+                child.terminate()
+                child.wait()
+
+
+def _lesson_run_argv(lesson: Path) -> list[str]:
+    return [sys.executable, "-m", "course.lessons", "run", lesson.name[:2]]
+
+
+def _execute_next(runner, state: dict, start: float):
+    """One step of `serve`'s lesson executor: report the lesson that finished, start the next stale one.
+    `runner` is (process, lesson path, log file, start time) or None; returns the new one."""
+    if runner is not None:
+        child, path, out, began = runner
+        if child.poll() is None:
+            return runner
+        out.seek(0)
+        said = quiet_kernel_output(out.read())
+        out.close()
+        if child.returncode:
+            state["failed"][path] = lesson_runner.digest(path)
+            print(f"lessons/{path.name} failed; its page stays without outputs until you fix it:\n{said}", flush=True)
+        else:
+            print(f"lessons/{path.name} executed in {time.perf_counter() - began:.0f} s; its page is complete.",
+                  flush=True)
+        runner = None
+    todo = [p for p in lesson_runner.all_lessons()
+            if executed_notebook_path(Lesson(p)) is None and state["failed"].get(p) != lesson_runner.digest(p)]
+    if not todo:
+        if not state["complete"] and not state["failed"]:
+            print(f"Every lesson page is complete ({time.perf_counter() - start:.0f} s after `serve` started).",
+                  flush=True)
+        state["complete"] = True
+        return None
+    state["complete"] = False
+    path = todo[0]
+    print(f"Executing lessons/{path.name} ({len(todo)} lesson(s) to execute) ...", flush=True)
+    out = tempfile.TemporaryFile(mode="w+")
+    child = subprocess.Popen(_lesson_run_argv(path), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+    return child, path, out, time.perf_counter()
 
 
 def _answers(addr: str) -> bool:

@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -122,7 +123,7 @@ def test_nav_puts_the_lessons_at_the_placeholder():
     lesson.title = "Some lesson"  # (instead of reading the file)
     nav = site.nav(configured, [lesson])
     assert nav[0] == {"Home": "index.md"} and nav[2] == {"Data": "data.md"}
-    assert nav[1] == {"Lessons": [{"07 · Some lesson": [{"Lesson": "lessons/07_some_lesson.ipynb"}]}]}
+    assert nav[1] == {"Lessons": [{"07 · Some lesson": [{"Lesson": "lessons/07_some_lesson.md"}]}]}
     assert site.nav(configured, []) == [{"Home": "index.md"}, {"Data": "data.md"}]
     with pytest.raises(site.SiteError, match="nav"):
         site.nav([{"Home": "index.md"}], [lesson])
@@ -148,12 +149,91 @@ def test_missing_npm_stops_the_build_with_a_clear_message(monkeypatch, tmp_path)
         site.ensure_mathjax()
 
 
-def test_typeset_notebook_math_leaves_code_alone():
-    html = "<p>Area $\\pi r^2$</p><pre>cost = $5</pre><code>$x$</code><p>$$e^x$$</p>"
-    out = site.typeset_notebook_math(html)
-    assert '<span class="arithmatex">\\(\\pi r^2\\)</span>' in out
-    assert "<pre>cost = $5</pre><code>$x$</code>" in out
-    assert "\\[e^x\\]" in out
+QUESTIONS = textwrap.dedent("""\
+    ## Check your understanding
+
+    1. Why does `f` keep `x` alive? See Exercise `01-closure`.
+
+       <details><summary>Answer</summary>
+
+       Its cell references it: $x^2$ stays.
+
+       </details>
+
+    2. And again, Exercise `01-closure`?
+
+       <details><summary>Answer</summary>
+
+       - yes
+
+       </details>
+    """)
+
+
+def test_lesson_markdown_links_exercise_mentions_and_folds_answers():
+    import markdown
+    lesson = site.Lesson(ROOT / "lessons" / "01_callbacks.py")
+    seen: set[str] = set()
+    out = site._markdown_cell(QUESTIONS, lesson, {"01-closure": "lessons/01_callbacks/exercises.md"}, seen)
+    assert "[Exercise `01-closure`](01_callbacks/exercises.md#01-closure){ #ex-01-closure }" in out
+    assert out.count("#ex-01-closure") == 1, "only the first mention carries the anchor"
+    assert out.count('    ??? success "Answer"') == 2 and "<details>" not in out
+    html = markdown.markdown(out, extensions=["attr_list", "pymdownx.details", "pymdownx.superfences"])
+    assert html.count("<li>") == 3 and html.count('<details class="success">') == 2, html
+    assert '<a href="01_callbacks/exercises.md#01-closure" id="ex-01-closure">' in html
+
+
+def test_a_heading_with_math_gets_a_sidebar_label_without_tex():
+    assert site.tex_to_text(r"One pass: $E[x^2] - E[x]^2$") == "One pass: E[x²] - E[x]²"
+    assert site.tex_to_text(r"$\sigma$ and $\frac{1}{n}$") == "σ and (1)/(n)"
+    lesson = site.Lesson(ROOT / "lessons" / "01_callbacks.py")
+    out = site._markdown_cell("### Mean $\\mu$\n", lesson, {}, set())
+    assert out == '### Mean $\\mu$ { data-toc-label="Mean μ" }\n'
+
+
+def test_toc_problems_finds_raw_tex_and_dead_links():
+    item = SimpleNamespace(title=r"Mean \(\mu\)", url="#mean", children=[
+        SimpleNamespace(title="ok", url="", children=[])])
+    problems = site.toc_problems([item])
+    assert len(problems) == 2 and "raw TeX" in problems[0] and "not to a heading" in problems[1]
+
+
+def test_links_derive_from_the_repository_url():
+    url = "https://github.com/Some-One/course"
+    lesson = site.Lesson(ROOT / "lessons" / "01_callbacks.py")
+    assert site.pages_url(url) == "https://some-one.github.io/course/"
+    assert site.colab_url(url, lesson) == \
+        "https://colab.research.google.com/github/Some-One/course/blob/main/lessons/01_callbacks.ipynb"
+    with pytest.raises(site.SiteError, match="repo_url"):
+        site.github("https://gitlab.com/a/b")
+
+
+def test_a_lesson_not_executed_yet_says_so(monkeypatch):
+    lesson = site.Lesson(ROOT / "lessons" / "00_training_loop.py")
+    figures: dict[str, bytes] = {}
+    page = site.lesson_markdown(lesson, None, "https://github.com/a/b", {}, figures)
+    assert "Not executed yet" in page and "Open in Colab" in page
+    assert "](00_training_loop/00_training_loop.ipynb)" in page
+    assert page.startswith('---\ntitle: "Lesson 00: ') and not figures
+
+
+def test_workflows_are_valid_github_actions():
+    """The workflows cannot run here: their schema is checked instead (check-jsonschema's copy of
+    GitHub's), and a broken one is seen to fail."""
+    import subprocess
+    import sys
+    check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert {w.name for w in workflows} >= {"ci.yml", "pages.yml"}
+    proc = subprocess.run(check + [str(w) for w in workflows], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = ROOT / "build" / "broken-workflow.yml"
+    broken.parent.mkdir(exist_ok=True)
+    broken.write_text((ROOT / ".github" / "workflows" / "pages.yml").read_text().replace("runs-on:", "runs_on:"))
+    try:
+        assert subprocess.run(check + [str(broken)], capture_output=True).returncode != 0
+    finally:
+        broken.unlink()
 
 
 # ------------------------------------------------------------------------------ fixtures
