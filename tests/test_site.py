@@ -221,6 +221,16 @@ def test_a_lesson_not_executed_yet_says_so(monkeypatch):
     assert page.startswith('---\ntitle: "Lesson 00: ') and not figures
 
 
+def test_readme_and_home_page_link_the_published_site_and_colab():
+    import yaml
+    repo = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["repo_url"]
+    readme, home = (ROOT / "README.md").read_text(), (DOCS / "index.md").read_text()
+    assert site.pages_url(repo) in readme and site.PAGES_URL_MARKER in home
+    assert site.LECTURE[1] in readme and site.LECTURE_MARKER in home
+    missing = [p.stem for p in all_lessons() if site.colab_url(repo, site.Lesson(p)) not in readme]
+    assert not missing, f"README.md has no Open in Colab link for {missing}"
+
+
 def test_workflows_are_valid_github_actions():
     """The workflows cannot run here: their schema is checked instead (check-jsonschema's copy of
     GitHub's), and a broken one is seen to fail."""
