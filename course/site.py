@@ -341,14 +341,15 @@ def lesson_map_markdown(lessons: list[Lesson], page_dir: str = "") -> str:
     """The home page's table: lesson -> concepts -> exercises -> challenge."""
     if not lessons:
         return "*No lesson yet: they appear here as soon as `lessons/` holds one.*"
-    rows = ["| Lesson | What you learn | Exercises | Challenge |", "| --- | --- | --- | --- |"]
+    rows = ["| Lesson | What you learn | Time | Exercises | Challenge |", "| --- | --- | --- | --- | --- |"]
     for lesson in lessons:
         concepts = " · ".join(lesson.concepts) or "-"
         exercises = lesson.exercises
         ex = (f"[{_plural(len(exercises), 'exercise')}, {sum(e.points for e in exercises):g} points]"
               f"({page_dir}{lesson.exercises_page})" if exercises else "-")
         challenges = ", ".join(f"[{c}]({page_dir}challenges.md#{c})" for c in CHALLENGES.get(lesson.number, [])) or "-"
-        rows.append(f"| [{lesson.label}]({page_dir}{lesson.page}) | {concepts} | {ex} | {challenges} |")
+        rows.append(f"| [{lesson.label}]({page_dir}{lesson.page}) | {concepts} | ~{minutes(lesson)} min | {ex} "
+                    f"| {challenges} |")
     return "\n".join(rows)
 
 
