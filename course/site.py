@@ -1,12 +1,14 @@
 """The course site: the hand-written pages in docs/ plus pages generated from the course itself.
 
     python -m course.site build    # execute changed lessons, then `mkdocs build --strict` into build/site
-    python -m course.site serve    # build and serve http://127.0.0.1:8000, rebuilding on every edit
+    python -m course.site serve    # serve http://127.0.0.1:8000 at once; execute lessons beside it; rebuild on edits
 
 Generated for every lesson `lessons/NN_slug.py` (discovered, never listed by hand):
 
-    lessons/NN_slug/             the lesson, executed: build/executed/NN_slug.ipynb (`course.lessons.run`,
-                                 cached), rendered by mkdocs-jupyter with `execute: false`
+    lessons/NN_slug/             the lesson: its executed notebook (build/executed/NN_slug.ipynb, from
+                                 `course.lessons.run`, cached) as markdown - cells as code blocks, outputs
+                                 as text blocks and image files - so MkDocs renders it like any page (its
+                                 headings, math, search, folded blocks); the notebook itself for download
     lessons/NN_slug/exercises/   what to implement: the solution regions of solutions/lNN_*.py as the
                                  learner's stubs; points, hints and test names of the graded tests
                                  tests/graded/test_lNN_*.py as `course.grade.collect` finds them

@@ -476,14 +476,14 @@ OVERFLOW = r"""() => {
   const describe = (el) => (el.textContent || "").trim().split("\n")[0].slice(0, 70);
   const found = [];
   for (const el of document.querySelectorAll("article pre, article table")) {
-    if (!visible(el) || el.closest(".jp-OutputArea-output")) continue;
+    if (!visible(el) || el.closest(".nb-output")) continue;
     const box = el.tagName === "TABLE" ? (el.closest(".md-typeset__scrollwrap") || el.parentElement) : el;
     if (el.scrollWidth > box.clientWidth + 1) {
       const size = `${el.scrollWidth} > ${box.clientWidth} px`;
       found.push(`${el.tagName.toLowerCase()} scrolls sideways (${size}): ${describe(el)}`);
     }
   }
-  for (const el of document.querySelectorAll("article .jp-OutputArea-output pre")) {
+  for (const el of document.querySelectorAll("article .nb-output pre")) {
     if (!visible(el)) continue;
     const probe = document.createElement("span");
     probe.textContent = "x".repeat(100);
