@@ -594,9 +594,9 @@ def _is_setup(source: str) -> bool:
 
 
 def _text_block(text: str) -> str:
+    """A text output as an output block (no copy button), or nothing when it is blank."""
     text = _ANSI.sub("", text).rstrip()
-    ticks = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", text)), default=0))
-    return f"{ticks} {{ .text .nb-output .no-copy }}\n{text}\n{ticks}" if text.strip() else ""
+    return fence(text, " { .text .nb-output .no-copy }") if text.strip() else ""
 
 
 def _outputs(cell, lesson: Lesson, exercise_pages: dict[str, str], figures: dict[str, bytes]) -> list[str]:
