@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import tomllib
 
 import nbformat
 import pytest
@@ -37,6 +38,13 @@ def test_the_first_code_cell_installs_the_course_where_it_is_missing(path):
     missing = [s for s in FIRST_CELL if s not in first]
     assert not missing, f"{path.name}'s first code cell lacks {missing}:\n{first}"
     assert f'"git+{repo_url()}"' in first, f"{path.name} installs from somewhere else than mkdocs.yml's repo_url"
+
+
+def pins(*names: str) -> list[str]:
+    """The course's pinned requirement of each of `names` (pyproject.toml)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = project["dependencies"] + [d for ds in project["optional-dependencies"].values() for d in ds]
+    return [next(d for d in pinned if d.split("==")[0] == name) for name in names]
 
 
 def _fresh_env() -> dict[str, str]:
@@ -74,7 +82,7 @@ def test_a_lesson_notebook_runs_outside_the_repository_from_the_package(tmp_path
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"
-    run(python, "-m", "pip", "install", "--quiet", "ipykernel", "nbclient")
+    run(python, "-m", "pip", "install", "--quiet", *pins("ipykernel", "nbclient"))
     run(python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "fresh-course")
     work = tmp_path / "work"
     work.mkdir()
