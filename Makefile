@@ -8,7 +8,7 @@ SETUP  := $(VENV)/.installed
 TORCH_INDEX_URL ?=
 TORCH := $(shell grep -o 'torch==[0-9.]*' pyproject.toml)
 
-.PHONY: setup test grade lessons stubs pair site serve lab challenge ablation bench clean
+.PHONY: setup test grade lessons stubs pair site serve lab challenge ablation bench dist clean
 
 setup: $(SETUP)
 
@@ -79,5 +79,11 @@ ablation: setup
 bench: setup
 	$(PY) -m course.bench
 
+## Build the course's wheel and sdist into dist/ (what `pip install <repo-url>` builds): the course library,
+## its solutions and tools; lessons run from any folder with it installed (MNIST is downloaded at run time).
+dist: setup
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+
 clean:
-	rm -rf build
+	rm -rf build dist

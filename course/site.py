@@ -1,12 +1,14 @@
 """The course site: the hand-written pages in docs/ plus pages generated from the course itself.
 
     python -m course.site build    # execute changed lessons, then `mkdocs build --strict` into build/site
-    python -m course.site serve    # build and serve http://127.0.0.1:8000, rebuilding on every edit
+    python -m course.site serve    # serve http://127.0.0.1:8000 at once; execute lessons beside it; rebuild on edits
 
 Generated for every lesson `lessons/NN_slug.py` (discovered, never listed by hand):
 
-    lessons/NN_slug/             the lesson, executed: build/executed/NN_slug.ipynb (`course.lessons.run`,
-                                 cached), rendered by mkdocs-jupyter with `execute: false`
+    lessons/NN_slug/             the lesson: its executed notebook (build/executed/NN_slug.ipynb, from
+                                 `course.lessons.run`, cached) as markdown - cells as code blocks, outputs
+                                 as text blocks and image files - so MkDocs renders it like any page (its
+                                 headings, math, search, folded blocks); the notebook itself for download
     lessons/NN_slug/exercises/   what to implement: the solution regions of solutions/lNN_*.py as the
                                  learner's stubs; points, hints and test names of the graded tests
                                  tests/graded/test_lNN_*.py as `course.grade.collect` finds them
@@ -24,16 +26,18 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import contextlib
 import hashlib
 import html
+import json
 import logging
 import os
 import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections import Counter
@@ -65,6 +69,8 @@ CHALLENGES = {"03": ["beat-98"], "04": ["one-epoch", "tiny-batch"]}
 NAV_LESSONS = "GENERATED-BY-COURSE-SITE-HOOKS"
 LESSON_MAP_MARKER = "<!-- lesson-map -->"
 DEPENDENCIES_MARKER = "<!-- lesson-dependencies -->"
+PAGES_URL_MARKER = "PUBLISHED-SITE-URL"  # where GitHub Pages publishes the site (from mkdocs.yml's repo_url)
+LECTURE_MARKER = "<!-- lecture -->"
 
 log = logging.getLogger("mkdocs.course.site")
 
@@ -90,6 +96,12 @@ class Exercise:
     def test_functions(self) -> dict[str, int]:
         """The names of its test functions -> how many cases each has (several when parametrized)."""
         return dict(Counter(t.function for t in self.tests))
+
+    @property
+    def name(self) -> str:
+        """What the learner writes, for headings and sidebars: its functions (methods as Class.method)."""
+        names = self.functions
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
     @property
     def points(self) -> float:
@@ -140,6 +152,19 @@ class Lesson:
                 found += [re.sub(r"^\d+[.)]\s*", "", h) for h in re.findall(r"^##\s+(.+?)\s*#*\s*$", cell.source, re.M)]
         return found
 
+    @cached_property
+    def mentions(self) -> dict[str, str]:
+        """Exercise id -> the section (its heading, as plain text) where the lesson first mentions it."""
+        found, section = {}, self.title
+        for cell in self.cells:
+            if cell.cell_type == "markdown":
+                for m in re.finditer(rf"{_HEADING.pattern}|{MENTION.pattern}", cell.source, re.M):
+                    if m["text"]:
+                        section = tex_to_text(re.sub(r"[`*]", "", m["text"]))
+                    else:
+                        found.setdefault(m["id"], section)
+        return found
+
     @property
     def solutions(self) -> list[Path]:
         return sorted((ROOT / "solutions").glob(f"l{self.number}_*.py"))
@@ -162,7 +187,7 @@ class Lesson:
     # where its pages live in the site (paths inside the docs, as mkdocs sees them)
     @property
     def page(self) -> str:
-        return f"lessons/{self.stem}.ipynb"
+        return f"lessons/{self.stem}.md"
 
     @property
     def exercises_page(self) -> str:
@@ -249,7 +274,7 @@ def code_blocks(source: str, functions: list[str], regions: list[Region] = ()) -
 def exercises_markdown(lesson: Lesson) -> str:
     n, exercises = lesson.number, lesson.exercises
     head = ["---", f"title: Exercises for lesson {n}", "---", "", f"# Exercises · lesson {n}", "",
-            f"**{lesson.title}**: the [lesson](../{lesson.stem}.ipynb) shows each piece at work; here you "
+            f"**{lesson.title}**: the [lesson](../{lesson.stem}.md) shows each piece at work; here you "
             "write them.", ""]
     if not exercises:
         return "\n".join(head + ["This lesson has no graded exercises: it is there to read and run.", ""])
@@ -272,7 +297,11 @@ def exercises_markdown(lesson: Lesson) -> str:
         names = [f"`{name}`" + (f" ({cases} cases)" if cases > 1 else "")
                  for name, cases in e.test_functions.items()]
         tested = f"{_plural(len(names), 'test')}: {', '.join(names)}" if names else "no graded test yet"
-        out += [f"## {e.id} {{ #{e.id} }}", "", f"**{_plural(e.points, 'point')}** · {tested}", ""]
+        section = lesson.mentions.get(e.id)
+        taught = (f"taught in [{section}](../{lesson.stem}.md#ex-{e.id})" if section
+                  else f"from [the lesson](../{lesson.stem}.md)")
+        out += [f"## {e.id}: {e.name} {{ #{e.id} }}", "",
+                f"**{_plural(e.points, 'point')}** · {tested} · {taught}", ""]
         for name, line, code, _ in code_blocks(stubs[e.module], e.functions):
             out += [fence(code, title=f"exercises/{e.module.name}, line {line}: {name}"), ""]
         for hint in e.hints:
@@ -297,7 +326,10 @@ def solutions_markdown(lesson: Lesson) -> str:
     ]
     for e in lesson.exercises:
         source = e.module.read_text()
-        out += [f"## {e.id} {{ #{e.id} }}", "", f'??? success "Show the solution to {e.id}"', ""]
+        out += [f"## {e.id}: {e.name} {{ #{e.id} }}", "",
+                f"[Back to the exercise](exercises.md#{e.id}) · [the lesson](../{lesson.stem}.md"
+                + (f"#ex-{e.id})" if e.id in lesson.mentions else ")"), "",
+                f'??? success "Show the solution to {e.id}"', ""]
         for name, line, code, hl in code_blocks(source, e.functions, e.regions):
             out += [indent(fence(code, title=f"solutions/{e.module.name}, line {line}: {name}", hl_lines=hl)), ""]
     for module in lesson.solutions:
@@ -314,14 +346,15 @@ def lesson_map_markdown(lessons: list[Lesson], page_dir: str = "") -> str:
     """The home page's table: lesson -> concepts -> exercises -> challenge."""
     if not lessons:
         return "*No lesson yet: they appear here as soon as `lessons/` holds one.*"
-    rows = ["| Lesson | What you learn | Exercises | Challenge |", "| --- | --- | --- | --- |"]
+    rows = ["| Lesson | What you learn | Time | Exercises | Challenge |", "| --- | --- | --- | --- | --- |"]
     for lesson in lessons:
         concepts = " · ".join(lesson.concepts) or "-"
         exercises = lesson.exercises
         ex = (f"[{_plural(len(exercises), 'exercise')}, {sum(e.points for e in exercises):g} points]"
               f"({page_dir}{lesson.exercises_page})" if exercises else "-")
         challenges = ", ".join(f"[{c}]({page_dir}challenges.md#{c})" for c in CHALLENGES.get(lesson.number, [])) or "-"
-        rows.append(f"| [{lesson.label}]({page_dir}{lesson.page}) | {concepts} | {ex} | {challenges} |")
+        rows.append(f"| [{lesson.label}]({page_dir}{lesson.page}) | {concepts} | ~{minutes(lesson)} min | {ex} "
+                    f"| {challenges} |")
     return "\n".join(rows)
 
 
@@ -369,23 +402,56 @@ def lint(lesson: Lesson) -> list[str]:
     return problems
 
 
-def execute_lessons(lessons: list[Lesson]) -> dict[str, Path]:
-    """Run every lesson through `course.lessons.run` (cached); lesson stem -> executed notebook.
+# What every lesson kernel prints on start (nbclient talks to it over localhost TCP): dropped from the log.
+KERNEL_NOISE = re.compile(r".*Kernel is running over TCP without encryption.*\n?")
+
+
+def quiet_kernel_output(text: str) -> str:
+    return KERNEL_NOISE.sub("", text)
+
+
+@contextlib.contextmanager
+def _captured_stderr():
+    """Redirect file descriptor 2 (which a lesson's kernel inherits) to a file; yields a function that
+    returns what was written there."""
+    with tempfile.TemporaryFile(mode="w+") as f:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield lambda: (f.seek(0), f.read())[1]
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def stale(lessons: list[Lesson]) -> list[Lesson]:
+    """The lessons whose executed notebook is missing or older than the lesson (or what it depends on)."""
+    return [lesson for lesson in lessons if executed_notebook_path(lesson) is None]
+
+
+def execute_lessons(lessons: list[Lesson]) -> None:
+    """Run every lesson through `course.lessons.run` (cached), each one named in the log as it starts.
 
     A lesson that fails, or whose markdown the page cannot render, stops the build (strict)."""
-    executed = {}
     for lesson in lessons:
         for problem in lint(lesson):
             log.warning(f"course: {problem}")
         start = time.perf_counter()
-        try:
-            out, ran = lesson_runner.run(lesson.path)
-        except lesson_runner.LessonError as e:
-            raise SiteError(f"{e}\n(run `python -m course.lessons run {lesson.number}` to reproduce)") from None
+        if executed_notebook_path(lesson) is None:
+            log.info(f"course: executing lessons/{lesson.path.name} ...")
+        with _captured_stderr() as kernel_said:
+            try:
+                _, ran = lesson_runner.run(lesson.path)
+            except lesson_runner.LessonError as e:
+                raise SiteError(f"{e}\n(run `python -m course.lessons run {lesson.number}` to reproduce)") from None
+            finally:
+                said = quiet_kernel_output(kernel_said())
+        if said.strip():
+            sys.stderr.write(said)
         what = f"executed in {time.perf_counter() - start:.1f} s" if ran else "unchanged, not re-executed"
         log.info(f"course: lessons/{lesson.path.name} {what}")
-        executed[lesson.stem] = out
-    return executed
 
 
 def ensure_mathjax() -> None:
@@ -414,109 +480,218 @@ def mathjax_files() -> list[tuple[str, Path]]:
     return found
 
 
-# ------------------------------------------------------------------------------ notebook pages
+# ------------------------------------------------------------------------------ lesson pages
 
-# The math delimiters nbconvert leaves in a notebook's markdown (its own MathInlineParser's rules).
-_MATH = re.compile(
-    r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
-    r"|(?P<env>\\begin\{(?P<name>[a-z]*\*?)\}.*?\\end\{(?P=name)\})"
-    r"|(?<![$\\])\$(?P<inline>.+?)(?<![$\\])\$",
-    re.S,
-)
-_TAG = re.compile(r"(<!--.*?-->|<[^>]*>)", re.S)
-_RAW_TAGS = ("pre", "code", "script", "style", "textarea", "svg")
-
-
-def _math_to_arithmatex(match: re.Match) -> str:
-    """nbconvert's `$..$` / `$$..$$` in the shape pymdownx.arithmatex gives markdown pages' math,
-    so one MathJax configuration typesets both, and search indexes no raw `$$`."""
-    if match["display"] is not None:
-        return f'<div class="arithmatex" data-search-exclude>\\[{match["display"]}\\]</div>'
-    if match["env"] is not None:
-        return f'<div class="arithmatex" data-search-exclude>{match["env"]}</div>'
-    return f'<span class="arithmatex">\\({match["inline"]}\\)</span>'
-
-
-def typeset_notebook_math(content: str) -> str:
-    """Wrap the math of a notebook's rendered HTML, outside code, for MathJax."""
-    out, raw = [], []  # raw: the open tags whose text is code, not math
-    for i, part in enumerate(_TAG.split(content)):
-        if i % 2:  # a tag
-            m = re.match(r"<(/?)([a-zA-Z0-9]+)", part)
-            name = m and m[2].lower()
-            if name in _RAW_TAGS and not part.endswith("/>"):
-                if not m[1]:
-                    raw.append(name)
-                elif raw and raw[-1] == name:
-                    raw.pop()
-        elif not raw and ("$" in part or "\\begin" in part):
-            part = _MATH.sub(_math_to_arithmatex, part)
-        out.append(part)
-    return "".join(out)
+# The lecture the course follows (named once on the home page and in each lesson's header).
+LECTURE = ("lesson 10 of fast.ai's *Deep Learning from the Foundations* (Practical Deep Learning for Coders "
+           "2019, part 2)", "https://course19.fast.ai/videos/?lesson=10")
+# How a lesson mentions one of its exercises in its prose (COMMON conventions): "Exercise `NN-id`".
+MENTION = re.compile(r"\b[Ee]xercise `(?P<id>\d\d-[\w-]+)`")
+_HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<text>.+?)[ \t]*#*[ \t]*$", re.M)
+# A folded answer of the "Check your understanding" questions, as lesson owners write it.
+_ANSWER = re.compile(r"^(?P<indent>[ \t]*)<details>\s*<summary>(?P<summary>.*?)</summary>[ \t]*\n"
+                     r"(?P<body>.*?)^[ \t]*</details>[ \t]*$", re.M | re.S)
+# course.show's folded "Show our version" output (an HTML <details> with pygments' inline-styled code).
+_FOLDED = re.compile(r'<details class="course-solution"><summary>(?P<summary>.*?)</summary>\s*'
+                     r'<p class="course-source">(?P<where>.*?)</p>\s*(?P<code>.*)</details>', re.S)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+WIDGET = "application/vnd.jupyter.widget-view+json"
+# TeX that a sidebar entry shows as text (a heading's math, typeset on the page itself).
+_TEX_WORDS = {r"\sigma": "σ", r"\mu": "μ", r"\epsilon": "ε", r"\varepsilon": "ε", r"\gamma": "γ", r"\beta": "β",
+              r"\alpha": "α", r"\lambda": "λ", r"\sum": "Σ", r"\sqrt": "√", r"\cdot": "·", r"\times": "×",
+              r"\approx": "≈", r"\le": "≤", r"\ge": "≥", r"\neq": "≠", r"\infty": "∞", r"\pm": "±",
+              r"\log": "log", r"\exp": "exp", r"\to": "→", r"\ldots": "…", r"\dots": "…"}
 
 
-def _png_size(data: bytes) -> tuple[int, int] | None:
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
-        return struct.unpack(">II", data[16:24])
+def github(repo_url: str) -> tuple[str, str]:
+    """(owner, name) of a GitHub repository URL (mkdocs.yml's `repo_url`)."""
+    m = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", repo_url or "")
+    if not m:
+        raise SiteError(f"mkdocs.yml's repo_url must be https://github.com/OWNER/NAME, not {repo_url!r}")
+    return m[1], m[2]
+
+
+def pages_url(repo_url: str) -> str:
+    """Where GitHub Pages publishes the site (.github/workflows/pages.yml)."""
+    owner, name = github(repo_url)
+    return f"https://{owner.lower()}.github.io/{name}/"
+
+
+def colab_url(repo_url: str, lesson: Lesson) -> str:
+    owner, name = github(repo_url)
+    return f"https://colab.research.google.com/github/{owner}/{name}/blob/main/lessons/{lesson.stem}.ipynb"
+
+
+def tex_to_text(text: str) -> str:
+    """A heading's text with its `$math$` as plain characters, for the sidebar (`E[x^2]` -> `E[x²]`)."""
+    def plain(m: re.Match) -> str:
+        tex = m[1]
+        tex = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"(\1)/(\2)", tex)
+        tex = re.sub(r"\\(?:mathrm|text|mathbf|operatorname|hat|bar|mathit)\{([^{}]*)\}", r"\1", tex)
+        tex = re.sub(r"\\(?:left|right)\b", "", tex)
+        tex = re.sub(r"\\[A-Za-z]+", lambda w: _TEX_WORDS.get(w[0], w[0][1:]), tex)
+        tex = re.sub(r"\^\{?2\}?", "²", re.sub(r"\^\{?3\}?", "³", tex))
+        tex = re.sub(r"[_^]\{([^{}]*)\}", r"\1", tex)
+        return re.sub(r"[{}\\]", "", tex).replace("_", "").replace("^", "")
+    return re.sub(r"(?<!\\)\$\$?(.+?)\$?\$", plain, text)
+
+
+def executed_notebook_path(lesson: Lesson) -> Path | None:
+    """The lesson's executed notebook when it is current (executed since its last change), else None."""
+    out = lesson_runner.executed_path(lesson.path)
+    stamp = out.with_suffix(".sha256")
+    if out.exists() and stamp.exists() and stamp.read_text() == lesson_runner.digest(lesson.path):
+        return out
     return None
 
 
-def polish_notebook(content: str, site_dir: Path, page_url: str, page_dir: Path, links: dict[str, str]) -> str:
-    """Make mkdocs-jupyter's HTML for one lesson light, searchable and at home in the theme.
+def executed_notebook(lesson: Lesson):
+    """The lesson's executed notebook (see `executed_notebook_path`), read, or None."""
+    import nbformat
+    path = executed_notebook_path(lesson)
+    return None if path is None else nbformat.read(path, as_version=4)
 
-    - math becomes arithmatex markup (see `typeset_notebook_math`);
-    - the notebook's CSS (about 600 kB, inlined into every page) becomes one shared, cached file;
-    - base64 plots become PNG files next to the page (lighter pages, cached images);
-    - nbconvert's MathJax 2 loader and config (inert, with an empty src) are dropped;
-    - heading anchors look like the theme's; the hidden copies of code for the copy buttons are
-      kept out of search;
-    - a bar of links (download the notebook, exercises, solutions) goes under the title.
 
-    `page_url` is the page's URL relative to the site root, `page_dir` its folder in the built site;
-    `links` maps a label to a URL relative to the page.
-    """
-    content = re.sub(r'<script src="[^"]*">\s*</script>\s*(?=<!-- MathJax configuration -->)', "", content)
-    content = re.sub(r'<!-- Load mathjax -->'
-                     r'|<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>'
-                     r'|<!-- End of mathjax configuration -->', "", content, flags=re.S)
+def minutes(lesson: Lesson) -> int:
+    """A time to read a lesson and run its cells: 150 words of prose and 10 lines of code a minute."""
+    words = sum(len(c.source.split()) for c in lesson.cells if c.cell_type == "markdown")
+    lines = sum(len(c.source.splitlines()) for c in lesson.cells if c.cell_type == "code")
+    return max(5, 5 * round((words / 150 + lines / 10) / 5))
 
-    style = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
-    if (first := style.search(content)):
-        css = "\n".join(s.strip() for s in style.findall(content)).encode()
-        name = f"notebook-{hashlib.sha256(css).hexdigest()[:12]}.css"
-        target = site_dir / "assets" / name
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(css)
-        link = f'<link rel="stylesheet" href="{get_relative_url(f"assets/{name}", page_url)}">'
-        # the first <style> becomes the link, the others go
-        content = content[:first.start()] + link + style.sub("", content[first.start():])
 
-    def image(m: re.Match) -> str:
-        data = base64.b64decode(m["data"])
-        name = f"fig-{hashlib.sha256(data).hexdigest()[:12]}.{m['ext']}"
-        page_dir.mkdir(parents=True, exist_ok=True)
-        (page_dir / name).write_bytes(data)
-        size = _png_size(data) if m["ext"] == "png" else None
-        dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
-        return f'<img alt="Figure made by the code above" src="{name}"{dims}'
-    content = re.sub(r'<img\s+alt="[^"]*"\s+class="[^"]*"\s+src="data:image/(?P<ext>png|jpeg);base64,(?P<data>[^"]+)"',
-                     image, content)
+def _plain(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
 
-    content = content.replace('<a class="anchor-link"', '<a class="headerlink" title="Permanent link"')
-    content = content.replace('class="clipboard-copy-txt"', 'class="clipboard-copy-txt" data-search-exclude')
-    content = re.sub(r'<span class="notice" hidden(="")?>', '<span class="notice" hidden data-search-exclude>', content)
-    # show_source() output (markdown holding a python block): give it the theme's code blocks, copy button included
-    content = re.sub(r'(<div class="highlight"><pre>(?:<span></span>)?)(.*?)(</pre></div>)',
-                     r'\1<code>\2</code>\3', content, flags=re.S)
-    content = typeset_notebook_math(content)
 
-    bar = " ".join(f'<a class="md-button{" md-button--primary" if i == 0 else ""}" href="{href}"'
-                   f'{" download" if href.endswith(".ipynb") else ""}>{html.escape(label)}</a>'
-                   for i, (label, href) in enumerate(links.items()))
-    bar = f'<p class="lesson-links" data-search-exclude>{bar}</p>'
-    content, found = re.subn(r"</h1>", lambda m: m[0] + bar, content, count=1)
-    return content if found else bar + content
+def _markdown_cell(source: str, lesson: Lesson, exercise_pages: dict[str, str], seen: set[str]) -> str:
+    """A lesson's markdown as the site renders it: headings with math get a TeX-free sidebar label,
+    "Exercise `NN-id`" links to the exercise (the first mention carries the anchor `ex-NN-id` the
+    exercise links back to), folded answers become the theme's collapsible blocks."""
+    def heading(m: re.Match) -> str:
+        if "$" not in m["text"]:
+            return m[0]
+        return f'{m["hashes"]} {m["text"]} {{ data-toc-label="{html.escape(tex_to_text(m["text"]))}" }}'
+
+    def mention(m: re.Match) -> str:
+        if m["id"] not in exercise_pages:
+            log.warning(f"course: lessons/{lesson.path.name} mentions {m[0]}, which no solutions/ region defines")
+            return m[0]
+        anchor = "" if m["id"] in seen else f"{{ #ex-{m['id']} }}"
+        seen.add(m["id"])
+        return f"[{m[0]}]({get_relative_url(exercise_pages[m['id']], lesson.page)}#{m['id']}){anchor}"
+
+    def answer(m: re.Match) -> str:
+        pad = "    " if m["indent"] else ""
+        title = _plain(m["summary"]).strip().replace('"', "'") or "Answer"
+        return f'{pad}??? success "{title}"\n\n' + indent(textwrap.dedent(m["body"]).strip("\n"), pad + "    ")
+
+    source = _HEADING.sub(heading, source)
+    source = MENTION.sub(mention, source)
+    return _ANSWER.sub(answer, source)
+
+
+def _is_setup(source: str) -> bool:
+    """A cell of imports only: kept out of search (its previews would be lists of imports)."""
+    code = [line for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return bool(code) and all(re.match(r"(import|from)\s", line) for line in code)
+
+
+def _text_block(text: str) -> str:
+    """A text output as an output block (no copy button), or nothing when it is blank."""
+    text = _ANSI.sub("", text).rstrip()
+    return fence(text, " { .text .nb-output .no-copy }") if text.strip() else ""
+
+
+def _outputs(cell, lesson: Lesson, exercise_pages: dict[str, str], figures: dict[str, bytes]) -> list[str]:
+    """A code cell's outputs as markdown: text as output blocks, plots as image files (`figures`,
+    name -> bytes, written next to the page), course.show's folded code as a collapsible block."""
+    blocks, stream = [], []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            stream.append(out.text)
+            continue
+        if stream:
+            blocks.append(_text_block("".join(stream)))
+            stream = []
+        if out.output_type == "error":
+            blocks.append(_text_block("\n".join(out.traceback)))
+            continue
+        data = out.get("data", {})
+        if WIDGET in data:
+            blocks.append('!!! note "An interactive widget"\n\n    It works when you run the notebook in Jupyter; '
+                          "a web page cannot run it.")
+        elif (kind := next((k for k in ("png", "jpeg", "svg+xml") if f"image/{k}" in data), None)):
+            raw = data[f"image/{kind}"]
+            content = raw.encode() if kind == "svg+xml" else base64.b64decode(raw)
+            name = f"fig-{hashlib.sha256(content).hexdigest()[:12]}.{kind.removesuffix('+xml')}"
+            figures[name] = content
+            blocks.append(f"![Figure made by the code above]({lesson.stem}/{name})")
+        elif "text/html" in data and (m := _FOLDED.search(data["text/html"])):
+            ids = re.findall(r"<code>(.*?)</code>", m["summary"])
+            links = ", ".join(f"[`{i}`]({get_relative_url(exercise_pages[i], lesson.page)}#{i})"
+                              if i in exercise_pages else f"`{i}`" for i in ids)
+            code = _plain(m["code"])
+            blocks.append(f'??? example "Show our version (try it yourself first)"\n\n'
+                          f"    Exercise {links}. From {_plain(m['where'])}:\n\n" + indent(fence(code)))
+        elif "text/markdown" in data:
+            blocks.append(data["text/markdown"].strip())
+        elif "text/html" in data:
+            blocks.append(f'<div class="nb-html" markdown="0">\n{data["text/html"].strip()}\n</div>')
+        elif "text/plain" in data:
+            blocks.append(_text_block(data["text/plain"]))
+    if stream:
+        blocks.append(_text_block("".join(stream)))
+    return [b for b in blocks if b]
+
+
+def toc_problems(toc) -> list[str]:
+    """Sidebar entries that would show raw TeX, or that link to no heading."""
+    problems = []
+    for item in toc:
+        if re.search(r"\\[(\[a-zA-Z]|\$", item.title):
+            problems.append(f"the sidebar entry {item.title!r} shows raw TeX: give the heading a data-toc-label")
+        if not item.url.startswith("#") or len(item.url) < 2:
+            problems.append(f"the sidebar entry {item.title!r} links to {item.url!r}, not to a heading")
+        problems += toc_problems(item.children)
+    return problems
+
+
+def lesson_markdown(lesson: Lesson, nb, repo_url: str, exercise_pages: dict[str, str],
+                    figures: dict[str, bytes]) -> str:
+    """A lesson's page: its cells with their outputs (`nb`, its executed notebook; None while it has not
+    been executed: the page shows the cells and says so), under a header of links."""
+    executed = nb is not None
+    cells = (nb or lesson_runner.notebook(lesson.path)).cells
+    seen: set[str] = set()
+    body, first_code = [], True
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            body.append(_markdown_cell(cell.source, lesson, exercise_pages, seen))
+        elif cell.cell_type == "code" and cell.source.strip():
+            code = fence(cell.source)
+            if first_code or _is_setup(cell.source):
+                code = f'<div class="nb-setup" data-search-exclude="1" markdown>\n\n{code}\n\n</div>'
+            first_code = False
+            body += [code] + _outputs(cell, lesson, exercise_pages, figures)
+    links = [f"[Open in Colab]({colab_url(repo_url, lesson)}){{ .md-button .md-button--primary }}",
+             f"[Download the notebook]({lesson.stem}/{lesson.stem}.ipynb){{ .md-button download }}"]
+    if lesson.solutions:
+        links += [f"[Exercises]({get_relative_url(lesson.exercises_page, lesson.page)}){{ .md-button }}",
+                  f"[Solutions]({get_relative_url(lesson.solutions_page, lesson.page)}){{ .md-button }}"]
+    header = [" ".join(links) + "\n{ .lesson-links data-search-exclude }", "",
+              f"*Follows [{LECTURE[0]}]({LECTURE[1]}) · about {minutes(lesson)} minutes to read and run*"
+              "\n{ .lesson-meta data-search-exclude }"]
+    if not executed:
+        header += ["", '!!! warning "Not executed yet: no outputs on this page"', "",
+                   indent("This lesson has changed since it was last executed, or never was. `make serve` "
+                          "executes the lessons one after another and this page fills in by itself when this one "
+                          "is done (`make site` executes every lesson before it builds).")]
+    text = "\n\n".join(body).lstrip()
+    if text.startswith("# "):  # the lesson's title: the header goes under it
+        head = _HEADING.sub(lambda m: m[0] + "\n\n" + "\n".join(header), text, count=1)
+    else:
+        head = f"# {lesson.label}\n\n" + "\n".join(header) + "\n\n" + text
+    return f"---\ntitle: {json.dumps(lesson.label)}\n---\n\n{head}\n"
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -542,36 +717,83 @@ def build() -> int:
     return code
 
 
-def serve(addr: str = SERVE_ADDR, progress_every: float = 15) -> int:
-    """Build and serve on http://ADDR, rebuilding (and re-executing a changed lesson) on every edit.
+def serve(addr: str = SERVE_ADDR, progress_every: float = 15, execute: bool = True) -> int:
+    """Serve the site on http://ADDR as soon as it is built, then execute the lessons beside the server.
 
-    The first build executes every lesson (minutes): until the server answers, the build's log and
-    a line every `progress_every` seconds say it is still building; the address is printed once it
-    answers, never before.
+    The first build executes nothing (`COURSE_SITE_EXECUTE=0`): a lesson not executed yet has a page
+    without outputs that says so. Once the server answers (its address is printed then, never before;
+    until then a line every `progress_every` seconds), the lessons that need it are executed one at a
+    time, each named as it starts; each one that finishes rebuilds its page, and the browser reloads
+    it. An edited lesson is executed again the same way. `execute=False`: serve only.
     """
-    print(f"Building the site before serving it on http://{addr}/; a first build executes every lesson "
-          "(a few minutes) ...", flush=True)
+    print(f"Building the site before serving it on http://{addr}/ (lessons not executed yet show without "
+          "outputs, then fill in) ...", flush=True)
+    lesson_runner.EXECUTED.mkdir(parents=True, exist_ok=True)
     argv, env = _mkdocs_command("serve", "--strict", "--dev-addr", addr)
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env)
+    proc = subprocess.Popen(argv, cwd=ROOT, env={**env, "COURSE_SITE_EXECUTE": "0"})
     start = told = time.perf_counter()
+    up, runner = False, None
+    state = {"failed": {}, "complete": False}  # failed: lesson path -> the digest it failed at
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())  # stop mkdocs with us
     try:
         while proc.poll() is None:
-            if told is not None and _answers(addr):
-                print(f"Serving the course on http://{addr}/ (Ctrl-C to stop); edits rebuild the page.", flush=True)
-                told = None
-            elif told is not None and time.perf_counter() - told >= progress_every:
-                told = time.perf_counter()
-                print(f"  ... still building ({told - start:.0f} s)", flush=True)
+            now = time.perf_counter()
+            if not up and _answers(addr):
+                up = True
+                print(f"Serving the course on http://{addr}/ after {now - start:.0f} s (Ctrl-C to stop); "
+                      "edits rebuild the page.", flush=True)
+            elif not up and now - told >= progress_every:
+                told = now
+                print(f"  ... still building ({now - start:.0f} s)", flush=True)
+            if up and execute:
+                runner = _execute_next(runner, state, start)
             time.sleep(0.5)
         return proc.returncode
     except KeyboardInterrupt:  # Ctrl-C reached mkdocs too (the same process group): let it finish
         return proc.wait()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait()
+        for child in (runner and runner[0], proc):
+            if child is not None and child.poll() is None:
+                child.terminate()
+                child.wait()
+
+
+def _lesson_run_argv(lesson: Path) -> list[str]:
+    return [sys.executable, "-m", "course.lessons", "run", lesson.name[:2]]
+
+
+def _execute_next(runner, state: dict, start: float):
+    """One step of `serve`'s lesson executor: report the lesson that finished, start the next stale one.
+    `runner` is (process, lesson path, log file, start time) or None; returns the new one."""
+    if runner is not None:
+        child, path, out, began = runner
+        if child.poll() is None:
+            return runner
+        out.seek(0)
+        said = quiet_kernel_output(out.read())
+        out.close()
+        if child.returncode:
+            state["failed"][path] = lesson_runner.digest(path)
+            print(f"lessons/{path.name} failed; its page stays without outputs until you fix it:\n{said}", flush=True)
+        else:
+            print(f"lessons/{path.name} executed in {time.perf_counter() - began:.0f} s; its page is complete.",
+                  flush=True)
+        runner = None
+    todo = [p for p in lesson_runner.all_lessons()
+            if executed_notebook_path(Lesson(p)) is None and state["failed"].get(p) != lesson_runner.digest(p)]
+    if not todo:
+        if not state["complete"] and not state["failed"]:
+            print(f"Every lesson page is complete ({time.perf_counter() - start:.0f} s after `serve` started).",
+                  flush=True)
+        state["complete"] = True
+        return None
+    state["complete"] = False
+    path = todo[0]
+    print(f"Executing lessons/{path.name} ({len(todo)} lesson(s) to execute) ...", flush=True)
+    out = tempfile.TemporaryFile(mode="w+")
+    child = subprocess.Popen(_lesson_run_argv(path), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+    return child, path, out, time.perf_counter()
 
 
 def _answers(addr: str) -> bool:

@@ -60,7 +60,17 @@
 # | `02-suggest-lr` | `suggest_lr`: a learning rate from the curve |
 
 # %%
-import course.check  # noqa: F401  (an error here? open this lesson with `make lab`: see README.md)
+# The course's library: in the repository it is installed; anywhere else (Colab, VS Code, a plain
+# Jupyter) this cell installs it with pip first, which takes a few minutes once.
+try:
+    import course.check  # noqa: F401  (checks that this kernel has what the lesson needs)
+except ModuleNotFoundError:
+    import importlib, os, subprocess, sys  # noqa: E401
+    source = os.environ.get("COURSE_PIP_SOURCE", "git+https://github.com/callbacks-to-norms/callbacks-to-norms")
+    print(f"The course is not installed in this kernel: installing it with pip from {source} ...")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    importlib.invalidate_caches()
+    import course.check  # noqa: F401
 
 # %%
 import math

@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -45,6 +46,10 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 SEARCH_TERMS = {"00": "DataBunch", "01": "closure", "02": "CancelTrainException", "03": "kaiming",
                 "04": "RunningBatchNorm"}
 TIMEOUT_MS = 15_000
+# The two sizes the site is read at: a laptop, and a phone (touch, as a learner taps it).
+SIZES = {"desktop": {"viewport": {"width": 1280, "height": 900}},
+         "phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True,
+                   "device_scale_factor": 2}}
 
 
 def unavailable(reason: str):
@@ -123,7 +128,7 @@ def test_nav_puts_the_lessons_at_the_placeholder():
     lesson.title = "Some lesson"  # (instead of reading the file)
     nav = site.nav(configured, [lesson])
     assert nav[0] == {"Home": "index.md"} and nav[2] == {"Data": "data.md"}
-    assert nav[1] == {"Lessons": [{"07 · Some lesson": [{"Lesson": "lessons/07_some_lesson.ipynb"}]}]}
+    assert nav[1] == {"Lessons": [{"07 · Some lesson": [{"Lesson": "lessons/07_some_lesson.md"}]}]}
     assert site.nav(configured, []) == [{"Home": "index.md"}, {"Data": "data.md"}]
     with pytest.raises(site.SiteError, match="nav"):
         site.nav([{"Home": "index.md"}], [lesson])
@@ -149,12 +154,101 @@ def test_missing_npm_stops_the_build_with_a_clear_message(monkeypatch, tmp_path)
         site.ensure_mathjax()
 
 
-def test_typeset_notebook_math_leaves_code_alone():
-    html = "<p>Area $\\pi r^2$</p><pre>cost = $5</pre><code>$x$</code><p>$$e^x$$</p>"
-    out = site.typeset_notebook_math(html)
-    assert '<span class="arithmatex">\\(\\pi r^2\\)</span>' in out
-    assert "<pre>cost = $5</pre><code>$x$</code>" in out
-    assert "\\[e^x\\]" in out
+QUESTIONS = textwrap.dedent("""\
+    ## Check your understanding
+
+    1. Why does `f` keep `x` alive? See Exercise `01-closure`.
+
+       <details><summary>Answer</summary>
+
+       Its cell references it: $x^2$ stays.
+
+       </details>
+
+    2. And again, Exercise `01-closure`?
+
+       <details><summary>Answer</summary>
+
+       - yes
+
+       </details>
+    """)
+
+
+def test_lesson_markdown_links_exercise_mentions_and_folds_answers():
+    import markdown
+    lesson = site.Lesson(ROOT / "lessons" / "01_callbacks.py")
+    seen: set[str] = set()
+    out = site._markdown_cell(QUESTIONS, lesson, {"01-closure": "lessons/01_callbacks/exercises.md"}, seen)
+    assert "[Exercise `01-closure`](01_callbacks/exercises.md#01-closure){ #ex-01-closure }" in out
+    assert out.count("#ex-01-closure") == 1, "only the first mention carries the anchor"
+    assert out.count('    ??? success "Answer"') == 2 and "<details>" not in out
+    html = markdown.markdown(out, extensions=["attr_list", "pymdownx.details", "pymdownx.superfences"])
+    assert html.count("<li>") == 3 and html.count('<details class="success">') == 2, html
+    assert '<a href="01_callbacks/exercises.md#01-closure" id="ex-01-closure">' in html
+
+
+def test_a_heading_with_math_gets_a_sidebar_label_without_tex():
+    assert site.tex_to_text(r"One pass: $E[x^2] - E[x]^2$") == "One pass: E[x²] - E[x]²"
+    assert site.tex_to_text(r"$\sigma$ and $\frac{1}{n}$") == "σ and (1)/(n)"
+    lesson = site.Lesson(ROOT / "lessons" / "01_callbacks.py")
+    out = site._markdown_cell("### Mean $\\mu$\n", lesson, {}, set())
+    assert out == '### Mean $\\mu$ { data-toc-label="Mean μ" }\n'
+
+
+def test_toc_problems_finds_raw_tex_and_dead_links():
+    item = SimpleNamespace(title=r"Mean \(\mu\)", url="#mean", children=[
+        SimpleNamespace(title="ok", url="", children=[])])
+    problems = site.toc_problems([item])
+    assert len(problems) == 2 and "raw TeX" in problems[0] and "not to a heading" in problems[1]
+
+
+def test_links_derive_from_the_repository_url():
+    url = "https://github.com/Some-One/course"
+    lesson = site.Lesson(ROOT / "lessons" / "01_callbacks.py")
+    assert site.pages_url(url) == "https://some-one.github.io/course/"
+    assert site.colab_url(url, lesson) == \
+        "https://colab.research.google.com/github/Some-One/course/blob/main/lessons/01_callbacks.ipynb"
+    with pytest.raises(site.SiteError, match="repo_url"):
+        site.github("https://gitlab.com/a/b")
+
+
+def test_a_lesson_not_executed_yet_says_so(monkeypatch):
+    lesson = site.Lesson(ROOT / "lessons" / "00_training_loop.py")
+    figures: dict[str, bytes] = {}
+    page = site.lesson_markdown(lesson, None, "https://github.com/a/b", {}, figures)
+    assert "Not executed yet" in page and "Open in Colab" in page
+    assert "](00_training_loop/00_training_loop.ipynb)" in page
+    assert page.startswith('---\ntitle: "Lesson 00: ') and not figures
+
+
+def test_readme_and_home_page_link_the_published_site_and_colab():
+    import yaml
+    repo = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["repo_url"]
+    readme, home = (ROOT / "README.md").read_text(), (DOCS / "index.md").read_text()
+    assert site.pages_url(repo) in readme and site.PAGES_URL_MARKER in home
+    assert site.LECTURE[1] in readme and site.LECTURE_MARKER in home
+    missing = [p.stem for p in all_lessons() if site.colab_url(repo, site.Lesson(p)) not in readme]
+    assert not missing, f"README.md has no Open in Colab link for {missing}"
+
+
+def test_workflows_are_valid_github_actions():
+    """The workflows cannot run here: their schema is checked instead (check-jsonschema's copy of
+    GitHub's), and a broken one is seen to fail."""
+    import subprocess
+    import sys
+    check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert {w.name for w in workflows} >= {"ci.yml", "pages.yml"}
+    proc = subprocess.run(check + [str(w) for w in workflows], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = ROOT / "build" / "broken-workflow.yml"
+    broken.parent.mkdir(exist_ok=True)
+    broken.write_text((ROOT / ".github" / "workflows" / "pages.yml").read_text().replace("runs-on:", "runs_on:"))
+    try:
+        assert subprocess.run(check + [str(broken)], capture_output=True).returncode != 0
+    finally:
+        broken.unlink()
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -199,9 +293,9 @@ def browser(request):
 class Visit:
     """A browser tab that records what went wrong while it loaded a page."""
 
-    def __init__(self, browser, server, color_scheme="light"):
+    def __init__(self, browser, server, color_scheme="light", size="desktop"):
         self.server = server
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=color_scheme)
+        self.context = browser.new_context(color_scheme=color_scheme, **SIZES[size])
         self.context.set_default_timeout(TIMEOUT_MS)
         self.problems: list[str] = []
         self.context.route("**/*", self._route)
@@ -234,8 +328,8 @@ class Visit:
 def visit(browser, server):
     tabs = []
 
-    def open_tab(color_scheme="light"):
-        tabs.append(Visit(browser, server, color_scheme))
+    def open_tab(color_scheme="light", size="desktop"):
+        tabs.append(Visit(browser, server, color_scheme, size))
         return tabs[-1]
     yield open_tab
     for tab in tabs:
@@ -383,14 +477,14 @@ OVERFLOW = r"""() => {
   const describe = (el) => (el.textContent || "").trim().split("\n")[0].slice(0, 70);
   const found = [];
   for (const el of document.querySelectorAll("article pre, article table")) {
-    if (!visible(el) || el.closest(".jp-OutputArea-output")) continue;
+    if (!visible(el) || el.closest(".nb-output")) continue;
     const box = el.tagName === "TABLE" ? (el.closest(".md-typeset__scrollwrap") || el.parentElement) : el;
     if (el.scrollWidth > box.clientWidth + 1) {
       const size = `${el.scrollWidth} > ${box.clientWidth} px`;
       found.push(`${el.tagName.toLowerCase()} scrolls sideways (${size}): ${describe(el)}`);
     }
   }
-  for (const el of document.querySelectorAll("article .jp-OutputArea-output pre")) {
+  for (const el of document.querySelectorAll("article .nb-output pre")) {
     if (!visible(el)) continue;
     const probe = document.createElement("span");
     probe.textContent = "x".repeat(100);
@@ -417,3 +511,156 @@ def test_code_and_tables_fit_at_1280_px(visit, server):
         problems += [f"/{path}: {p}" for p in tab.open(path).evaluate(OVERFLOW)]
         tab.close()
     assert not problems, f"{len(problems)} block(s) do not fit at 1280 px:\n" + "\n".join(problems)
+
+
+def lesson_pages() -> list[str]:
+    return [f"lessons/{stem}/" for stem in lesson_stems()]
+
+
+def exercise_pages() -> list[str]:
+    return [p for p in site_pages() if p.endswith(("/exercises/", "/solutions/"))]
+
+
+# Sidebar entries (the table of contents sits in the navigation) whose anchor is missing on the page,
+# or whose text shows raw TeX.
+SIDEBAR = r"""() => {
+  const found = [];
+  for (const a of document.querySelectorAll(".md-sidebar--primary a.md-nav__link[href^='#']")) {
+    const id = decodeURIComponent(a.getAttribute("href").slice(1));
+    const text = a.textContent.trim();
+    if (!id || !document.getElementById(id)) found.push(`"${text}" links to #${id}, which is not on the page`);
+    if (/\\[a-zA-Z(\[]|\$/.test(text)) found.push(`"${text}" shows raw TeX`);
+  }
+  return found;
+}"""
+
+
+@browser_test
+@pytest.mark.slow
+@pytest.mark.parametrize("size", SIZES)
+def test_every_sidebar_link_lands_on_a_heading_without_raw_tex(visit, server, size):
+    problems = []
+    for path in lesson_pages() + exercise_pages():
+        tab = visit(size=size)
+        page = tab.open(path)
+        entries = page.locator(".md-sidebar--primary a.md-nav__link[href^='#']").count()
+        if path in lesson_pages() and entries < 3:
+            problems.append(f"/{path}: only {entries} sidebar entries link into the page")
+        problems += [f"/{path}: {p}" for p in page.evaluate(SIDEBAR)]
+        if size == "phone":
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / ("phone-" + shot_name(path))), animations="disabled")
+        tab.close()
+    assert not problems, f"{len(problems)} sidebar problem(s) at {size} size:\n" + "\n".join(problems)
+
+
+# Each "Exercise `NN-id`" in a lesson's prose, and whether it is a link.
+MENTIONS = r"""() => [...document.querySelectorAll("article code")]
+  .filter((c) => /^\d\d-[\w-]+$/.test(c.textContent) && /[Ee]xercise\s*$/.test(
+      (c.previousSibling && c.previousSibling.textContent) || ""))
+  .map((c) => ({id: c.textContent, href: c.closest("a") ? c.closest("a").href : null,
+                anchor: c.closest("a") ? c.closest("a").id : ""}))"""
+
+
+@browser_test
+@pytest.mark.slow
+def test_every_exercise_mention_links_to_its_exercise_and_back(visit, server):
+    problems, checked = [], 0
+    for path in lesson_pages():
+        tab = visit()
+        mentions = tab.open(path).evaluate(MENTIONS)
+        tab.close()
+        for m in mentions:
+            if not m["href"]:
+                problems.append(f"/{path}: Exercise `{m['id']}` is not a link")
+                continue
+            checked += 1
+            target, _, fragment = m["href"].partition("#")
+            assert fragment == m["id"], f"/{path}: Exercise `{m['id']}` links to #{fragment}"
+            tab = visit()
+            page = tab.open(target.removeprefix(server))
+            if not page.locator(f"[id='{fragment}']").count():
+                problems.append(f"/{path}: Exercise `{m['id']}` links to {target}, which has no #{fragment}")
+            elif m["anchor"]:  # the first mention: its exercise links back to it, and to its solution
+                back = page.eval_on_selector_all(f"a[href$='#{m['anchor']}']", "els => els.map(a => a.href)")
+                if not any(urlsplit(b).path == f"/{path}" for b in back):
+                    problems.append(f"{target}#{fragment} does not link back to /{path}#{m['anchor']}")
+                if not page.locator(f"a[href$='solutions/#{fragment}']").count():
+                    problems.append(f"{target}#{fragment} does not link to its solution")
+            tab.close()
+    assert checked, "no lesson mentions an exercise as Exercise `NN-id`"
+    assert not problems, f"{len(problems)} exercise link problem(s):\n" + "\n".join(problems)
+
+
+# The contrast of every piece of folded code (opened) against its background (WCAG's ratio), and the size
+# of output and folded text.
+CODE_FACTS = r"""() => {
+  document.querySelectorAll("article details").forEach((d) => { d.open = true; });
+  const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+  const linear = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [], small = [];
+  for (const el of document.querySelectorAll("article details pre code, article details pre code *")) {
+    if (![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const back = background(el), [r, g, b, alpha = 1] = rgb(getComputedStyle(el).color);
+    const fg = lum([r, g, b].map((c, i) => alpha * c + (1 - alpha) * back[i])), bg = lum(back);
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    if (ratio < 4.5) low.push(`${el.textContent.trim().slice(0, 30)} (${ratio.toFixed(2)}:1)`);
+  }
+  for (const el of document.querySelectorAll("article .nb-output code, article details pre code, article details p")) {
+    const px = parseFloat(getComputedStyle(el).fontSize);
+    if (px < 13) small.push(`${el.textContent.trim().slice(0, 30)} (${px} px)`);
+  }
+  return {low: low.slice(0, 10), small: small.slice(0, 10),
+          folded: document.querySelectorAll("article details pre code").length,
+          outputs: document.querySelectorAll("article .nb-output code").length};
+}"""
+
+
+@browser_test
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_folded_code_is_readable_and_output_text_large_enough(visit, server, scheme):
+    problems, folded, outputs = [], 0, 0
+    for path in lesson_pages() + exercise_pages():
+        for size in SIZES:
+            tab = visit(scheme, size)
+            facts = tab.open(path).evaluate(CODE_FACTS)
+            tab.close()
+            folded, outputs = folded + facts["folded"], outputs + facts["outputs"]
+            problems += [f"/{path} ({size}): contrast below 4.5:1: {x}" for x in facts["low"]]
+            problems += [f"/{path} ({size}): text under 13 px: {x}" for x in facts["small"]]
+    assert folded and outputs, "no folded code or no output on the lesson pages"
+    assert not problems, f"{len(problems)} problem(s) in the {scheme} scheme:\n" + "\n".join(problems)
+
+
+@browser_test
+@pytest.mark.slow
+def test_a_plot_opens_enlarged_on_tap(visit, server):
+    for path in lesson_pages():
+        tab = visit(size="phone")
+        page = tab.open(path)
+        plots = page.locator("article a.glightbox img")
+        if not plots.count():
+            tab.close()
+            continue
+        plot = plots.first
+        plot.scroll_into_view_if_needed()
+        inline = plot.bounding_box()["width"]
+        plot.tap()
+        enlarged = page.locator(".glightbox-container .gslide.current img")
+        enlarged.wait_for(state="visible")
+        page.wait_for_timeout(600)  # the opening animation
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "phone-lightbox.png"))
+        assert enlarged.bounding_box()["width"] > inline, f"/{path}: the tapped plot is not larger"
+        assert not tab.problems, tab.problems
+        return
+    pytest.fail("no lesson page has a plot that opens in the lightbox")
