@@ -164,8 +164,9 @@ def _cached(out: Path, key: str) -> bool:
 
 
 def kernel_argv() -> list[str]:
-    """The kernel command: this interpreter's ipykernel, whatever kernel specs Jupyter would find."""
-    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    """The kernel command: this interpreter's ipykernel, whatever kernel specs Jupyter would find. Its log
+    shows errors only: its start-up warning that local TCP is unencrypted would open every run's output."""
+    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"]
 
 
 def _kernel_manager_class(started: list[int]):

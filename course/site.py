@@ -402,14 +402,6 @@ def lint(lesson: Lesson) -> list[str]:
     return problems
 
 
-# What every lesson kernel prints on start (nbclient talks to it over localhost TCP): dropped from the log.
-KERNEL_NOISE = re.compile(r".*Kernel is running over TCP without encryption.*\n?")
-
-
-def quiet_kernel_output(text: str) -> str:
-    return KERNEL_NOISE.sub("", text)
-
-
 @contextlib.contextmanager
 def _captured_stderr():
     """Redirect file descriptor 2 (which a lesson's kernel inherits) to a file; yields a function that
@@ -447,7 +439,7 @@ def execute_lessons(lessons: list[Lesson]) -> None:
             except lesson_runner.LessonError as e:
                 raise SiteError(f"{e}\n(run `python -m course.lessons run {lesson.number}` to reproduce)") from None
             finally:
-                said = quiet_kernel_output(kernel_said())
+                said = kernel_said()
         if said.strip():
             sys.stderr.write(said)
         what = f"executed in {time.perf_counter() - start:.1f} s" if ran else "unchanged, not re-executed"
@@ -771,7 +763,7 @@ def _execute_next(runner, state: dict, start: float):
         if child.poll() is None:
             return runner
         out.seek(0)
-        said = quiet_kernel_output(out.read())
+        said = out.read()
         out.close()
         if child.returncode:
             state["failed"][path] = lesson_runner.digest(path)

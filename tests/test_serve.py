@@ -44,8 +44,7 @@ def test_serve_executes_stale_lessons_one_at_a_time_and_says_which(monkeypatch, 
 
     def fake_run(path):
         if path.name.startswith("01"):
-            return [sys.executable, "-c", "import sys; print('Kernel is running over TCP without encryption. x');"
-                    "print('NameError: boom'); sys.exit(1)"]
+            return [sys.executable, "-c", "import sys; print('NameError: boom'); sys.exit(1)"]
         done.add(path)
         return [sys.executable, "-c", "pass"]
     monkeypatch.setattr(site, "_lesson_run_argv", fake_run)
@@ -61,7 +60,6 @@ def test_serve_executes_stale_lessons_one_at_a_time_and_says_which(monkeypatch, 
     assert "lessons/00_good.py executed in" in out
     assert "Executing lessons/01_broken.py (1 lesson(s) to execute) ..." in out
     assert "lessons/01_broken.py failed" in out and "NameError: boom" in out
-    assert "without encryption" not in out, "the kernel's TCP warning is dropped"
     assert "02_done" not in out, "an executed lesson is not executed again"
     assert out.count("Executing lessons/01_broken.py") == 1, "a failed lesson waits for an edit"
     assert "Every lesson page is complete" not in out, "not while a lesson fails"

@@ -41,7 +41,7 @@ def test_importing_seed_or_solutions_changes_no_environment_and_no_torch_setting
     assert json.loads(out.stdout) == [True, True], "importing the runtime or solutions changed the process's threads"
 
 
-def test_a_lesson_kernel_runs_under_the_policy(tmp_path, monkeypatch):
+def test_a_lesson_kernel_runs_under_the_policy_and_quietly(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     lesson = tmp_path / "lessons" / "01_env.py"
@@ -51,6 +51,7 @@ def test_a_lesson_kernel_runs_under_the_policy(tmp_path, monkeypatch):
     out, _ = lessons.run(lesson, executed_dir=tmp_path / "executed", root=tmp_path)
     printed = nbformat.read(out, as_version=4).cells[0].outputs[0].text
     assert json.loads(printed) == ["PASSIVE", 1]
+    assert "without encryption" not in capfd.readouterr().err, "the kernel's start-up warning reached the log"
 
 
 def test_cli_prints_the_policy_and_runs_a_command_under_it():
