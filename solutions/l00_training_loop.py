@@ -290,7 +290,9 @@ class Runner:
 
         begin_batch, after_pred, after_loss, after_backward, after_step: a True from any of them
         ends the batch there (the runner still calls after_batch). Outside training it stops after
-        after_loss. zero_grad comes after the step, so each step uses its own batch's gradients."""
+        after_loss. zero_grad comes last, after after_step: a batch that runs to the end leaves no
+        gradients behind, but a True from after_backward or after_step skips it, and those
+        gradients are added to the next batch's (lesson 02 shows what that does)."""
         # BEGIN SOLUTION 00-runner
         self.xb, self.yb = xb, yb
         if self("begin_batch"):
