@@ -239,8 +239,9 @@ class DebugAt(Callback):
 
 # %% [markdown]
 # A page that runs by itself cannot wait for you to type, so here pdb reads commands written in
-# advance (`Typed` echoes each one, so the output reads like a session at the keyboard). Run
-# `DebugAt(...)` without `stdin` in your notebook to type them yourself.
+# advance (`Typed` echoes each one, so the output reads like a session at the keyboard; in a
+# notebook, IPython swaps in its own, colourful pdb, whose prompt is `ipdb>`). Run `DebugAt(...)`
+# without `stdin` in your notebook to type the commands yourself.
 
 # %%
 class Typed(io.StringIO):
@@ -582,8 +583,8 @@ ax2.set(title="Learning rate against iteration")
 fig.tight_layout()
 
 # %% [markdown]
-# The curve has the three parts we expected: flat up to about $10^{-2}$, falling until about
-# $0.2$, then climbing until a last batch with a huge loss (left out of the plot: it would squash
+# The curve has the three parts we expected: flat at the smallest learning rates, then falling,
+# then climbing until a last batch with a huge loss (left out of the plot: it would squash
 # everything else) triggered the stop rule before the planned 100 iterations were up: the printout
 # above says after how many, and at which learning rate, which is why both plots end short of
 # $\text{lr} = 10$. The schedule on the right is the exponential one, cut short there.
@@ -651,9 +652,9 @@ ax.legend(fontsize=8);
 
 # %% [markdown]
 # The biased average starts near 0 and needs a few dozen iterations to catch up: without the
-# correction, the finder's "best loss" would be 0.23 from the very first step, a value no real
-# loss comes near. The debiased one starts right at the first loss. The price of smoothing is **lag**: the average
-# trails the raw curve by roughly $1/(1-\beta)$ iterations. With $\beta = 0.98$ that is 50
+# correction, the finder's "best loss" would be a tenth of the first loss from the very first
+# step (the biased column above), a value no real loss comes near. The debiased one starts right
+# at the first loss. The price of smoothing is **lag**: the average trails the raw curve by roughly $1/(1-\beta)$ iterations. With $\beta = 0.98$ that is 50
 # iterations, half of a 100-iteration run, and the green curve reacts far too late to the
 # blow-up. For a run this short we use $\beta = 0.9$.
 #
@@ -732,8 +733,8 @@ print(f"largest / smallest: {max(seed_suggestions) / min(seed_suggestions):.2f};
       f"one step of the schedule multiplies the lr by {10 ** (7 / 99):.3f}")
 
 # %% [markdown]
-# The suggestion moves by several steps of the schedule from seed to seed: read it to within a
-# factor of about two, not to three digits. The only real test is training. One epoch each at the
+# The suggestion moves by several steps of the schedule from seed to seed (the ratio printed
+# above): read it as a rough position on a log scale, not to three digits. The only real test is training. One epoch each at the
 # suggestion, at ten times it (the minimum of the curve) and at ten times *that* (past the
 # minimum, where the finder's loss was climbing), each on three seeds:
 
@@ -749,9 +750,9 @@ for lr in (suggestion, 10 * suggestion, 100 * suggestion):
     print(f"{lr:7.3g} | {'  '.join(f'{a:.4f}' for a in accs)}             | {sum(accs) / len(accs):.4f}")
 
 # %% [markdown]
-# On every seed the suggestion trains; ten times it - the minimum of the curve - does better still
-# after one epoch on this small model; a hundred times it, beyond the minimum, fails, as the curve
-# warned. So read the finder as a *range*: anything from the suggestion up to (but not past) the
+# The suggestion trains on every seed. Ten times it, the minimum of the curve, learns faster when
+# it goes well, but its results spread more from seed to seed: one epoch at a high rate can also
+# land badly. A hundred times it, beyond the minimum, fails on every seed, as the curve warned. So read the finder as a *range*: anything from the suggestion up to (but not past) the
 # minimum is a sensible learning rate, and the suggestion is the safe end of it. Schedules like
 # lesson 00's one-cycle make good use of such a range: they warm up towards its top and cool down
 # away from it.
