@@ -252,7 +252,7 @@ class Runner:
     """
 
     def __init__(self, cbs=None, cb_funcs=None):
-        cbs = listify(cbs)
+        cbs = list(listify(cbs))  # a copy: the caller's list stays as it was
         for make in listify(cb_funcs):
             cb = make()
             setattr(self, cb.name, cb)
