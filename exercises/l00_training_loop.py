@@ -1,4 +1,4 @@
-# GENERATED from solutions/l00_training_loop.py by `make stubs` (fingerprint 94e42cae1cb6ea03).
+# GENERATED from solutions/l00_training_loop.py by `make stubs` (fingerprint 8ae10ae57fc97abe).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 00 - the training loop so far.
@@ -415,7 +415,8 @@ def combine_scheds(pcts, scheds):
     Each piece sees its own position from 0 to 1. A boundary belongs to the piece that starts
     there, and pos = 1 to the last piece. ValueError unless there are as many fractions as
     schedules, each is positive and they sum to 1 up to rounding (`[0.6, 0.3, 0.1]` sums to
-    0.9999999999999999: use `math.isclose`). Example, a one-cycle schedule:
+    0.9999999999999999: use `math.isclose`). `pcts` and `scheds` are left as they were (the caller
+    may use them again). Example, a one-cycle schedule:
     `combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])`.
     """
     raise NotImplementedError("exercise 00-combine-scheds: combine_scheds")

@@ -529,7 +529,8 @@ def combine_scheds(pcts, scheds):
     Each piece sees its own position from 0 to 1. A boundary belongs to the piece that starts
     there, and pos = 1 to the last piece. ValueError unless there are as many fractions as
     schedules, each is positive and they sum to 1 up to rounding (`[0.6, 0.3, 0.1]` sums to
-    0.9999999999999999: use `math.isclose`). Example, a one-cycle schedule:
+    0.9999999999999999: use `math.isclose`). `pcts` and `scheds` are left as they were (the caller
+    may use them again). Example, a one-cycle schedule:
     `combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])`.
     """
     # BEGIN SOLUTION 00-combine-scheds

@@ -258,7 +258,7 @@ def test_runner_true_at_after_step_skips_zero_grad(mod):
     mod.Runner(cbs=[KeepGrads()]).fit(1, learn)
     same(len(grads), 3, "after_backward events in one epoch of 3 batches")
     leak = (grads[1] - (grads[0] + fresh[1])).abs().max().item()
-    assert leak < 1e-6, (f"after a True from after_step, zero_grad must be skipped, so batch 2's gradient is batch 1's "
+    assert leak < 1e-5, (f"after a True from after_step, zero_grad must be skipped, so batch 2's gradient is batch 1's "
                          f"plus its own: off by {leak:.3g} (got {grads[1].flatten().tolist()}, expected "
                          f"{(grads[0] + fresh[1]).flatten().tolist()})")
 
