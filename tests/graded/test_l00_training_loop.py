@@ -30,6 +30,17 @@ def near(got, expected, what, rel=1e-6, abs=1e-9):
     assert got == pytest.approx(expected, rel=rel, abs=abs), f"{what}: got {got!r}, expected {expected!r}"
 
 
+def raises(exc, call, what):
+    """Call `call()`; fail, saying what happened, unless it raises `exc`."""
+    try:
+        out = call()
+    except exc:
+        return
+    except Exception as e:  # noqa: BLE001  (any other exception is the wrong answer)
+        raise AssertionError(f"{what}: expected {exc.__name__}, got {type(e).__name__}: {e}") from e
+    raise AssertionError(f"{what}: expected {exc.__name__}, got no exception (returned {out!r})")
+
+
 def same_events(got, expected, what="events"):
     """Fail at the first event that differs, with a few events around it."""
     if got == expected:
@@ -167,8 +178,7 @@ def test_callback_reads_missing_attributes_from_its_runner(mod):
     same((cb.epoch, cb.model, cb.in_train), (0, "the model", False), "(cb.epoch, cb.model, cb.in_train) from the runner")
     cb.model = "own"
     same(cb.model, "own", "cb.model after the callback set its own")
-    with pytest.raises(AttributeError):
-        cb.not_there
+    raises(AttributeError, lambda: cb.not_there, "cb.not_there, which neither the callback nor its runner has")
 
 
 # ----------------------------------------------------------------------- runner
@@ -283,8 +293,7 @@ def test_runner_runs_after_fit_even_when_a_callback_fails(mod):
         def after_pred(self):
             raise RuntimeError("boom")
     run = mod.Runner(cbs=[log, Boom()])
-    with pytest.raises(RuntimeError, match="boom"):
-        run.fit(1, tiny_learner(mod))
+    raises(RuntimeError, lambda: run.fit(1, tiny_learner(mod)), "fit when a callback raises RuntimeError('boom')")
     same(log.events[-1:], ["after_fit"], "last event after a callback raised")
     assert run.learn is None, f"after a failed fit the runner must let go of the learner: run.learn is {run.learn!r}"
 
@@ -342,8 +351,7 @@ def test_avg_stats_weights_by_batch_size(mod):
                                          pred=torch.tensor(pred), yb=torch.tensor(yb)))
     near(stats.avg_stats, [(1.0 * 4 + 4.0 * 2) / 6, 5 / 6], "[loss, metric] after a batch of 4 and a batch of 2")
     stats.reset()
-    with pytest.raises(ValueError):
-        stats.avg_stats
+    raises(ValueError, lambda: stats.avg_stats, "avg_stats after reset, before any batch")
 
 
 @pytest.mark.exercise("00-recorder", points=2, hint="Record only while in_train: one lr per parameter group, loss as a float.")
@@ -405,9 +413,8 @@ def test_combine_scheds_leaves_the_callers_lists_alone(mod):
 @pytest.mark.exercise("00-combine-scheds", points=1, hint="ValueError unless the fractions are positive, sum to 1 up to rounding (math.isclose) and match the schedules.")
 def test_combine_scheds_rejects_bad_fractions(mod):
     for pcts, n in [([0.5, 0.6], 2), ([1.0], 2), ([1.5, -0.5], 2)]:  # the last sums to 1, but is negative
-        with pytest.raises(ValueError):
-            mod.combine_scheds(pcts, [mod.sched_no(k, k) for k in range(1, n + 1)])
-            raise AssertionError(f"combine_scheds({pcts}, {n} schedules) must raise ValueError, it returned")
+        raises(ValueError, lambda: mod.combine_scheds(pcts, [mod.sched_no(k, k) for k in range(1, n + 1)]),
+               f"combine_scheds({pcts}, {n} schedules)")
     three = mod.combine_scheds([0.6, 0.3, 0.1], [mod.sched_no(k, k) for k in (1, 2, 3)])  # sum is 0.9999999999999999
     same(three(0.95), 3, "[0.6, 0.3, 0.1] (sum 0.9999999999999999) at pos 0.95")
 

@@ -22,9 +22,9 @@ def same(got, expected, what):
 
 
 def show(t):
-    """A tensor's values, rounded, for a failure message."""
+    """A tensor's values, to 6 significant digits, for a failure message."""
     t = torch.as_tensor(t)
-    return round(t.item(), 6) if t.numel() == 1 else [round(v, 6) for v in t.flatten().tolist()]
+    return float(f"{t.item():.6g}") if t.numel() == 1 else [float(f"{v:.6g}") for v in t.flatten().tolist()]
 
 
 def close(got, expected, what, rtol=None, atol=None):
