@@ -1,6 +1,5 @@
 """Graded tests for lesson 00 - the training loop so far."""
 
-import math
 from types import SimpleNamespace
 
 import pytest

@@ -453,7 +453,7 @@ def pearson(x, y):
     vx, vy = (x * x).mean() - x.mean() ** 2, (y * y).mean() - y.mean() ** 2
     return cov / (vx * vy).sqrt()
 '''}),
-    ("01-cross-entropy", "one_hot without num_classes: wrong for a batch whose targets miss the last class", {"cross_entropy": '''
+    ("01-cross-entropy", "one_hot without num_classes: wrong when targets miss the last class", {"cross_entropy": '''
 def cross_entropy(logits, targets):
     logp = log_softmax(logits, dim=-1)
     return -(logp * torch.nn.functional.one_hot(targets)).sum(-1).mean()
