@@ -1,4 +1,4 @@
-# GENERATED from solutions/l01_callbacks.py by `make stubs` (fingerprint 0e1420d2bd211f87).
+# GENERATED from solutions/l01_callbacks.py by `make stubs` (fingerprint bab4ef7361fa0ee0).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 01: callbacks, closures and dunder methods - and statistics and softmax by code.
@@ -260,8 +260,8 @@ class TemporaryAttrs:
       the new values and returns ``obj`` (so ``with TemporaryAttrs(o, x=1) as same: ...`` works).
     - ``__exit__`` puts every old value back, and deletes the attributes that did not exist
       before (an attribute whose value was ``None``, ``0`` or ``False`` did exist: it gets that
-      value back). It runs
-      even when the block raises; it must not swallow the exception (return ``False`` or ``None``).
+      value back). It runs even when the block raises; it must not swallow the exception (return
+      ``False`` or ``None``).
 
     Args:
         obj: any object whose attributes can be set.

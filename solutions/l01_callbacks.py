@@ -317,8 +317,8 @@ class TemporaryAttrs:
       the new values and returns ``obj`` (so ``with TemporaryAttrs(o, x=1) as same: ...`` works).
     - ``__exit__`` puts every old value back, and deletes the attributes that did not exist
       before (an attribute whose value was ``None``, ``0`` or ``False`` did exist: it gets that
-      value back). It runs
-      even when the block raises; it must not swallow the exception (return ``False`` or ``None``).
+      value back). It runs even when the block raises; it must not swallow the exception (return
+      ``False`` or ``None``).
 
     Args:
         obj: any object whose attributes can be set.
