@@ -341,9 +341,10 @@ print(f"final validation accuracy over {len(runs)} seeds: mean {final.mean():.4f
 #
 # The validation loss after the first epoch differs a lot from seed to seed: that epoch ends just
 # after the schedule's peak learning rate (at 30% of training), and large steps can leave the
-# weights in a place that suits the validation set less, even while the training loss keeps falling (the second-to-last
-# line counts the runs whose validation loss went *up* in some epoch). The cool-down at the end
-# brings the runs close together: compare the range of the last epoch with that of the first.
+# weights in a place that suits the validation set less, even while the training loss keeps
+# falling (the second-to-last line counts the runs whose validation loss went *up* in some
+# epoch). The cool-down at the end brings the runs close together: compare the range of the last
+# epoch with that of the first.
 #
 # The jumps of the training loss from one batch to the next shrink in the last third, where the
 # learning rate is lowest. That fits "smaller steps, calmer loss", but the loss itself is lower
