@@ -236,7 +236,9 @@ def test_items_repr(mod):
                             (range(12), "Items(12 items) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...]"),
                             (range(10), "Items(10 items) [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"),  # all 10 shown: no "..."
                             ([], "Items(0 items) []")]:
-        same(repr(mod.Items(items)), expected, f"repr(Items({items!r}))")
+        out = repr(mod.Items(items))
+        assert type(out) is str, f"repr(Items({items!r})) must be a str, got {type(out).__name__}"
+        same(out, expected, f"repr(Items({items!r}))")
 
 
 @pytest.mark.exercise("01-context-manager", points=2,
@@ -550,7 +552,10 @@ def test_cross_entropy_matches_torch(mod):
                       hint="A class is kept when its own sigmoid is strictly above the threshold.")
 def test_predict_labels(mod):
     logits = torch.tensor([IMAGE_1, IMAGE_2])
-    same(mod.predict_labels(logits, CLASSES), [["cat", "fish", "building"], ["fish"]], "labels of images 1, 2 at 0.5")
+    out = mod.predict_labels(logits, CLASSES)
+    assert type(out) is list and all(type(row) is list for row in out), \
+        f"predict_labels of a batch must return a list of lists, got {type(out).__name__} {out!r}"
+    same(out, [["cat", "fish", "building"], ["fish"]], "labels of images 1, 2 at 0.5")
     same(mod.predict_labels(logits, CLASSES, threshold=0.7), [["fish", "building"], []], "labels at threshold 0.7")
     same(mod.predict_labels(torch.tensor(IMAGE_1), CLASSES, threshold=0.8), ["fish"], "labels of image 1 alone at 0.8")
     same(mod.predict_labels(torch.tensor(IMAGE_2), CLASSES, threshold=0.0), CLASSES, "labels of image 2 at threshold 0")

@@ -468,4 +468,12 @@ def predict_labels(logits, classes, threshold=0.5):
     keep = sigmoid(logits) > threshold
     return [[c for c, k in zip(classes, row.tolist()) if k] for row in keep]
 '''}),
+    ("01-dunder", "a str look-alike whose == is always True", {"Items.__repr__": '''
+def __repr__(self):
+    class Same(str):
+        def __eq__(self, other):
+            return True
+        __hash__ = str.__hash__
+    return Same(f"Items({len(self)} items)")
+'''}),
 ]
