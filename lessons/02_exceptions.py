@@ -837,8 +837,8 @@ for lr in (suggestion, 10 * suggestion, 100 * suggestion):
 #
 #    At the minimum the loss has stopped falling because the steps are becoming too large, close to
 #    where training diverges, and the smoothed curve lags; a tenth of it is where the loss has
-#    clearly started to fall. It is a hint: on other seeds it moves by a factor of about two, so
-#    read it as the safe end of a range that reaches up to the minimum.
+#    clearly started to fall. It is a hint: it moves from seed to seed by several steps of the
+#    schedule, so read it as the safe end of a range that reaches up to the minimum.
 #
 #    </details>
 
