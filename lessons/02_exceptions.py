@@ -225,15 +225,18 @@ Runner(cbs=[TraceEvents(report=print)]).fit(1, get_learner(one))
 
 # %%
 class DebugAt(Callback):
-    """Stops in pdb at `event` whenever `when(run)` is true. pdb reads its commands from `stdin`
-    (None: the keyboard, as `breakpoint()` does)."""
+    """Stops in pdb at `event` whenever `when(run)` is true; pdb reads its commands from the
+    keyboard, or from `stdin` if given."""
 
     def __init__(self, event, when=lambda run: True, stdin=None):
         self.event, self.when, self.stdin = event, when, stdin
 
     def __call__(self, event):
         if event == self.event and self.when(self.run):
-            pdb.Pdb(stdin=self.stdin, stdout=sys.stdout).set_trace()  # stops at the next line
+            if self.stdin is None:
+                breakpoint()  # pdb at the keyboard: stops at the next line
+            else:
+                pdb.Pdb(stdin=self.stdin, stdout=sys.stdout).set_trace()  # the same, reading `stdin`
         return super().__call__(event)
 
 
