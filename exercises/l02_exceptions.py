@@ -1,4 +1,4 @@
-# GENERATED from solutions/l02_exceptions.py by `make stubs` (fingerprint adc418c4293c1096).
+# GENERATED from solutions/l02_exceptions.py by `make stubs` (fingerprint 84322c7f399eebc4).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 02 - exceptions as control flow, and a learning-rate finder.
@@ -203,8 +203,8 @@ def lr_find_schedule(i: int, max_iter: int = 100, min_lr: float = 1e-6, max_lr: 
 
 def should_stop(loss: float, best_loss: float, stop_factor: float = 10.0) -> bool:
     """The LR finder's stop rule: True once `loss` is more than `stop_factor` times `best_loss`,
-    or is not a finite number at all (nan or inf: the training has blown up), whatever `best_loss`
-    is (`should_stop(inf, inf)` is True)."""
+    or is not a finite number at all (nan, inf or -inf: the training has blown up), whatever
+    `best_loss` is (`should_stop(inf, inf)` is True)."""
     raise NotImplementedError("exercise 02-lr-stop-rule: should_stop")
 
 
@@ -300,7 +300,8 @@ def suggest_lr(lrs, losses, beta: float = 0.9) -> float:
 
     Smooth `losses` with `smooth(losses, beta)`, find the minimum of the smoothed losses (ignoring
     nan and inf), and return the matching learning rate of `lrs` divided by 10, as a float.
-    ValueError if `lrs` and `losses` differ in length or no smoothed loss is finite.
+    ValueError if `lrs` and `losses` differ in length or no smoothed loss is finite. `lrs` and
+    `losses` are left as they were.
     """
     raise NotImplementedError("exercise 02-suggest-lr: suggest_lr")
 

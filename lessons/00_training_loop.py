@@ -25,10 +25,26 @@
 # 3. **callbacks** that do the rest: `TrainEvalCallback`, `AvgStatsCallback`, `Recorder`,
 #    `ParamScheduler` with annealers and `combine_scheds`.
 #
-# The code lives in `solutions/l00_training_loop.py`, the course library this lesson builds. We show
-# each piece from there rather than copying it, and then use it. The graded exercises for this lesson
-# (`make grade LESSON=00`) ask you to write these same pieces yourself in `exercises/`: a piece that
-# is an exercise is folded behind "Show our version", so you can write yours before you read ours.
+# **Exercises.** The code lives in `solutions/l00_training_loop.py`, the course library this lesson
+# builds. We show each piece from there rather than copying it, and then use it. Pieces marked
+# *Exercise* are yours to write in `exercises/l00_training_loop.py`; `make grade LESSON=00` grades
+# them. Each is folded behind "Show our version", so you can write yours before you read ours.
+#
+# | exercise | what you write |
+# | --- | --- |
+# | `00-dataset` | `Dataset.__len__`, `__getitem__` |
+# | `00-dataloader` | `DataLoader.__len__`, `__iter__`: batches, in order or shuffled anew each pass |
+# | `00-get-dls` | `get_dls`: a shuffled training loader, an ordered validation loader twice as wide |
+# | `00-accuracy` | `accuracy` |
+# | `00-callback-getattr` | `Callback.__getattr__`: a callback reads what it lacks from its runner |
+# | `00-camel2snake` | `camel2snake` and `Callback.name` |
+# | `00-runner` | `Runner.__call__`, `one_batch`, `all_batches`, `fit` |
+# | `00-train-eval` | `TrainEvalCallback`: train/eval mode and progress counters |
+# | `00-avg-stats` | `AvgStats.avg_stats`, `accumulate`: averages weighted by batch size |
+# | `00-recorder` | `Recorder.begin_fit`, `after_batch` |
+# | `00-annealers` | `sched_lin`, `sched_cos`, `sched_exp` |
+# | `00-combine-scheds` | `combine_scheds`: a schedule made of pieces |
+# | `00-param-scheduler` | `ParamScheduler.set_param` |
 
 # %%
 # The course's library: in the repository it is installed; anywhere else (Colab, VS Code, a plain
@@ -44,8 +60,6 @@ except ModuleNotFoundError:
     import course.check  # noqa: F401
 
 # %%
-import time
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -54,8 +68,8 @@ from course.seed import set_seed
 from course.show import show_source
 from solutions.l00_training_loop import (
     AvgStats, AvgStatsCallback, Callback, DataBunch, DataLoader, Dataset, ParamScheduler, Recorder,
-    Runner, TrainEvalCallback, accuracy, annealer, combine_scheds, get_dls, get_learner, sched_cos, sched_exp,
-    sched_lin, sched_no,
+    Runner, TrainEvalCallback, accuracy, annealer, camel2snake, combine_scheds, get_dls, get_learner, sched_cos,
+    sched_exp, sched_lin, sched_no,
 )
 
 set_seed(42)
@@ -84,7 +98,9 @@ for ax, img, label in zip(axes, x_train[:8], y_train[:8]):
 
 # %% [markdown]
 # A `Dataset` only has to answer two questions: how many items, and what is item `i`. Two dunder
-# methods, `__len__` and `__getitem__`, are all Python needs for `len(ds)` and `ds[i]`:
+# methods, `__len__` and `__getitem__`, are all Python needs for `len(ds)` and `ds[i]`.
+#
+# *Exercise `00-dataset`.*
 
 # %%
 show_source(Dataset)
@@ -95,6 +111,8 @@ len(train_ds), train_ds[0][0].shape, train_ds[0][1]
 # A `DataLoader` turns a dataset into mini-batches. Training batches are drawn in a new random
 # order every epoch, so the model can't learn anything from the order; validation batches come in
 # order, and twice as large, because without gradients there is memory to spare (`get_dls`).
+#
+# *Exercises `00-dataloader` and `00-get-dls`.*
 
 # %%
 show_source(DataLoader.__iter__, get_dls)
@@ -119,7 +137,9 @@ learn.model
 # step, zero the gradients. Everything *else* a real training run needs - statistics, schedules,
 # recording, early stopping, moving to a GPU, mixed precision - would make that loop unreadable if
 # we wrote it inline. So the loop only announces what it is doing, by name, and lets callbacks
-# react. These names are the **events**:
+# react. These names are the **events**.
+#
+# *Exercise `00-runner`*: write `Runner.__call__`, `one_batch`, `all_batches` and `fit`.
 
 # %%
 show_source(Runner.__call__, Runner.one_batch, Runner.all_batches, Runner.fit)
@@ -137,10 +157,14 @@ show_source(Runner.__call__, Runner.one_batch, Runner.all_batches, Runner.fit)
 # A `Callback` gets access to everything the runner knows through `__getattr__`: an attribute the
 # callback doesn't have itself is looked up on the runner, so callbacks can say `self.model` or
 # `self.in_train`. Its `name` is the attribute under which the runner stores a callback it made
-# from `cb_funcs` (`run.avg_stats`), as we will see at the end.
+# from `cb_funcs` (`run.avg_stats`), as we will see at the end: the class name without `Callback`,
+# in snake_case, which `camel2snake` computes with two regular expressions.
+#
+# *Exercises `00-callback-getattr` and `00-camel2snake`.*
 
 # %%
-show_source(Callback)
+show_source(Callback, camel2snake)
+print(AvgStatsCallback([]).name, TrainEvalCallback().name, camel2snake("HTTPServer"))
 
 # %% [markdown]
 # The simplest callback is one that prints what it sees. Let's run a single epoch on a small
@@ -175,6 +199,8 @@ Runner(cbs=[Tracer()]).fit(1, get_learner(small))
 # `TrainEvalCallback` is the one callback every runner gets: it puts the model in training or
 # evaluation mode and counts progress as a fractional number of epochs, which is what schedules
 # need.
+#
+# *Exercise `00-train-eval`.*
 
 # %%
 show_source(TrainEvalCallback)
@@ -187,6 +213,8 @@ show_source(TrainEvalCallback)
 # therefore multiplies each batch's loss and metrics by the batch size and divides by the item
 # count at the end. `AvgStatsCallback` keeps one `AvgStats` for training and one for validation,
 # feeds them after every loss, and reports both after each epoch.
+#
+# *Exercises `00-accuracy` and `00-avg-stats`.*
 
 # %%
 show_source(accuracy, AvgStats, AvgStatsCallback)
@@ -210,6 +238,8 @@ show_source(accuracy, AvgStats, AvgStatsCallback)
 # returns `partial(f, 0.3, 0.6)`, a function that still waits for `pos`. (Lesson 01 builds the
 # pieces a decorator is made of - functions as objects, closures, `partial`, `*args, **kwargs`
 # wrappers - and writes a small decorator, `timed`, from them.)
+#
+# *Exercise `00-annealers`*: write `sched_lin`, `sched_cos` and `sched_exp`.
 
 # %%
 show_source(annealer, sched_cos)
@@ -226,7 +256,9 @@ ax.legend();
 # %% [markdown]
 # `combine_scheds` glues annealers together: each piece runs over its own fraction of training
 # and sees its own position from 0 to 1. A one-cycle schedule is a warm-up followed by a long
-# cool-down, here 30% up and 70% down, both cosine:
+# cool-down, here 30% up and 70% down, both cosine.
+#
+# *Exercise `00-combine-scheds`.*
 
 # %%
 show_source(combine_scheds)
@@ -239,26 +271,41 @@ ax.set(xlabel="position in training", ylabel="learning rate", title="One-cycle: 
 # %% [markdown]
 # `ParamScheduler` writes the scheduled value into the optimiser before every training batch, and
 # `Recorder` remembers the learning rates and losses so we can plot them.
+#
+# *Exercises `00-param-scheduler` and `00-recorder`.*
 
 # %%
-show_source(ParamScheduler.set_param, Recorder.after_batch)
+show_source(ParamScheduler.set_param, Recorder.begin_fit, Recorder.after_batch)
 
 # %% [markdown]
 # ## Putting it together
 #
 # Three epochs with the one-cycle schedule, statistics and a recorder. `cb_funcs` takes things
 # that *make* callbacks (a class, or a `partial` with its arguments filled in); the runner stores
-# each one under its name, so we can reach the recorder afterwards as `run.recorder`.
+# each one under its name, so we can reach the recorder afterwards as `run.recorder`, and a
+# callback can reach another the same way: `ValidHistory` below keeps each epoch's validation
+# loss and accuracy by reading `self.avg_stats`, which its `__getattr__` finds on the runner.
 
 # %%
 from functools import partial
 
-set_seed(42)
-learn = get_learner(data, lr=0.5)
-run = Runner(cb_funcs=[Recorder, partial(AvgStatsCallback, accuracy), partial(ParamScheduler, "lr", one_cycle)])
-start = time.perf_counter()
-run.fit(3, learn)
-print(f"3 epochs in {time.perf_counter() - start:.1f} s")
+
+class ValidHistory(Callback):
+    """Keeps [validation loss, accuracy] of every epoch, read from the runner's AvgStatsCallback."""
+    def begin_fit(self):   self.history = []
+    def after_epoch(self): self.history.append(self.avg_stats.valid_stats.avg_stats)
+
+
+def train(seed, report=print):
+    set_seed(seed)
+    learn = get_learner(data)  # the optimiser's lr is overwritten by the schedule before every batch
+    run = Runner(cb_funcs=[Recorder, partial(AvgStatsCallback, accuracy, report=report),
+                           partial(ParamScheduler, "lr", one_cycle), ValidHistory])
+    run.fit(3, learn)
+    return run
+
+
+run = train(42)
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
@@ -267,13 +314,123 @@ run.recorder.plot_loss(ax=ax2)
 fig.tight_layout()
 
 # %% [markdown]
-# The learning rate followed the one-cycle shape. The loss dropped steeply in the first few dozen
-# iterations - from random weights, even a small learning rate makes fast progress - then kept
-# falling slowly and noisily. The biggest spikes come while the learning rate is near its peak,
-# where the steps are largest, and the curve calms down as the rate comes down at the end. The
-# last line printed above is the result: this small MLP gets about 97% of the validation digits
-# right after three epochs.
+# The learning rate followed the one-cycle shape, and the loss dropped steeply in the first few
+# dozen iterations - random weights are far from any good solution, so every step helps - then
+# kept falling slowly and noisily. One run is one draw of the initial weights and of the batch
+# order, though. What holds for *this* recipe, and what was luck? The same training on four more
+# seeds, with the validation loss and accuracy after each epoch, and how much the loss jumps from
+# one batch to the next in each third of training (warm-up towards the peak rate, high rate,
+# cooling down):
+
+# %%
+def jumps(losses):
+    """Mean |change| of the training loss between consecutive batches, in each third of training."""
+    d = (torch.tensor(losses[1:]) - torch.tensor(losses[:-1])).abs()
+    return [third.mean().item() for third in d.tensor_split(3)]
+
+
+runs = {42: run} | {seed: train(seed, report=lambda line: None) for seed in (0, 1, 2, 3)}
+print("seed | valid loss, epochs 0 1 2 | valid accuracy, epochs 0 1 2 | loss jumps, thirds 1 2 3")
+for seed, r in runs.items():
+    losses, accs = zip(*r.valid_history.history)
+    print(f"{seed:4d} | {' '.join(f'{x:.3f}' for x in losses)}        | {' '.join(f'{x:.4f}' for x in accs)}"
+          f"        | {' '.join(f'{x:.3f}' for x in jumps(r.recorder.losses))}")
+valid = torch.tensor([r.valid_history.history for r in runs.values()])  # (seed, epoch, [loss, accuracy])
+print("validation loss, lowest to highest over the seeds, per epoch:",
+      ", ".join(f"{lo:.3f}-{hi:.3f}" for lo, hi in zip(valid[:, :, 0].min(0).values, valid[:, :, 0].max(0).values)))
+rose = sum(bool((run_losses[1:] > run_losses[:-1]).any()) for run_losses in valid[:, :, 0])
+print(f"runs whose validation loss rose from one epoch to the next: {rose} of {len(runs)}")
+final = valid[:, -1, 1]
+print(f"final validation accuracy over {len(runs)} seeds: mean {final.mean():.4f}, "
+      f"min {final.min():.4f}, max {final.max():.4f}")
+
+# %% [markdown]
+# Read the result off the last line: this small MLP gets the validation accuracy it prints after
+# three epochs, and the spread between seeds is the size of difference that seed alone makes - a
+# change to the recipe that moves the accuracy by less than that has not shown anything yet.
 #
+# The validation loss after the first epoch differs a lot from seed to seed: that epoch ends just
+# after the schedule's peak learning rate (at 30% of training), and large steps can leave the
+# weights in a place that suits the validation set less, even while the training loss keeps
+# falling (the second-to-last line counts the runs whose validation loss went *up* in some
+# epoch). The cool-down at the end brings the runs close together: compare the range of the last
+# epoch with that of the first.
+#
+# The jumps of the training loss from one batch to the next shrink in the last third, where the
+# learning rate is lowest. That fits "smaller steps, calmer loss", but the loss itself is lower
+# there too, so smaller jumps are expected anyway: the table shows that the curve calms down, not
+# why.
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Why does `AvgStats` multiply each batch's loss by the batch size before averaging, instead of
+#    averaging the batch losses?
+#
+#    <details><summary>Answer</summary>
+#
+#    The last batch is usually smaller. A mean of batch means gives each batch the same weight, so
+#    the items of a small batch would count more than the others. Weighting by size and dividing
+#    by the item count gives the mean over items, which is what "the validation loss" means.
+#
+#    </details>
+#
+# 2. Why is the training set shuffled every epoch, and the validation set not at all?
+#
+#    <details><summary>Answer</summary>
+#
+#    Training batches in a fixed order would let the model (and the optimiser's path) depend on
+#    that order, and every epoch would repeat the same sequence of steps; a new order each pass
+#    gives each step a fresh random mix. Validation only measures: the order changes nothing in the
+#    result, so shuffling it would only cost time and make runs harder to compare.
+#
+#    </details>
+#
+# 3. A callback returns True from `after_step` at every batch of lesson 00's Runner. What happens
+#    to training, and why?
+#
+#    <details><summary>Answer</summary>
+#
+#    `one_batch` returns before `zero_grad`, so the gradients are never reset: each step uses the
+#    sum of all the gradients since the first cancelled one, and the steps grow until training
+#    diverges. The True cancels only the rest of that batch, not the epoch or the fit. Lesson 02
+#    shows this on a real run and fixes it with exceptions.
+#
+#    </details>
+#
+# 4. How can `ValidHistory` write `self.avg_stats` when it has no such attribute?
+#
+#    <details><summary>Answer</summary>
+#
+#    Python calls `Callback.__getattr__` only after the normal lookup fails; ours looks the name up
+#    on the runner, and the runner stored the `AvgStatsCallback` it made from `cb_funcs` under the
+#    callback's `name`, `avg_stats` (`camel2snake` of the class name without `Callback`).
+#
+#    </details>
+#
+# 5. What does `sched_cos(0.3, 0.6)` return, and why is it not a number?
+#
+#    <details><summary>Answer</summary>
+#
+#    A `partial` of the cosine annealer with `start=0.3` and `end=0.6` filled in: a function that
+#    still waits for `pos`. `ParamScheduler` needs a function of the position in training alone, and
+#    the `annealer` decorator turns "a function of start, end and pos" into "a maker of functions of
+#    pos".
+#
+#    </details>
+#
+# 6. Why does the final section train five seeds instead of one?
+#
+#    <details><summary>Answer</summary>
+#
+#    One run mixes the recipe with the luck of one draw of initial weights and batch order. The
+#    spread over seeds shows how much of a result is luck: whether the validation loss rose in some
+#    epoch, or how far the final accuracy moves, differs from seed to seed, and a claim about the
+#    recipe should hold for all of them.
+#
+#    </details>
+
+# %% [markdown]
 # ## What you built, and what's next
 #
 # | piece | job |

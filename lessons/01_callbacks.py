@@ -50,7 +50,7 @@
 # | `01-context-manager` | `TemporaryAttrs`: `__enter__` and `__exit__` |
 # | `01-mad` | `mean_abs_dev` |
 # | `01-running-sums` | `one_pass_stats`: mean and variance from running sums |
-# | `01-running-stats` | `RunningStats`: a running variance that survives float32 |
+# | `01-running-stats` | `RunningStats`: a running variance that survives float32 (optional part) |
 # | `01-covariance`, `01-correlation` | `covariance`, `pearson` |
 # | `01-sigmoid`, `01-logsumexp`, `01-cross-entropy` | stable `sigmoid`, `logsumexp`, `log_softmax`, `cross_entropy` |
 # | `01-multilabel` | `predict_labels`: several labels (or none) per item |
@@ -72,7 +72,6 @@ except ModuleNotFoundError:
 import functools
 import gc
 import inspect
-import os
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -116,35 +115,29 @@ g(None)   # calling it
 # function whenever someone clicks. In a notebook, `ipywidgets` provides such buttons:
 # `button.on_click(f)` stores `f`, and each click calls `f(button)`.
 #
-# The cell below also defines `ToyButton`, a ten-line stand-in with the same interface as the
-# `ipywidgets` button (`on_click` and `click`). It shows all a button does with your callback:
-# keep it, and call it on each click. We "click" it from code. On the course site, which was run
-# once and saved, no widget is live, so the cell uses the stand-in; in JupyterLab (`make lab`) the
-# same cell shows the real `ipywidgets` button, and you can click it too.
+# One detail: a click happens after the cell has finished, so what the callback prints has no
+# cell to go to. An `Output` widget gives it a place, under the button. `button.click()` does
+# what a click with the mouse does, so the cell clicks once itself; in JupyterLab (`make lab`) you
+# can click the button too and watch the count grow.
 
 # %%
-class ToyButton:
-    """What a GUI button does with a callback: keep it, and call it back on each click."""
-    def __init__(self, description):
-        self.description, self.handlers = description, []
+import ipywidgets as widgets
 
-    def on_click(self, callback):
-        self.handlers.append(callback)
+clicks = []
+out = widgets.Output()  # where the callback's prints appear, under the button
 
-    def click(self):  # the GUI calls this when you press the button
-        for callback in self.handlers:
-            callback(self)
 
-if "JPY_SESSION_NAME" in os.environ:  # a live notebook in Jupyter: the real, clickable button
-    import ipywidgets as widgets
-    button = widgets.Button(description="Click me")
-    display(button)
-else:  # a saved page (Jupyter's server did not start this kernel): the stand-in
-    button = ToyButton(description="Click me")
+def on_click(button):
+    clicks.append(button.description)
+    with out:
+        print(f"hi! click number {len(clicks)}")
 
-print("button:", type(button).__name__)
-button.on_click(f)  # hand the function over: note f, not f()
-button.click()      # a click from code: the button calls f back
+
+button = widgets.Button(description="Click me")
+button.on_click(on_click)  # hand the function over: note on_click, not on_click()
+display(button, out)
+button.click()  # a click from code: the button calls on_click back
+print(f"{len(clicks)} click so far, by the cell itself")
 
 # %% [markdown]
 # ## 2. Writing our own: a slow calculation with a progress callback
@@ -158,14 +151,12 @@ show_source(slow_calculation)
 
 # %% [markdown]
 # In the lecture each step sleeps one second, so that you *feel* why a progress report is
-# welcome. This page is rebuilt automatically, so we pass `delay=DELAY`, a twentieth of that;
-# set `DELAY = 1` when you run the notebook yourself. Without a callback we just get the answer:
+# welcome. Ours does too. Without a callback we just get the answer, after five seconds of
+# silence:
 
 # %%
-DELAY = 0.05  # seconds per step (the lecture uses 1 s; smaller keeps the page quick to build)
-
 start = time.perf_counter()
-print(slow_calculation(delay=DELAY), f"after {time.perf_counter() - start:.2f} s of silence")
+print(slow_calculation(), f"after {time.perf_counter() - start:.0f} s of silence")
 
 # %% [markdown]
 # With a callback, the calculation tells us how it is getting on:
@@ -174,7 +165,15 @@ print(slow_calculation(delay=DELAY), f"after {time.perf_counter() - start:.2f} s
 def show_progress(epoch):
     print(f"Awesome! We've finished epoch {epoch}!")
 
-slow_calculation(show_progress, delay=DELAY)
+slow_calculation(show_progress)
+
+# %% [markdown]
+# The same five seconds feel shorter when something tells you where you are. Now that you have
+# felt it, the rest of the lesson passes `delay=DELAY`, a hundredth of a second per step, so that
+# its many small experiments run at once.
+
+# %%
+DELAY = 0.01  # seconds per step from here on
 
 # %% [markdown]
 # `slow_calculation` knows nothing about printing, and `show_progress` knows nothing about sums.
@@ -260,7 +259,8 @@ slow_calculation(f3, delay=DELAY)
 # %% [markdown]
 # ## 4. A callable class as a callback
 #
-# Anything with a `__call__` method can be called like a function. A class gives the callback a
+# Anything with a `__call__` method can be called like a function: a *callable* object, which
+# C++ programmers call a **functor** (the lecture's word). A class gives the callback a
 # place to keep state between calls (`self`), and a state you can look at afterwards. A closure
 # could hold state too, but as soon as there is more than one value, or you want to inspect it,
 # a class reads better.
@@ -286,6 +286,16 @@ def f(*args, **kwargs):
 
 f(3, "a", thing1="hello")
 f(*[1, 2], **{"lr": 0.1})
+
+# %% [markdown]
+# You use both every day in PyTorch. `nn.Sequential` takes its layers as `*args`, so a model can
+# be built from a list whose length is only known at run time, by spreading the list out:
+
+# %%
+print("nn.Sequential.__init__", inspect.signature(nn.Sequential.__init__))
+sizes = [784, 50, 20, 10]
+layers = [nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]
+nn.Sequential(*layers)  # the same as nn.Sequential(layers[0], layers[1], layers[2])
 
 # %% [markdown]
 # **When they help.**
@@ -711,9 +721,30 @@ ax1.set(title="20 normal points + 1 outlier", xlabel="value of the outlier", yla
 ax1.legend(fontsize=8)
 fig.tight_layout()
 
+i10 = int((outliers >= 10).nonzero()[0])  # from here on the outlier is far from the twenty points
+std_slope = (stds[-1] - stds[i10]) / (outliers[-1] - outliers[i10]).item()
+mad_slope = (mads[-1] - mads[i10]) / (outliers[-1] - outliers[i10]).item()
+print(f"outlier from 10 to 30: the std grows by {std_slope:.3f} per unit, the MAD by {mad_slope:.3f}: "
+      f"{std_slope / mad_slope:.2f} times as fast")
+
 # %% [markdown]
-# The std grows about twice as fast as the MAD with the outlier. The MAD is an under-used
-# measure of spread: when your data has outliers, it describes the typical distance better.
+# With the outlier far away, both measures grow in a straight line, but the std
+# grows more than twice as fast as the MAD (the ratio is printed above). The MAD is an under-used
+# measure of spread: when your data has outliers, it describes the typical distance better. The
+# lecture goes further: replacing squares by absolute values often works better in practice, and
+# the std is the standard mostly because it makes the mathematics easier, not because it
+# describes data better. (Squares are smooth where $|x|$ has a corner, and the variances of
+# independent variables simply add up: that is what makes proofs with them short.)
+#
+# The same question comes up for the centre. The mean is pulled towards an outlier; the
+# **median**, the middle value once the data is sorted, is not. On `t` the median is halfway
+# between 2 and 4, and moving the outlier from 18 to 1800 leaves it where it is:
+
+# %%
+for last in (18.0, 1800.0):
+    u = torch.tensor([1.0, 2.0, 4.0, last])
+    print(f"t = {u.tolist()}: mean {u.mean().item():7.2f}   median {u.quantile(0.5).item():.2f}   "
+          f"std {u.std(unbiased=False).item():7.2f}   MAD {mean_abs_dev(u).item():7.2f}")
 #
 # ### One pass: $E[x^2] - E[x]^2$
 #
@@ -739,7 +770,12 @@ mean1, var1, std1 = one_pass_stats(t.split(2))  # two batches: [1, 2] and [4, 18
 print(f"one pass: mean {mean1.item()}  variance {var1.item()}  std {std1.item():.4f}")
 
 # %% [markdown]
-# ### ... and its weakness: catastrophic cancellation
+# ### ... and its weakness: catastrophic cancellation (optional on a first reading)
+#
+# *This part, up to "Covariance and correlation", is about float32 arithmetic rather than
+# statistics. Skip it on a first reading if you like, and come back when lesson 04's running batch
+# norm, which keeps running sums of $x$ and $x^2$, needs it. Its exercise, `01-running-stats`, is
+# the most demanding of the lesson.*
 #
 # The formula is exact on paper. In float32, which keeps about 7 significant digits, it can be
 # badly wrong. Take 10,000 values with mean $10^4$ and standard deviation 1. Then
@@ -958,6 +994,12 @@ print("sigmoid:", [f"{p:.2f}" for p in sigmoid(both).tolist()])
 # models use softmax). When an item may have several classes, or none, use one sigmoid per class:
 # a *binary* output per class (the lecture calls it "binomial").
 #
+# Why, then, does nearly every image classifier end in a softmax? Because the benchmark that
+# shaped the field, ImageNet, gives every image exactly one class, so softmax was the right choice
+# there and became the habit. Real photos often show several things, or none of the classes.
+# The lecture's advice: many published results use a softmax on data where it does not fit, and
+# re-running such a paper with one sigmoid per class is a cheap experiment that may well do better.
+#
 # Adding a "none of these" class to a softmax is a poor fix. To predict it, the model needs
 # features that say "none": but there is no such thing to see in an image, only the absence of
 # cats, dogs, planes, fish and buildings. The model has to learn the negation of everything else,
@@ -1043,10 +1085,13 @@ print("max |log_softmax - torch.log_softmax|:",
 
 # %% [markdown]
 # Note that `log_softmax` subtracts the maximum *before* anything else. On paper
-# $x - \mathrm{logsumexp}(x)$ is the same thing, but near $10^4$ float32 numbers are about 0.001
-# apart, so subtracting two such numbers leaves only three correct digits:
+# $x - \mathrm{logsumexp}(x)$ is the same thing, but float32 numbers near $10^4$ are far apart
+# (the first line below), so subtracting two such numbers leaves only about three correct digits
+# after the decimal point:
 
 # %%
+near = torch.tensor(1e4)
+print("spacing of float32 numbers near 1e4:", (torch.nextafter(near, 2 * near) - near).item())
 print("x - logsumexp(x):      ", (big_logits[0] - logsumexp(big_logits[0])).tolist())
 print("log_softmax(x):        ", log_softmax(big_logits[0]).tolist())
 print("in float64:            ", torch.log_softmax(big_logits[0].double(), dim=-1).tolist())
@@ -1064,6 +1109,94 @@ print("per image:", [f"{cross_entropy(logits[k:k + 1], targets[k:k + 1]).item():
 r_logits, r_targets = torch.randn(64, 10) * 20, torch.randint(0, 10, (64,))
 print(f"random batch: ours {cross_entropy(r_logits, r_targets).item():.4f}   "
       f"F.cross_entropy {F.cross_entropy(r_logits, r_targets).item():.4f}")
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. `make_show_progress("Yes")` is called twice. Are the two results the same function, and where
+#    does each keep its `"Yes"`?
+#
+#    <details><summary>Answer</summary>
+#
+#    Two different function objects: `def` is a statement that runs at every call, creating a new
+#    function each time. Each keeps a reference to the `exclamation` variable of the call that made
+#    it (a cell in its `__closure__`): that is what makes it a closure.
+#
+#    </details>
+#
+# 2. `[lambda epoch: print(i) for i in range(3)]` gives three callbacks that all print 2. Why, and
+#    how does a factory like `make_show_progress` avoid it?
+#
+#    <details><summary>Answer</summary>
+#
+#    A closure captures the variable, not its value. All three lambdas share the comprehension's
+#    single `i`, which is 2 when they finally run. A factory call has its own scope, so each
+#    callback it returns captures its own variable.
+#
+#    </details>
+#
+# 3. When does `**kwargs` in a callback's signature help, and when does it hurt?
+#
+#    <details><summary>Answer</summary>
+#
+#    It helps a callback that ignores some arguments, or a wrapper that passes them on: the code
+#    keeps working when the caller adds arguments later. It hurts when it hides real parameters: a
+#    misspelt keyword is swallowed without an error, and neither `help` nor your editor can tell
+#    what the function accepts.
+#
+#    </details>
+#
+# 4. Why does `slow_calculation_hooks` look its hooks up with `getattr(cb, name, None)` instead of
+#    calling `cb.before_calc(...)`?
+#
+#    <details><summary>Answer</summary>
+#
+#    So that every hook is optional: a callback defines only the moments it cares about, and the
+#    loop skips a missing hook (`None`) instead of failing with an AttributeError.
+#
+#    </details>
+#
+# 5. Why is `with` the right tool to release a resource, and `__del__` not?
+#
+#    <details><summary>Answer</summary>
+#
+#    `__exit__` runs when the block ends, however it ends, also by an exception. When `__del__`
+#    runs depends on the interpreter: at once in CPython when the last reference goes, later when
+#    the object is in a reference cycle, and later still in other interpreters.
+#
+#    </details>
+#
+# 6. Why is the standard deviation more affected by one outlier than the mean absolute deviation?
+#
+#    <details><summary>Answer</summary>
+#
+#    Squaring makes large deviations much larger: on `t = [1, 2, 4, 18]` the point 18 carries most
+#    of the sum of squared deviations but a smaller share of the sum of absolute deviations. As the
+#    outlier moves away, the std grows more than twice as fast as the MAD.
+#
+#    </details>
+#
+# 7. Two images get the same softmax outputs but different sigmoid outputs. What can softmax not
+#    see, and when is it the right choice anyway?
+#
+#    <details><summary>Answer</summary>
+#
+#    Softmax only sees differences between logits: adding a constant to all of them changes
+#    nothing, so "sure of everything" and "sure of nothing" look the same, and the outputs must add
+#    up to 1. It is right when every item has exactly one class (a digit, the next word); with
+#    several classes per item, or none, use one sigmoid per class and a threshold.
+#
+#    </details>
+#
+# 8. Why does `logsumexp` take the maximum out before exponentiating?
+#
+#    <details><summary>Answer</summary>
+#
+#    `exp` of a large logit overflows to `inf` in float32. After subtracting the
+#    maximum $m$, the largest term is $e^0 = 1$ and nothing overflows; adding $m$ back outside the
+#    log gives the same value exactly, on paper.
+#
+#    </details>
 
 # %% [markdown]
 # ## Summary

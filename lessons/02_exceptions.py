@@ -73,9 +73,10 @@ except ModuleNotFoundError:
     import course.check  # noqa: F401
 
 # %%
+import io
 import math
+import pdb
 import sys
-import time
 import traceback
 from copy import deepcopy
 from functools import partial
@@ -227,42 +228,47 @@ show_source(TraceEvents)
 Runner(cbs=[TraceEvents(report=print)]).fit(1, get_learner(one))
 
 # %% [markdown]
-# And here is one for debugging: it stops in Python's debugger at a chosen event, when a condition
-# holds - say `DebugAt("after_loss", when=lambda run: run.loss.isnan())` to catch the first nan.
-# In pdb you can look at everything the Runner knows - `p self.loss`, `p self.xb.shape`,
-# `p self.pred.argmax(1)` - then type `c` to carry on training.
+# And here is one for debugging: it stops in Python's debugger, `pdb`, at a chosen event when a
+# condition holds - say `DebugAt("after_loss", when=lambda run: run.loss.isnan())` to catch the
+# first nan. In pdb you can look at everything the Runner knows - `p self.loss`,
+# `p self.xb.shape`, `p self.pred.argmax(1)` - then type `c` to carry on training.
 
 # %%
 class DebugAt(Callback):
-    """Stops in the debugger at `event` whenever `when(run)` is true."""
+    """Stops in pdb at `event` whenever `when(run)` is true; pdb reads its commands from the
+    keyboard, or from `stdin` if given."""
 
-    def __init__(self, event, when=lambda run: True):
-        self.event, self.when = event, when
+    def __init__(self, event, when=lambda run: True, stdin=None):
+        self.event, self.when, self.stdin = event, when, stdin
 
     def __call__(self, event):
         if event == self.event and self.when(self.run):
-            breakpoint()
+            if self.stdin is None:
+                breakpoint()  # pdb at the keyboard: stops at the next line
+            else:
+                pdb.Pdb(stdin=self.stdin, stdout=sys.stdout).set_trace()  # the same, reading `stdin`
         return super().__call__(event)
 
 
 # %% [markdown]
-# A lesson that runs by itself cannot sit in pdb waiting for you, so here we swap the debugger
-# for a stand-in. `breakpoint()` calls `sys.breakpointhook()`, which normally starts pdb; ours
-# prints what pdb would show at that point: the frame that called it, with its local variables.
+# A page that runs by itself cannot wait for you to type, so here pdb reads commands written in
+# advance (`Typed` echoes each one, so the output reads like a session at the keyboard; in a
+# notebook, IPython swaps in its own, colourful pdb, whose prompt is `ipdb>`). Run `DebugAt(...)`
+# without `stdin` in your notebook to type the commands yourself.
 
 # %%
-def pretend_pdb(*args, **kwargs):
-    frame = sys._getframe(1)  # the caller of breakpoint(): DebugAt.__call__
-    cb, event = frame.f_locals["self"], frame.f_locals["event"]
-    print(f"(Pdb) stopped in {frame.f_code.co_name} at {event!r}: n_iter={cb.n_iter}, loss={cb.loss.item():.3f}")
+class Typed(io.StringIO):
+    """Commands typed in advance, one per line; each is echoed as pdb reads it."""
+
+    def readline(self, *args):
+        line = super().readline(*args)
+        print(line, end="")
+        return line
 
 
-sys.breakpointhook = pretend_pdb
-try:
-    debug = DebugAt("after_loss", when=lambda run: run.in_train and run.n_iter in (1, 2))
-    Runner(cbs=[debug]).fit(1, get_learner(tiny))
-finally:
-    sys.breakpointhook = sys.__breakpointhook__
+commands = Typed("p event, self.n_iter, self.loss.item()\nc\n" * 2)
+debug = DebugAt("after_loss", when=lambda run: run.in_train and run.n_iter in (1, 2), stdin=commands)
+Runner(cbs=[debug]).fit(1, get_learner(tiny))
 
 # %% [markdown]
 # ## 3. Exceptions as control flow
@@ -501,7 +507,7 @@ show_source(lr_find_schedule)
 iters = range(100)
 sched = [lr_find_schedule(i, 100, 1e-6, 10) for i in iters]
 print(f"first {sched[0]:.0e}, last {sched[-1]:g}; every step multiplies the lr by "
-      f"{sched[1] / sched[0]:.4f} = 10^(7/99)")
+      f"{sched[1] / sched[0]:.4f} = 10^(7/99), so a factor of ten takes {99 / 7:.1f} iterations")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8, 3))
 ax1.plot(iters, sched)
 ax1.set(xlabel="iteration", ylabel="learning rate", title="The finder's schedule")
@@ -510,8 +516,8 @@ ax2.set(yscale="log", xlabel="iteration", ylabel="learning rate (log scale)", ti
 fig.tight_layout()
 
 # %% [markdown]
-# On a linear axis nothing seems to happen for 80 iterations; on a log axis it is a straight line:
-# about 14 iterations per factor of ten.
+# On a linear axis nothing seems to happen for most of the run; on a log axis it is a straight
+# line, with the same number of iterations (printed above) for every factor of ten.
 #
 # ### The stop rule
 #
@@ -565,12 +571,11 @@ show_source(LRFinder)
 set_seed(42)
 learn = get_learner(data, lr=0.5)
 before = deepcopy(learn.model.state_dict())
-start = time.perf_counter()
 run = Runner(cb_funcs=[Recorder, LRFinder])
 run.fit(1, learn)
 lrs, losses = run.recorder.lrs[0], run.recorder.losses
 finder = run.lr_finder
-print(f"{len(losses)} iterations in {time.perf_counter() - start:.1f} s; best loss {finder.best_loss:.3f}")
+print(f"{len(losses)} iterations; best loss {finder.best_loss:.3f}")
 if should_stop(losses[-1], finder.best_loss, finder.stop_factor):
     print(f"stopped by the stop rule after {len(losses)} of {finder.max_iter} planned iterations, "
           f"at lr {lrs[-1]:.3g}: loss {losses[-1]:.3g} > {finder.stop_factor:g} x best loss "
@@ -591,8 +596,8 @@ ax2.set(title="Learning rate against iteration")
 fig.tight_layout()
 
 # %% [markdown]
-# The curve has the three parts we expected: flat up to about $10^{-2}$, falling until about
-# $0.2$, then climbing until a last batch with a huge loss (left out of the plot: it would squash
+# The curve has the three parts we expected: flat at the smallest learning rates, then falling,
+# then climbing until a last batch with a huge loss (left out of the plot: it would squash
 # everything else) triggered the stop rule before the planned 100 iterations were up: the printout
 # above says after how many, and at which learning rate, which is why both plots end short of
 # $\text{lr} = 10$. The schedule on the right is the exponential one, cut short there.
@@ -660,9 +665,9 @@ ax.legend(fontsize=8);
 
 # %% [markdown]
 # The biased average starts near 0 and needs a few dozen iterations to catch up: without the
-# correction, the finder's "best loss" would be 0.23 from the very first step, a value no real
-# loss comes near. The debiased one starts right at the first loss. The price of smoothing is **lag**: the average
-# trails the raw curve by roughly $1/(1-\beta)$ iterations. With $\beta = 0.98$ that is 50
+# correction, the finder's "best loss" would be a tenth of the first loss from the very first
+# step (the biased column above), a value no real loss comes near. The debiased one starts right
+# at the first loss. The price of smoothing is **lag**: the average trails the raw curve by roughly $1/(1-\beta)$ iterations. With $\beta = 0.98$ that is 50
 # iterations, half of a 100-iteration run, and the green curve reacts far too late to the
 # blow-up. For a run this short we use $\beta = 0.9$.
 #
@@ -727,27 +732,130 @@ fig.tight_layout()
 # the minimum (red dot) at the bottom of the fall, as the numbers printed above confirm; the shaded
 # band between them is the range the finder points to.
 #
-# A finder run is 100 batches from a random start, so its answer is a hint, not a measurement. The
-# only real test is training. One epoch each at the suggestion, at ten times it (the minimum of
-# the curve) and at ten times *that* (past the minimum, where the finder's loss was climbing):
+# A finder run is 100 batches from a random start, so its answer is a hint, not a measurement.
+# How much does it move? The same finder on five more seeds (new initial weights, new batches):
 
 # %%
-results = {}
-for lr in (suggestion, 10 * suggestion, 100 * suggestion):
-    set_seed(42)
-    run = Runner(cb_funcs=[partial(AvgStatsCallback, accuracy, report=lambda s: None)])
-    run.fit(1, get_learner(data, lr=lr))
-    results[lr] = run.avg_stats.valid_stats.avg_stats
-    print(f"lr {lr:6.3g}: validation loss {results[lr][0]:.3f}, accuracy {results[lr][1]:.3f}")
+seed_suggestions = []
+for seed in range(5):
+    set_seed(seed)
+    r = lr_find(get_learner(data, lr=0.5), max_iter=100, stop_factor=3, beta=0.9)
+    seed_suggestions.append(suggest_lr(r.recorder.lrs[0], r.recorder.losses, beta=0.9))
+print("suggestions, seeds 0-4:", ", ".join(f"{x:.3g}" for x in seed_suggestions))
+print(f"largest / smallest: {max(seed_suggestions) / min(seed_suggestions):.2f}; "
+      f"one step of the schedule multiplies the lr by {10 ** (7 / 99):.3f}")
 
 # %% [markdown]
-# The suggestion trains steadily; ten times it - the minimum of the curve - is faster still on
-# this small model; a hundred times it, beyond the minimum, goes badly wrong, exactly as the curve
-# warned. So read the finder as a *range*: anything from the suggestion up to (but not past) the
+# The suggestion moves by several steps of the schedule from seed to seed (the ratio printed
+# above): read it as a rough position on a log scale, not to three digits. The only real test is training. One epoch each at the
+# suggestion, at ten times it (the minimum of the curve) and at ten times *that* (past the
+# minimum, where the finder's loss was climbing), each on three seeds:
+
+# %%
+print("lr      | validation accuracy, seeds 0 1 2 | mean")
+for lr in (suggestion, 10 * suggestion, 100 * suggestion):
+    accs = []
+    for seed in range(3):
+        set_seed(seed)
+        run = Runner(cb_funcs=[partial(AvgStatsCallback, accuracy, report=lambda s: None)])
+        run.fit(1, get_learner(data, lr=lr))
+        accs.append(run.avg_stats.valid_stats.avg_stats[1])
+    print(f"{lr:7.3g} | {'  '.join(f'{a:.4f}' for a in accs)}             | {sum(accs) / len(accs):.4f}")
+
+# %% [markdown]
+# The suggestion trains on every seed. Ten times it, the minimum of the curve, learns faster when
+# it goes well, but its results spread more from seed to seed: one epoch at a high rate can also
+# land badly. A hundred times it, beyond the minimum, fails on every seed, as the curve warned. So read the finder as a *range*: anything from the suggestion up to (but not past) the
 # minimum is a sensible learning rate, and the suggestion is the safe end of it. Schedules like
 # lesson 00's one-cycle make good use of such a range: they warm up towards its top and cool down
 # away from it.
+
+# %% [markdown]
+# ## Check your understanding
 #
+# 1. In lesson 00's Runner, a callback returns True from `after_step` to stop training. Why does
+#    training not stop, and why does the loss blow up?
+#
+#    <details><summary>Answer</summary>
+#
+#    The True only makes `one_batch` return early: `all_batches` and `fit` never see it and carry on
+#    with the next batch and the validation pass. And the part of the batch it skips includes
+#    `zero_grad`, so from then on every step uses the sum of all the gradients since.
+#
+#    </details>
+#
+# 2. Why do the three Cancel exceptions have nothing in them but a docstring?
+#
+#    <details><summary>Answer</summary>
+#
+#    Only their type matters: `except CancelEpochException` decides which level of the Runner
+#    catches one. They carry no data because the Runner needs none to know what to skip.
+#
+#    </details>
+#
+# 3. A callback raises `CancelTrainException` in `after_loss`. Which events still run, and why?
+#
+#    <details><summary>Answer</summary>
+#
+#    `after_batch` (the `finally` of `one_batch`, on the exception's way up), then
+#    `after_cancel_train` (the `except` in `fit`) and `after_fit` (its `finally`). Nothing else:
+#    the rest of the batch, the pass, the validation and the remaining epochs are skipped.
+#
+#    </details>
+#
+# 4. Why does this lesson's `one_batch` call `zero_grad` just before `backward`, and what does that
+#    cost?
+#
+#    <details><summary>Answer</summary>
+#
+#    So that a step only ever uses its own batch's gradients, even when an earlier batch was
+#    cancelled between its backward and its step. The cost: gradient accumulation by cancelling
+#    steps no longer works; a callback that wants it must keep its own sum of gradients.
+#
+#    </details>
+#
+# 5. What does overriding `Callback.__call__` give a callback that methods named after events
+#    cannot?
+#
+#    <details><summary>Answer</summary>
+#
+#    It sees every event, including those it has no method for, so one small class can trace all
+#    of them (`TraceEvents`) or stop in the debugger at any event chosen at run time (`DebugAt`).
+#
+#    </details>
+#
+# 6. Why must the LR finder `deepcopy` the `state_dict()` it saves?
+#
+#    <details><summary>Answer</summary>
+#
+#    `state_dict()` returns the model's own tensors, not copies, and the optimiser changes them in
+#    place; the "saved" state would follow the training into the blow-up. A deep copy cannot.
+#
+#    </details>
+#
+# 7. Why does the debiased moving average divide by $1 - \beta^n$?
+#
+#    <details><summary>Answer</summary>
+#
+#    Starting from $m_0 = 0$, the weights of the $n$ values seen so far add up to $1 - \beta^n$, not
+#    1, so early averages are pulled towards zero. Dividing by the sum of the weights makes the
+#    average a true weighted mean from the first value on.
+#
+#    </details>
+#
+# 8. Why does the finder suggest a tenth of the learning rate at the minimum of its curve, and
+#    how far should you trust the suggestion?
+#
+#    <details><summary>Answer</summary>
+#
+#    At the minimum the loss has stopped falling because the steps are becoming too large, close to
+#    where training diverges, and the smoothed curve lags; a tenth of it is where the loss has
+#    clearly started to fall. It is a hint: it moves from seed to seed by several steps of the
+#    schedule, so read it as the safe end of a range that reaches up to the minimum.
+#
+#    </details>
+
+# %% [markdown]
 # ## What you built, and what's next
 #
 # | piece | job |

@@ -252,7 +252,7 @@ class Runner:
     """
 
     def __init__(self, cbs=None, cb_funcs=None):
-        cbs = listify(cbs)
+        cbs = list(listify(cbs))  # a copy: the caller's list stays as it was
         for make in listify(cb_funcs):
             cb = make()
             setattr(self, cb.name, cb)
@@ -290,7 +290,9 @@ class Runner:
 
         begin_batch, after_pred, after_loss, after_backward, after_step: a True from any of them
         ends the batch there (the runner still calls after_batch). Outside training it stops after
-        after_loss. zero_grad comes after the step, so each step uses its own batch's gradients."""
+        after_loss. zero_grad comes last, after after_step: a batch that runs to the end leaves no
+        gradients behind, but a True from after_backward or after_step skips it, and those
+        gradients are added to the next batch's (lesson 02 shows what that does)."""
         # BEGIN SOLUTION 00-runner
         self.xb, self.yb = xb, yb
         if self("begin_batch"):
@@ -527,7 +529,8 @@ def combine_scheds(pcts, scheds):
     Each piece sees its own position from 0 to 1. A boundary belongs to the piece that starts
     there, and pos = 1 to the last piece. ValueError unless there are as many fractions as
     schedules, each is positive and they sum to 1 up to rounding (`[0.6, 0.3, 0.1]` sums to
-    0.9999999999999999: use `math.isclose`). Example, a one-cycle schedule:
+    0.9999999999999999: use `math.isclose`). `pcts` and `scheds` are left as they were (the caller
+    may use them again). Example, a one-cycle schedule:
     `combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])`.
     """
     # BEGIN SOLUTION 00-combine-scheds

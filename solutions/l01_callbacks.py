@@ -92,7 +92,8 @@ class ProgressCallback:
 
     Exercise 01-callable-callback: implement ``__init__`` and ``__call__``.
 
-    - ``__init__(exclamation="Awesome")`` stores ``exclamation`` and an empty list ``epochs``.
+    - ``__init__(exclamation="Awesome")`` stores ``exclamation`` as given (``""`` too) and an empty
+      list ``epochs``, a new one for every instance.
     - ``__call__(epoch)`` prints ``"{exclamation}! We've finished epoch {epoch}!"`` and appends
       ``epoch`` to ``self.epochs``. The state lives in ``self``, so it survives between calls.
 
@@ -315,8 +316,9 @@ class TemporaryAttrs:
     - ``__enter__`` remembers each attribute's current value (or that it did not exist), sets
       the new values and returns ``obj`` (so ``with TemporaryAttrs(o, x=1) as same: ...`` works).
     - ``__exit__`` puts every old value back, and deletes the attributes that did not exist
-      before (an attribute whose value was ``None`` did exist: it gets ``None`` back). It runs
-      even when the block raises; it must not swallow the exception (return ``False`` or ``None``).
+      before (an attribute whose value was ``None``, ``0`` or ``False`` did exist: it gets that
+      value back). It runs even when the block raises; it must not swallow the exception (return
+      ``False`` or ``None``).
 
     Args:
         obj: any object whose attributes can be set.
@@ -365,7 +367,7 @@ def mean_abs_dev(x: Tensor) -> Tensor:
 
     .. math:: \mathrm{MAD}(x) = \frac{1}{n} \sum_i |x_i - \bar{x}|
 
-    Exercise 01-mad.
+    Exercise 01-mad. ``x`` itself is left unchanged.
 
     Args:
         x (Tensor): floating-point data of any shape; all elements count.
@@ -444,7 +446,8 @@ class RunningStats:
     numerically robust method (this merge, or sums of data shifted by a value near the mean).
 
     - ``update(batch)`` takes a tensor of any shape (every element counts), ignores empty
-      batches and returns ``self``; the state keeps the batches' dtype (no float64 shortcut).
+      batches, returns ``self`` and leaves the batch unchanged; the state keeps the batches' dtype
+      (no float64 shortcut).
     - ``n`` is the number of elements seen so far.
     - ``mean``, ``var`` (population variance, divide by ``n``) and ``std`` are 0-dim tensors;
       reading them before any data raises ``ValueError``.
@@ -517,7 +520,9 @@ def covariance(x: Tensor, y: Tensor) -> Tensor:
 
     .. math:: \mathrm{Cov}(x, y) = E[(x - E[x])(y - E[y])] = E[xy] - E[x]E[y]
 
-    Exercise 01-covariance. ``covariance(x, x)`` is the variance of ``x``.
+    Exercise 01-covariance. ``covariance(x, x)`` is the variance of ``x``. It must stay accurate
+    in float32 when the mean is large against the spread (mean ``1e4``, std 1, within 1%), where
+    ``E[xy] - E[x]E[y]`` cancels to noise, and it leaves ``x`` and ``y`` unchanged.
 
     Args:
         x (Tensor): shape ``(N,)``, floating point.
@@ -543,7 +548,8 @@ def pearson(x: Tensor, y: Tensor) -> Tensor:
     .. math:: r_{xy} = \frac{\mathrm{Cov}(x, y)}{\sigma_x \sigma_y}
 
     Exercise 01-correlation. It measures only *linear* relation: ``y = x ** 2`` on data
-    symmetric around 0 is perfectly related to ``x`` and has ``r = 0``.
+    symmetric around 0 is perfectly related to ``x`` and has ``r = 0``. Like ``covariance``, it
+    must stay accurate (within 1%) in float32 data with mean ``1e4`` and std 1.
 
     Args:
         x (Tensor): shape ``(N,)``, floating point.
@@ -679,7 +685,8 @@ def predict_labels(logits: Tensor, classes: list[str], threshold: float = 0.5) -
     Args:
         logits (Tensor): shape ``(C,)`` for one item or ``(N, C)`` for a batch.
         classes (list[str]): the ``C`` class names.
-        threshold (float): probability above which a class is predicted.
+        threshold (float): probability above which a class is predicted, any value in [0, 1)
+            (0 included: then every class with a finite logit is predicted).
 
     Returns:
         list: for ``(C,)``, the predicted class names in class order; for ``(N, C)``, one such

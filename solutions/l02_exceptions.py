@@ -260,8 +260,8 @@ def lr_find_schedule(i: int, max_iter: int = 100, min_lr: float = 1e-6, max_lr: 
 
 def should_stop(loss: float, best_loss: float, stop_factor: float = 10.0) -> bool:
     """The LR finder's stop rule: True once `loss` is more than `stop_factor` times `best_loss`,
-    or is not a finite number at all (nan or inf: the training has blown up), whatever `best_loss`
-    is (`should_stop(inf, inf)` is True)."""
+    or is not a finite number at all (nan, inf or -inf: the training has blown up), whatever
+    `best_loss` is (`should_stop(inf, inf)` is True)."""
     # BEGIN SOLUTION 02-lr-stop-rule
     return not math.isfinite(loss) or loss > stop_factor * best_loss
     # END SOLUTION
@@ -378,7 +378,8 @@ def suggest_lr(lrs, losses, beta: float = 0.9) -> float:
 
     Smooth `losses` with `smooth(losses, beta)`, find the minimum of the smoothed losses (ignoring
     nan and inf), and return the matching learning rate of `lrs` divided by 10, as a float.
-    ValueError if `lrs` and `losses` differ in length or no smoothed loss is finite.
+    ValueError if `lrs` and `losses` differ in length or no smoothed loss is finite. `lrs` and
+    `losses` are left as they were.
     """
     # BEGIN SOLUTION 02-suggest-lr
     if len(lrs) != len(losses):

@@ -293,4 +293,70 @@ def set_param(self):
     for group in self.opt.param_groups:
         group[self.pname] = self.sched_funcs[0](pos)
 '''}),
+    # edge values, callers' lists, Runner paths (issue 26)
+    ("00-dataloader", "len(ds) // bs + 1: one batch too many when bs divides the data", {"DataLoader.__len__": '''
+def __len__(self):
+    return len(self.ds) // self.bs + 1
+'''}),
+    ("00-dataloader", "squeezes the indices: a batch of one breaks", {"DataLoader.__iter__": '''
+def __iter__(self):
+    n = len(self.ds)
+    order = torch.randperm(n) if self.shuffle else torch.arange(n)
+    for start in range(0, n, self.bs):
+        idx = order[start:start + self.bs].squeeze().tolist()
+        yield self.collate_fn([self.ds[i] for i in idx])
+'''}),
+    ("00-runner", "ignores a True from after_step: zero_grad runs anyway", {"Runner.one_batch": '''
+def one_batch(self, xb, yb):
+    self.xb, self.yb = xb, yb
+    if self("begin_batch"):
+        return
+    self.pred = self.model(self.xb)
+    if self("after_pred"):
+        return
+    self.loss = self.loss_func(self.pred, self.yb)
+    if self("after_loss") or not self.in_train:
+        return
+    self.loss.backward()
+    if self("after_backward"):
+        return
+    self.opt.step()
+    self("after_step")
+    self.opt.zero_grad()
+'''}),
+    ("00-runner", "keeps the learner after the fit", {"Runner.fit": '''
+def fit(self, epochs, learn):
+    self.epochs, self.learn, self.loss = epochs, learn, torch.tensor(0.0)
+    try:
+        for cb in self.cbs:
+            cb.set_runner(self)
+        if self("begin_fit"):
+            return
+        for epoch in range(epochs):
+            self.epoch = epoch
+            if not self("begin_epoch"):
+                self.all_batches(self.data.train_dl)
+            with torch.no_grad():
+                if not self("begin_validate"):
+                    self.all_batches(self.data.valid_dl)
+            if self("after_epoch"):
+                break
+    finally:
+        self("after_fit")
+'''}),
+    ("00-combine-scheds", "turns the caller's fractions into boundaries, in place", {"combine_scheds": '''
+def combine_scheds(pcts, scheds):
+    if len(pcts) != len(scheds):
+        raise ValueError("lengths")
+    if any(p <= 0 for p in pcts) or not math.isclose(sum(pcts), 1.0):
+        raise ValueError("fractions")
+    pcts.insert(0, 0.0)
+    for i in range(1, len(pcts)):
+        pcts[i] += pcts[i - 1]
+
+    def schedule(pos):
+        i = min(max(bisect_right(pcts, pos) - 1, 0), len(scheds) - 1)
+        return scheds[i]((pos - pcts[i]) / (pcts[i + 1] - pcts[i]))
+    return schedule
+'''}),
 ]

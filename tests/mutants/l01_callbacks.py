@@ -391,4 +391,89 @@ def predict_labels(logits, classes, threshold=0.5):
             return True
     return Same()
 '''}),
+    # edge values, callers' tensors, one-pass numerics (issue 26)
+    ("01-callable-callback", "an empty exclamation falls back to the default", {"ProgressCallback.__init__": '''
+def __init__(self, exclamation="Awesome"):
+    self.exclamation = exclamation or "Awesome"
+    self.epochs = []
+'''}),
+    ("01-context-manager", "False as the 'did not exist' marker: an attribute that was False is deleted", {
+        "TemporaryAttrs.__enter__": '''
+def __enter__(self):
+    self.old = {k: getattr(self.obj, k, False) for k in self.attrs}
+    for k, v in self.attrs.items():
+        setattr(self.obj, k, v)
+    return self.obj
+''', "TemporaryAttrs.__exit__": '''
+def __exit__(self, exc_type, exc, tb):
+    for k, v in self.old.items():
+        if v is False:
+            delattr(self.obj, k)
+        else:
+            setattr(self.obj, k, v)
+    return False
+'''}),
+    ("01-mad", "subtracts the mean in place: changes the caller's tensor", {"mean_abs_dev": '''
+def mean_abs_dev(x):
+    _check_not_empty(x)
+    return x.sub_(x.mean()).abs_().mean()
+'''}),
+    ("01-running-stats", "centres the batch in place: changes the caller's data", {"RunningStats.update": '''
+def update(self, batch):
+    b = batch.detach().flatten()
+    nb = b.numel()
+    if nb == 0:
+        return self
+    mb = b.mean()
+    m2b = b.sub_(mb).pow_(2).sum()
+    if self.n == 0:
+        self._mean, self._m2 = mb, m2b
+    else:
+        n = self.n + nb
+        delta = mb - self._mean
+        self._mean = self._mean + delta * (nb / n)
+        self._m2 = self._m2 + m2b + delta.pow(2) * (self.n * nb / n)
+    self.n += nb
+    return self
+'''}),
+    ("01-covariance", "one pass, E[xy] - E[x]E[y], with the checks: cancels in float32", {"covariance": '''
+def covariance(x, y):
+    _check_pair(x, y)
+    return (x * y).mean() - x.mean() * y.mean()
+'''}),
+    ("01-covariance", "subtracts the means in place: changes the caller's tensors", {"covariance": '''
+def covariance(x, y):
+    _check_pair(x, y)
+    return (x.sub_(x.mean()) * y.sub_(y.mean())).mean()
+'''}),
+    ("01-correlation", "one pass for everything: cancels in float32", {"pearson": '''
+def pearson(x, y):
+    _check_pair(x, y)
+    cov = (x * y).mean() - x.mean() * y.mean()
+    vx, vy = (x * x).mean() - x.mean() ** 2, (y * y).mean() - y.mean() ** 2
+    return cov / (vx * vy).sqrt()
+'''}),
+    ("01-cross-entropy", "one_hot without num_classes: wrong when targets miss the last class", {"cross_entropy": '''
+def cross_entropy(logits, targets):
+    logp = log_softmax(logits, dim=-1)
+    return -(logp * torch.nn.functional.one_hot(targets)).sum(-1).mean()
+'''}),
+    ("01-multilabel", "a threshold of 0 falls back to 0.5", {"predict_labels": '''
+def predict_labels(logits, classes, threshold=0.5):
+    threshold = threshold or 0.5
+    if logits.shape[-1] != len(classes):
+        raise ValueError("classes")
+    if logits.dim() == 1:
+        return predict_labels(logits[None], classes, threshold)[0]
+    keep = sigmoid(logits) > threshold
+    return [[c for c, k in zip(classes, row.tolist()) if k] for row in keep]
+'''}),
+    ("01-dunder", "a str look-alike whose == is always True", {"Items.__repr__": '''
+def __repr__(self):
+    class Same(str):
+        def __eq__(self, other):
+            return True
+        __hash__ = str.__hash__
+    return Same(f"Items({len(self)} items)")
+'''}),
 ]

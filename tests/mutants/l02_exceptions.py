@@ -285,4 +285,28 @@ def suggest_lr(lrs, losses, beta=0.9):
         raise ValueError("lengths")
     return Same(0.005)
 '''}),
+    # edge values and callers' lists (issue 26)
+    ("02-stop-after", "a falsy n means 'never stop': StopAfterStep(0) runs on", {"StopAfterStep.after_step": '''
+def after_step(self):
+    if self.report:
+        self.report(self.n_iter)
+    if self.n and self.n_iter >= self.n:
+        raise CancelTrainException()
+'''}),
+    ("02-lr-stop-rule", "checks nan and +inf only: a loss of -inf does not stop", {"should_stop": '''
+def should_stop(loss, best_loss, stop_factor=10.0):
+    return loss != loss or loss == math.inf or loss > stop_factor * best_loss
+'''}),
+    ("02-suggest-lr", "drops the blow-up from the caller's lists", {"suggest_lr": '''
+def suggest_lr(lrs, losses, beta=0.9):
+    if len(lrs) != len(losses):
+        raise ValueError("lengths")
+    for i in reversed(range(len(losses))):
+        if not math.isfinite(losses[i]):
+            del losses[i], lrs[i]
+    if not losses:
+        raise ValueError("no finite loss")
+    smoothed = smooth(losses, beta)
+    return lrs[min(range(len(smoothed)), key=smoothed.__getitem__)] / 10
+'''}),
 ]
