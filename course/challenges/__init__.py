@@ -36,7 +36,6 @@ import platform
 import secrets
 import statistics
 import subprocess
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,15 +243,6 @@ def settings(challenge: Challenge, entry: Entry) -> tuple[int, int]:
         raise RuleViolation("epochs", f"{challenge.name} trains for {allowed} epoch(s); the entry asks for "
                                       f"EPOCHS = {epochs}")
     return bs, epochs
-
-
-def explain_error(e: BaseException) -> str:
-    """An exception in a few lines: its type and message, and the last three places it went through
-    outside the judge's own code."""
-    frames = traceback.extract_tb(e.__traceback__)
-    own = [f for f in frames if not f.filename.startswith(str(HERE))] or frames
-    where = "".join(traceback.format_list(own[-3:]))
-    return f"{type(e).__name__}: {e}\n{where}".rstrip()
 
 
 # ----------------------------------------------------------------------------- processes

@@ -12,6 +12,12 @@ judge's are the only ones worth reaching) or the garbage collector's object list
 tracer. So everything the judge keeps in its locals (the parameter snapshot, the token that signs
 its result) is out of the entry's reach, and nothing survives into the next seed.
 
+The judge's own code is out of reach too: the entry cannot import this module (it is removed from
+`sys.modules` before the entry is imported, and the entry is handed none of its functions), and
+the modules and builtins it uses are private snapshots taken before the fence, so patching
+`torch`, `course.challenges` or `builtins` from the entry changes nothing the judge calls;
+patching `torch.Tensor` or `nn.Parameter` is refused.
+
 `train` owns the loop: the entry's `learn_run` gets a DataBunch with no images in it, and the
 judge feeds each batch to the entry's Runner callbacks itself, computes the loss and the gradient
 itself, and makes the SGD step itself. Between two of its steps the parameters must not change.
@@ -19,6 +25,7 @@ itself, and makes the SGD step itself. Between two of its steps the parameters m
 
 from __future__ import annotations
 
+import builtins
 import io
 import json
 import math
@@ -27,6 +34,8 @@ import signal
 import sys
 import threading
 import time
+import traceback
+import types
 import warnings
 import _thread
 
@@ -57,6 +66,7 @@ SANDBOX_EVENTS = ("subprocess.", "os.system", "os.exec", "os.spawn", "os.posix_s
                   "sys._current_exceptions", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
                   "os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.link", "os.symlink", "os.truncate",
                   "os.chmod", "os.chown", "os.utime", "shutil.")
+CLASSES = []  # (class, its namespace) of the classes whose methods the judge relies on: filled by fence_in
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -115,9 +125,19 @@ def send(conn, header: dict, payload: bytes = b"") -> None:
 
 
 def refused(what: str):
-    def refuse(*args, **kwargs):
-        raise ch.RuleViolation("sandbox", f"the entry called {what}")
-    return refuse
+    """A function that refuses to run, with no globals of the judge's behind it (`__globals__`)."""
+    return eval("lambda *a, **k: (_ for _ in ()).throw(PermissionError(message))",  # noqa: S307
+                {"message": f"refused, rule 'sandbox': the entry called {what}"})
+
+
+def private(module, *subs: str) -> types.SimpleNamespace:
+    """A copy of a module's namespace (and of its submodules `subs`, dotted): what the judge calls,
+    whatever the entry later assigns to the module's attributes."""
+    ns = types.SimpleNamespace(**vars(module))
+    for sub in {s.partition(".")[0] for s in subs}:
+        inner = [s.partition(".")[2] for s in subs if s.startswith(sub + ".")]
+        setattr(ns, sub, private(getattr(module, sub), *inner))
+    return ns
 
 
 def fence_in(conn, data_dirs: list[str]) -> Fence:
@@ -132,6 +152,15 @@ def fence_in(conn, data_dirs: list[str]) -> Fence:
     threading.Thread.start = refused("threading.Thread.start")
     _thread.start_new_thread = refused("_thread.start_new_thread")
     warm_up()
+    judge = globals()
+    judge.update({k: v for k, v in vars(builtins).items() if not k.startswith("__")})
+    judge.update(torch=private(torch, "autograd", "jit", "random", "cuda", "_C"), nn=private(nn), F=private(F),
+                 ch=private(ch), l02=private(l02), os=private(os, "path"), json=private(json), math=private(math),
+                 time=private(time), io=private(io), sys=private(sys), traceback=private(traceback),
+                 )
+    CLASSES.extend((cls, dict(vars(cls))) for cls in (torch.Tensor, nn.Parameter, nn.Module))
+    del sys.modules[__name__]
+    delattr(sys.modules["course.challenges"], "judge")
     fence = Fence(conn, data_dirs)
     sys.addaudithook(fence)
     return fence
@@ -156,31 +185,64 @@ def main(conn) -> None:
     task = conn.recv()
     token = task.pop("token")
     torch.set_num_threads(task.pop("threads"))
+    rules = ch.CHALLENGES[task.pop("challenge")]
     fence = fence_in(conn, task.pop("data_dirs"))
     try:
-        header, model = train(**task)
+        header, model = train(rules, **task)
         send(conn, header | {"token": token}, model)
     except ch.RuleViolation as e:
         send(conn, {"refused": e.rule, "detail": e.detail})
     except BaseException as e:  # noqa: BLE001 - whatever the entry raised goes back to the parent
-        del token
-        fence.closed = True  # the entry's code is done; formatting the traceback reads frames
-        send(conn, {"error": ch.explain_error(e)})
+        send(conn, {"error": explain(fence, e)})
 
 
-class NoImages:
-    """What the entry's DataBunch holds in place of a loader: the sizes, no images. The judge feeds
-    the batches to the Runner itself (so `learn_run` cannot train before the judge starts)."""
+def explain(fence: Fence, e: BaseException) -> str:
+    """An exception in a few lines (its type, its message, the last three places outside the judge
+    it went through), made without running the entry's code: the frames are read with the fence
+    lowered for the judge alone."""
+    args = e.args if all(type(a) in (str, int, float) for a in e.args) else ("(a message the judge will not print)",)
+    message = f"{type(e).__qualname__}: {', '.join(map(str, args))}"
+    fence.closed = True
+    try:
+        frames = traceback.extract_tb(e.__traceback__, limit=50)
+    finally:
+        fence.closed = False
+    here = os.path.dirname(__file__)
+    own = [f for f in frames if not f.filename.startswith(here)] or frames
+    return (message + "\n" + "".join(traceback.format_list(own[-3:]))).rstrip()
 
-    def __init__(self, n: int, bs: int):
-        self.ds, self.bs, self.n = range(n), bs, n
 
-    def __len__(self) -> int:
-        return math.ceil(self.n / self.bs)
+def unpatched() -> None:
+    """Refuse an entry that changed torch.Tensor's, nn.Parameter's or nn.Module's methods."""
+    for cls, saved in CLASSES:
+        if vars(cls) != saved:
+            changed = sorted(k for k in set(vars(cls)) | set(saved) if vars(cls).get(k) is not saved.get(k))
+            raise ch.RuleViolation("sandbox", f"the entry changed {cls.__qualname__}.{', '.join(changed)}")
 
-    def __iter__(self):
-        raise ch.RuleViolation("data", "the entry iterated its data loader; the judge feeds every training batch "
-                                       "to the Runner itself")
+
+def modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(name, module) of the model and every submodule, as `named_modules` lists them, read from the
+    modules' own dicts (not through their methods, which an entry may override)."""
+    found, todo = {}, [("", model)]
+    while todo:
+        name, m = todo.pop(0)
+        if id(m) not in found:
+            found[id(m)] = (name, m)
+            todo += [(f"{name}.{k}" if name else k, c) for k, c in vars(m)["_modules"].items() if c is not None]
+    return list(found.values())
+
+
+def own(m: nn.Module, kind: str = "_parameters") -> list[tuple[str, torch.Tensor]]:
+    return [(k, t) for k, t in vars(m)[kind].items() if t is not None]
+
+
+def parameters(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """(name, parameter) of the model, as `named_parameters` lists them."""
+    found = {}
+    for name, m in modules(model):
+        for k, p in own(m):
+            found.setdefault(id(p), (f"{name}.{k}" if name else k, p))
+    return list(found.values())
 
 
 def check_optimiser(opt) -> None:
@@ -203,7 +265,7 @@ def check_loss(loss_func) -> None:
     raise ch.RuleViolation("loss", f"{loss_func!r} is not plain cross-entropy")
 
 
-def same(given: torch.Tensor, fed: torch.Tensor) -> bool:
+def same(given, fed: torch.Tensor) -> bool:
     return given is fed or (isinstance(given, torch.Tensor) and given.shape == fed.shape
                             and given.dtype == fed.dtype and torch.equal(given.detach().cpu(), fed))
 
@@ -214,16 +276,20 @@ class Steps:
 
     def __init__(self, model: nn.Module, opt):
         self.model, self.opt, self.n = model, opt, 0
-        self.params = list(model.parameters())
+        self.named = parameters(model)
+        self.params = [p for _, p in self.named]
         self.snapshot = [p.detach().clone() for p in self.params]
 
     def check(self, when: str) -> None:
-        now = list(self.model.parameters())
-        if len(now) != len(self.params) or any(p is not q for p, q in zip(now, self.params)):
+        unpatched()
+        now = parameters(self.model)
+        if len(now) != len(self.params) or any(p is not q for (_, p), q in zip(now, self.params)):
             raise ch.RuleViolation("steps", f"the model's parameters were replaced {when}")
         for p, s in zip(self.params, self.snapshot):
             if p.device != s.device or not torch.equal(p.detach(), s):
                 raise ch.RuleViolation("steps", f"a parameter changed outside the judge's optimiser step {when}")
+            if p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None):
+                raise ch.RuleViolation("steps", f"a parameter has a gradient hook {when}")
 
     def step(self, grads: dict, when: str) -> None:
         self.check(when)
@@ -241,15 +307,16 @@ class Steps:
         self.n += 1
 
 
-def train(challenge: str, spec, seed: int, x, y) -> tuple[dict, bytes]:
+def train(challenge: ch.Challenge, spec, seed: int, x, y) -> tuple[dict, bytes]:
     """Train the entry `spec` on `x`, `y` (numpy) under `challenge`'s rules: (header, TorchScript bytes)."""
-    challenge = ch.CHALLENGES[challenge]
     x, y = torch.from_numpy(x), torch.from_numpy(y)
     set_seed(seed)
     started = time.perf_counter()
     entry = ch.load_entry(spec)
     bs, epochs = ch.settings(challenge, entry)
-    data = l02.DataBunch(NoImages(len(x), bs), NoImages(0, 1), c_in=1, c_out=10)
+    # the sizes of the data, no images: the judge feeds the batches itself
+    data = l02.DataBunch(types.SimpleNamespace(ds=range(len(x)), bs=bs), types.SimpleNamespace(ds=range(0), bs=1),
+                         c_in=1, c_out=10)
     learn, run = entry.module.learn_run(data)
     if not isinstance(learn, l02.Learner) or not isinstance(run, l02.Runner):
         raise ch.RuleViolation("runner", f"learn_run returned ({type(learn).__name__}, {type(run).__name__}), "
@@ -330,17 +397,17 @@ def one_batch(run, model: nn.Module, steps: Steps, xb, yb) -> None:
 
 
 def set_mode(model: nn.Module, training: bool) -> None:
-    for m in model.modules():
-        m.training = training  # the flag itself, not the entry's `train`/`eval`
+    for _, m in modules(model):
+        vars(m)["training"] = training  # the flag itself, not the entry's `train`/`eval`
 
 
 @torch.no_grad()
 def no_normalisation(model: nn.Module, x: torch.Tensor, when: str) -> None:
     """Refuse a model that normalises: scaling the input, one module's output or one module's own
     parameters by 2 leaves its logits where they were (buffers and random state are restored)."""
-    device = next(model.parameters()).device
+    device = parameters(model)[0][1].device
     x = x.to(device)
-    buffers = [(b, b.clone()) for b in model.buffers()]
+    buffers = [(b, b.clone()) for _, m in modules(model) for _, b in own(m, "_buffers")]
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         state = torch.random.get_rng_state()
         base = model(x)
@@ -355,9 +422,7 @@ def no_normalisation(model: nn.Module, x: torch.Tensor, when: str) -> None:
                                                   "were: the model normalises")
 
         unmoved("the input images", model(2 * x))
-        for name, m in model.named_modules():
-            if not name:
-                continue
+        for name, m in modules(model)[1:]:
             fired = []
             hook = nn.Module.register_forward_hook(
                 m, lambda mod, args, out: fired.append(1) or (2 * out if isinstance(out, torch.Tensor) else None))
@@ -367,14 +432,14 @@ def no_normalisation(model: nn.Module, x: torch.Tensor, when: str) -> None:
                 hook.remove()
             if fired:
                 unmoved(f"the output of `{name}` ({type(m).__name__})", out)
-            own = list(m.parameters(recurse=False))
-            if own:
-                for p in own:
+            params = [p for _, p in own(m)]
+            if params:
+                for p in params:
                     p.mul_(2)
                 try:
                     out = model(x)
                 finally:
-                    for p in own:
+                    for p in params:
                         p.div_(2)  # exact: a power of two
                 unmoved(f"the parameters of `{name}` ({type(m).__name__})", out)
 
@@ -382,6 +447,7 @@ def no_normalisation(model: nn.Module, x: torch.Tensor, when: str) -> None:
 def export(model: nn.Module, steps: Steps, example: torch.Tensor) -> bytes:
     """The trained model in eval mode, on the CPU, as TorchScript bytes; checked against the
     parameters of the judge's last step after it was written."""
+    unpatched()
     set_mode(model, False)
     model.cpu()
     with torch.no_grad(), warnings.catch_warnings():
@@ -391,7 +457,7 @@ def export(model: nn.Module, steps: Steps, example: torch.Tensor) -> bytes:
     torch.jit.save(traced, buffer)
     written = torch.jit.load(io.BytesIO(buffer.getvalue()))
     saved = dict(written.named_parameters())
-    for (name, _), s in zip(model.named_parameters(), steps.snapshot):
+    for (name, _), s in zip(steps.named, steps.snapshot):
         if name not in saved or not torch.equal(saved[name], s.cpu()):
             raise ch.RuleViolation("steps", f"parameter {name} of the exported model is not the one the judge's "
                                             "last step left")
