@@ -36,6 +36,7 @@ import platform
 import secrets
 import statistics
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,11 +314,13 @@ def _receive(conn, process, token: str) -> tuple[dict, bytes]:
 @torch.no_grad()
 def evaluate(model_bytes: bytes, split: Split, norms_allowed: bool) -> dict:
     """Score the TorchScript model (eval mode, on the CPU, the judge's code): valid and test accuracy."""
-    model = torch.jit.load(io.BytesIO(model_bytes), map_location="cpu").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: loads without the entry's code
+        model = torch.jit.load(io.BytesIO(model_bytes), map_location="cpu").eval()
     x = split.x_valid[:INDEPENDENCE_ITEMS]
     together = model(x)
     alone = torch.cat([model(x[i:i + 1]) for i in range(len(x))])
-    if (together - alone).abs().max() > 1e-4 * together.abs().max().clamp(min=1):
+    if not torch.allclose(together, alone, rtol=1e-4, atol=1e-4 * together.abs().max().item()):
         raise RuleViolation("eval", "the logits of an image change with the other images of its batch "
                                     "(batch statistics at evaluation?)")
     if not norms_allowed and (model(2 * x) - together).abs().max() <= 1e-3 * together.abs().max():
@@ -356,9 +359,13 @@ def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, 
             failed[seed] = header["error"]
             report(f"  {challenge.name} / {info.name}, seed {seed} failed: {header['error']}")
             continue
+        try:
+            scores = evaluate(model, split, challenge.norms_allowed)
+        except RuleViolation as e:
+            raise RuleViolation(e.rule, f"seed {seed}: {e.detail}") from None
         run = {"seed": seed, **{k: header[k] for k in ("batch_size", "epochs", "steps", "device", "train_seconds",
                                                       "total_seconds")},
-               **evaluate(model, split, challenge.norms_allowed), "load_average": round(os.getloadavg()[0], 1)}
+               **scores, "load_average": round(os.getloadavg()[0], 1)}
         runs.append(run)
         report(f"  {challenge.name} / {info.name}, seed {seed}: valid {run['valid_accuracy']:.4f} "
                f"in {run['train_seconds']:.1f} s")

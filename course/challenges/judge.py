@@ -96,6 +96,8 @@ class Fence:
                 self.refuse("sandbox", f"{caller.co_filename} ({caller.co_name}) asked for a stack frame")
         elif event == "object.__getattr__" and args[1] in FRAME_ATTRIBUTES:
             self.refuse("sandbox", f"the entry reached a stack frame ({type(args[0]).__name__}.{args[1]})")
+        elif event == "challenge.refused":
+            self.refuse(*args)
         elif event.startswith(SANDBOX_EVENTS):
             self.refuse("sandbox", f"the entry's code raised the audit event {event}")
 
@@ -124,10 +126,11 @@ def send(conn, header: dict, payload: bytes = b"") -> None:
     conn.send_bytes(payload)
 
 
-def refused(what: str):
-    """A function that refuses to run, with no globals of the judge's behind it (`__globals__`)."""
-    return eval("lambda *a, **k: (_ for _ in ()).throw(PermissionError(message))",  # noqa: S307
-                {"message": f"refused, rule 'sandbox': the entry called {what}"})
+def refused(rule: str, what: str):
+    """A function that has the fence refuse `rule` when called, with none of the judge's globals behind
+    it (its `__globals__` hold `sys.audit` and the message only)."""
+    return eval("lambda *args, **kwargs: audit('challenge.refused', rule, what)",  # noqa: S307
+                {"audit": sys.audit, "rule": rule, "what": what})
 
 
 def private(module, *subs: str) -> types.SimpleNamespace:
@@ -148,9 +151,9 @@ def fence_in(conn, data_dirs: list[str]) -> Fence:
     # tracing names the graph's inputs from its caller's frame; the judge has no use for the names
     torch.jit._trace._create_interpreter_name_lookup_fn = lambda frames_up=1: lambda var: ""
     # no audit events for these: a signal handler receives the current frame, a thread outlives the checks
-    signal.signal = refused("signal.signal")
-    threading.Thread.start = refused("threading.Thread.start")
-    _thread.start_new_thread = refused("_thread.start_new_thread")
+    signal.signal = refused("sandbox", "the entry called signal.signal")
+    threading.Thread.start = refused("sandbox", "the entry started a thread")
+    _thread.start_new_thread = refused("sandbox", "the entry started a thread")
     warm_up()
     judge = globals()
     judge.update({k: v for k, v in vars(builtins).items() if not k.startswith("__")})
@@ -177,7 +180,9 @@ def warm_up() -> None:
         model.eval()
         buffer = io.BytesIO()
         torch.jit.save(torch.jit.trace(model, x, check_trace=False), buffer)
-        torch.jit.load(io.BytesIO(buffer.getvalue()))(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.load(io.BytesIO(buffer.getvalue()))(x)
 
 
 def main(conn) -> None:
@@ -307,6 +312,13 @@ class Steps:
         self.n += 1
 
 
+class NoImages(types.SimpleNamespace):
+    """What the entry's DataBunch holds in place of a loader: the sizes (`ds`, `bs`), no images."""
+
+    __iter__ = refused("data", "the entry iterated its data loader; the judge feeds every training batch itself")
+    __len__ = eval("lambda self: -(-len(self.ds) // self.bs)", {})  # noqa: S307 - batches per epoch, no judge globals
+
+
 def train(challenge: ch.Challenge, spec, seed: int, x, y) -> tuple[dict, bytes]:
     """Train the entry `spec` on `x`, `y` (numpy) under `challenge`'s rules: (header, TorchScript bytes)."""
     x, y = torch.from_numpy(x), torch.from_numpy(y)
@@ -314,9 +326,7 @@ def train(challenge: ch.Challenge, spec, seed: int, x, y) -> tuple[dict, bytes]:
     started = time.perf_counter()
     entry = ch.load_entry(spec)
     bs, epochs = ch.settings(challenge, entry)
-    # the sizes of the data, no images: the judge feeds the batches itself
-    data = l02.DataBunch(types.SimpleNamespace(ds=range(len(x)), bs=bs), types.SimpleNamespace(ds=range(0), bs=1),
-                         c_in=1, c_out=10)
+    data = l02.DataBunch(NoImages(ds=range(len(x)), bs=bs), NoImages(ds=range(0), bs=1), c_in=1, c_out=10)
     learn, run = entry.module.learn_run(data)
     if not isinstance(learn, l02.Learner) or not isinstance(run, l02.Runner):
         raise ch.RuleViolation("runner", f"learn_run returned ({type(learn).__name__}, {type(run).__name__}), "
@@ -455,7 +465,9 @@ def export(model: nn.Module, steps: Steps, example: torch.Tensor) -> bytes:
         traced = torch.jit.trace(model, example, check_trace=False)
     buffer = io.BytesIO()
     torch.jit.save(traced, buffer)
-    written = torch.jit.load(io.BytesIO(buffer.getvalue()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        written = torch.jit.load(io.BytesIO(buffer.getvalue()))
     saved = dict(written.named_parameters())
     for (name, _), s in zip(steps.named, steps.snapshot):
         if name not in saved or not torch.equal(saved[name], s.cpu()):
