@@ -327,11 +327,11 @@ def test_normalisation_is_allowed_elsewhere_and_a_norm_named_layer_is_not_one(tm
 
 
 @pytest.mark.parametrize("name, setting, rule", [("one-epoch", "EPOCHS = 2", "epochs"),
-                                                 ("tiny-batch", "EPOCHS = 2", "epochs"),
+                                                 ("tiny-batch", "BATCH_SIZE = 2\nEPOCHS = 2", "epochs"),
                                                  ("beat-98", "EPOCHS = 9", "epochs"),
                                                  ("tiny-batch", "BATCH_SIZE = 32", "batch-size")])
 def test_settings_outside_the_rules_are_refused(tmp_path, split, name, setting, rule):
-    assert setting in refused(rule, write_entry(tmp_path, setting), split, name)
+    assert setting.split("\n")[-1] in refused(rule, write_entry(tmp_path, setting), split, name)
 
 
 def test_fewer_epochs_are_allowed_in_beat_98(tmp_path, split):
@@ -340,7 +340,7 @@ def test_fewer_epochs_are_allowed_in_beat_98(tmp_path, split):
 
 
 def test_another_runner_is_refused(tmp_path, split):
-    refused("runner", write_entry(tmp_path, learn_run=LEARN_RUN.replace("Runner(cb_funcs=[])", "object()")), split)
+    refused("runner", write_entry(tmp_path, learn_run=LEARN_RUN.replace("Runner(cb_funcs=CBS)", "object()")), split)
 
 
 def test_an_unusable_entry_is_explained(tmp_path, split):
@@ -428,5 +428,6 @@ def test_the_command_line(tmp_path, split, monkeypatch, capsys):
     assert json.loads((tmp_path / "entry.one-epoch.json").read_text())["seeds"] == [0, 1]
     with pytest.raises(SystemExit):
         main(["run", "--help"])
-    assert all(s in capsys.readouterr().out for s in ("learn_run(data)", "DeviceCallback", "Default seeds: 0 1 2",
-                                                      "results/<challenge>/<name>.json"))
+    out = capsys.readouterr().out
+    assert [s for s in ("learn_run(data)", "DeviceCallback", "Default seeds: 0 1 2", "results/<challenge>/<name>.json")
+            if s not in out] == [], out
