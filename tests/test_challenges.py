@@ -2,6 +2,7 @@
 every challenge is scored, and the records, the leaderboard and the command line work. Tiny
 synthetic images only (never MNIST); every seed runs in a fresh process, as in a real run."""
 
+import contextlib
 import json
 import textwrap
 
@@ -110,6 +111,34 @@ def test_a_failing_seed_is_reported_and_the_others_kept(tmp_path, split):
                       seeds=(0, 1), report=said.append)
     assert record["seeds"] == [0] and "ValueError: seed 1 fails" in record["failed_seeds"]["1"]
     assert any("seed 1 failed" in line for line in said) and any("seed 0: valid" in line for line in said)
+
+
+def test_no_seed_process_outlives_its_run(tmp_path, split):
+    """Seeds that have not finished when the run ends (an error, a refusal, Ctrl-C) are killed."""
+    import multiprocessing.forkserver
+    import os
+    body = """
+    import time
+    class Slow(Callback):
+        def begin_fit(self):
+            if torch.initial_seed() == 1:
+                time.sleep(600)
+    """
+    seeds = ch.run_seeds(ch.CHALLENGES["one-epoch"], str(write_entry(tmp_path, body, cbs="[Slow]")), split.x_train,
+                         split.y_train, seeds=(0, 1), jobs=2, n_threads=1)
+    seed, header, _ = next(seeds)
+    assert seed == 0 and "token" in header
+    server = multiprocessing.forkserver._forkserver._forkserver_pid
+
+    def children():
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as status:
+                found += [pid] if f"PPid:\t{server}\n" in status.read() else []
+        return found
+    assert len(children()) == 1  # seed 1, asleep
+    seeds.close()
+    assert children() == []
 
 
 def test_the_entry_gets_the_sizes_of_the_data_and_no_image(tmp_path, split):
