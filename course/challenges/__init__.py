@@ -354,7 +354,8 @@ def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, 
     runs, failed = [], {}
     for seed, header, model in run_seeds(challenge, spec, split.x_train, split.y_train, seeds, jobs, n_threads):
         if "refused" in header:
-            raise RuleViolation(header["refused"], f"seed {seed}: {header['detail']}")
+            rule = header["refused"] if header["refused"] in RULES else "sandbox"  # the entry may send one
+            raise RuleViolation(rule, f"seed {seed}: {header.get('detail')}")
         if "error" in header:
             failed[seed] = header["error"]
             report(f"  {challenge.name} / {info.name}, seed {seed} failed: {header['error']}")

@@ -110,8 +110,8 @@ class Fence:
         real = os.path.realpath(name)
         if "-ubyte" in real or any(real == d or real.startswith(d + os.sep) for d in self.data_dirs):
             self.refuse("data", f"the entry opened {name}")
-        parts = real.split(os.sep)
-        if real.startswith("/proc/") and (parts[2] not in ("self", "thread-self", self.pid)
+        parts = real.split(os.sep)  # ["", "proc", "<pid>", ...]
+        if real.startswith("/proc/") and ((parts[2].isdigit() and parts[2] != self.pid)
                                           or parts[-1] in ("mem", "pagemap")):
             self.refuse("sandbox", f"the entry opened {name}: another process's or its own memory")
 
