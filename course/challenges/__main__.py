@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 from course import challenges as ch
 from course.data import MNISTError
@@ -41,7 +42,7 @@ def _run(args) -> int:
         print(f"smoke run on {SMOKE[0]} training and {SMOKE[1]} validation images: nothing is saved")
     status = 0
     for path in paths:
-        record = ch.score(challenge, path, split, seeds=args.seeds, jobs=args.jobs)
+        record = ch.score(challenge, path, split, seeds=args.seeds, jobs=args.jobs, report=partial(print, flush=True))
         print(ch.describe(record, test=not args.smoke))
         if record["failed_seeds"]:
             status = 1
