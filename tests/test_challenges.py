@@ -286,7 +286,7 @@ CHEATS = {
     "normalises with the batch at evaluation": ("eval", """
         class BatchStats(nn.Module):
             def forward(self, x):
-                return (x - x.mean(0)) / (x.std(0) + 1e-5)
+                return (x - x.mean(0)) / (x.var(0, correction=0) + 1e-5).sqrt()
         """, None),
 }
 OVERRIDES = {  # (model, optimiser, loss) where a cheat changes them
