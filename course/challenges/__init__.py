@@ -349,7 +349,7 @@ def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, 
     """Run an entry (a file, or ("ablation", row, bs)) once per seed, each in a fresh process, and
     score each trained model here: its result record. Each seed is reported as it finishes; a seed
     that fails is reported and left out (the record lists it), a broken rule refuses the entry."""
-    n_threads = threads.configure(n_threads)
+    n_threads, course = threads.configure(n_threads), course_commit()  # the code the seeds run
     spec, info = entry_spec(entry), describe_entry(entry_spec(entry))
     runs, failed = [], {}
     for seed, header, model in run_seeds(challenge, spec, split.x_train, split.y_train, seeds, jobs, n_threads):
@@ -387,7 +387,7 @@ def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, 
         "test_set": "scored" if tested else "not scored",
         "train_seconds": spread([r["train_seconds"] for r in runs]),
         "n_train": len(split.x_train), "n_valid": len(split.x_valid), "n_test": len(split.x_test) if tested else 0,
-        "hardware": hardware() | {"torch_threads": n_threads}, "versions": versions(), "course": course_commit(),
+        "hardware": hardware() | {"torch_threads": n_threads}, "versions": versions(), "course": course,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
