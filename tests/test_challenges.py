@@ -99,6 +99,11 @@ def test_the_test_set_is_scored_when_given(tmp_path, split):
     assert "test" in ch.describe(record) and "test" not in ch.describe(record, test=False)
 
 
+def test_a_diverged_run_is_scored(tmp_path, split):
+    record = score("one-epoch", write_entry(tmp_path, opt="torch.optim.SGD(model.parameters(), lr=1e38)"), split)
+    assert 0 <= record["runs"][0]["valid_accuracy"] <= 0.5  # NaN logits: argmax is some class
+
+
 def test_a_failing_seed_is_reported_and_the_others_kept(tmp_path, split):
     body = """
     class FailOnSeed1(Callback):

@@ -275,6 +275,12 @@ def same(given, fed: torch.Tensor) -> bool:
                             and given.dtype == fed.dtype and torch.equal(given.detach().cpu(), fed))
 
 
+def identical(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit for bit (a diverged run's NaNs are equal to themselves)."""
+    return a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.reshape(-1).view(torch.uint8),
+                                                                     b.reshape(-1).view(torch.uint8))
+
+
 class Steps:
     """The judge's optimiser step: plain SGD with the entry's learning rates, from the judge's own
     gradients, and the parameters compared with a snapshot of the last step before each new one."""
@@ -291,7 +297,7 @@ class Steps:
         if len(now) != len(self.params) or any(p is not q for (_, p), q in zip(now, self.params)):
             raise ch.RuleViolation("steps", f"the model's parameters were replaced {when}")
         for p, s in zip(self.params, self.snapshot):
-            if p.device != s.device or not torch.equal(p.detach(), s):
+            if p.device != s.device or not identical(p.detach(), s):
                 raise ch.RuleViolation("steps", f"a parameter changed outside the judge's optimiser step {when}")
             if p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None):
                 raise ch.RuleViolation("steps", f"a parameter has a gradient hook {when}")
@@ -470,7 +476,7 @@ def export(model: nn.Module, steps: Steps, example: torch.Tensor) -> bytes:
         written = torch.jit.load(io.BytesIO(buffer.getvalue()))
     saved = dict(written.named_parameters())
     for (name, _), s in zip(steps.named, steps.snapshot):
-        if name not in saved or not torch.equal(saved[name], s.cpu()):
+        if name not in saved or not identical(saved[name].detach(), s.cpu()):
             raise ch.RuleViolation("steps", f"parameter {name} of the exported model is not the one the judge's "
                                             "last step left")
     return buffer.getvalue()
