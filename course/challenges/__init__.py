@@ -62,7 +62,8 @@ RULES = {
                "object lists, ctypes, tracers, signal handlers)",
     "epochs": "the entry trains for the challenge's number of epochs",
     "batch-size": "the entry trains at the challenge's batch size, where the challenge fixes one",
-    "steps": "the parameters change only through the judge's optimiser step, one per training batch",
+    "steps": "the parameters change only through the judge's optimiser step, one per training batch, with the "
+             "gradient of that batch's loss (no gradient hooks on the parameters)",
     "optimiser": "plain SGD: torch.optim.SGD without momentum, weight decay, dampening, nesterov or "
                  "maximize (the judge makes the step itself, with the entry's learning rate)",
     "loss": "plain cross-entropy: F.cross_entropy, lesson 01's cross_entropy, or nn.CrossEntropyLoss "
