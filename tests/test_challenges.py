@@ -206,6 +206,11 @@ CHEATS = {
             def begin_batch(self):
                 self.run.xb = self.xb.flip(0)
         """, "[Swap]"),
+    "augments the batch in place": ("data", """
+        class Noise(Callback):
+            def begin_batch(self):
+                self.xb.add_(torch.randn_like(self.xb))
+        """, "[Noise]"),
     # rule 'sandbox': the judge's memory, files, processes
     "asks for a frame": ("sandbox", "import sys; sys._getframe()", None),
     "inspects the stack": ("sandbox", """
