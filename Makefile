@@ -66,10 +66,10 @@ lab: setup
 	$(PY) -m course.threads $(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) lessons/
 
 ## Score a challenge entry over 3 seeds and save its result (the Challenges page's leaderboard):
-## `make challenge NAME=one-epoch ENTRY=my_entry.py`; without ENTRY, the challenge's reference entries.
+## `make challenge NAME=one-epoch ENTRY=my_entry.py [ARGS="--smoke"]`; without ENTRY, the reference entries.
 challenge: setup
-	@test -n "$(NAME)" || { echo "usage: make challenge NAME=one-epoch|tiny-batch|beat-98 [ENTRY=path/to/entry.py]"; exit 2; }
-	$(PY) -m course.challenges run $(NAME) $(ENTRY)
+	@test -n "$(NAME)" || { echo "usage: make challenge NAME=one-epoch|tiny-batch|beat-98 [ENTRY=path/to/entry.py] [ARGS=--smoke]"; exit 2; }
+	$(PY) -m course.challenges run $(NAME) $(ENTRY) $(ARGS)
 
 ## Rerun the normalisation ablation of the Challenges page (long: batch size 2 is 25,000 steps a row).
 ablation: setup

@@ -20,7 +20,6 @@ Every failure raises `MNISTError`, whose message says what happened and what to 
 """
 
 import contextlib
-import gzip
 import hashlib
 import http.client
 import math
@@ -34,6 +33,7 @@ import zlib
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -54,7 +54,7 @@ N_TRAIN = 50_000  # the course split: the first 50,000 training images train, th
 TIMEOUT_S = 30  # per network operation, so a dead mirror cannot hang a lesson
 DEADLINE_S = 300  # per file and mirror, so a mirror that trickles (a byte every few seconds) cannot either;
 PROJECT_AFTER_S = 10  # from then on, a download whose rate so far would need longer is given up at once
-BAR = 30  # characters of the download progress bar
+MAX_BYTES = 64 << 20  # an IDX file larger than this is not MNIST's (its largest, train-images, is 47 MB)
 
 _MARKER = ".callbacks-to-norms-cache"  # "the loader downloaded into this folder": it may add files
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -201,19 +201,30 @@ def _find(name, folder):
 
 def _read(path):
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise MNISTError(f"{path} holds {_size(path.stat().st_size)}, more than any MNIST file "
+                             f"({_size(MAX_BYTES)} at most): it is not an MNIST file. Replace it.")
         return path.read_bytes()
     except OSError as e:
         raise MNISTError(f"Cannot read {path}: {e}. Check the file and its permissions.") from None
 
 
 def _decompress(raw):
-    """IDX bytes from a file's bytes: gunzipped when gzip (told by its magic number, not its name)."""
+    """IDX bytes from a file's bytes: gunzipped when gzip (told by its magic number, not its name),
+    in a stream that stops past `MAX_BYTES`, so a small file that would inflate to gigabytes is
+    refused after reading a few megabytes of it."""
     if raw[:2] != _GZIP_MAGIC:
         return raw
+    stream = zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16: a gzip header and trailer
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
+        data = stream.decompress(raw, MAX_BYTES + 1)
+    except zlib.error as e:
         raise ValueError(f"it is not a valid gzip file; it is truncated or corrupt ({e})") from None
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"it inflates to more than {_size(MAX_BYTES)}, more than any MNIST file")
+    if not stream.eof:
+        raise ValueError("it is not a valid gzip file; it is truncated or corrupt (the stream ends early)")
+    return data
 
 
 def _check_sha256(data, name):
@@ -313,7 +324,7 @@ class TooSlow(OSError):
 
 
 def _fetch(url, label):
-    """The bytes at `url`, within DEADLINE_S overall, showing progress on stderr.
+    """The bytes at `url`, within DEADLINE_S overall, showing progress on stderr (tqdm).
 
     A mirror that sends a byte every few seconds never trips the per-read timeout; the deadline
     stops it, and once PROJECT_AFTER_S have passed, so does a rate that cannot make the deadline.
@@ -321,20 +332,20 @@ def _fetch(url, label):
     started = time.monotonic()
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        bar = _Bar(label, total)
         chunks, got = [], 0
-        while chunk := response.read1(1 << 16):
-            chunks.append(chunk)
-            got += len(chunk)
-            bar.show(got)
-            elapsed = time.monotonic() - started
-            projected = elapsed * total / got if total else elapsed
-            if (elapsed > DEADLINE_S or (elapsed > PROJECT_AFTER_S and projected > DEADLINE_S)) and got != total:
-                bar.end(got)
-                raise TooSlow(f"gave up after {elapsed:.0f} s with {_size(got)} of {_size(total)} received "
-                              f"({_size(got / elapsed)}/s; the limit is {DEADLINE_S:g} s a file): the mirror is "
-                              "too slow or has stalled")
-        bar.end(got)
+        with tqdm(total=total, desc=f"  {label}", unit="B", unit_scale=True, file=sys.stderr, leave=True) as bar:
+            while chunk := response.read1(1 << 16):
+                chunks.append(chunk)
+                got += len(chunk)
+                bar.update(len(chunk))
+                elapsed = time.monotonic() - started
+                projected = elapsed * total / got if total else elapsed
+                if (elapsed > DEADLINE_S or (elapsed > PROJECT_AFTER_S and projected > DEADLINE_S)) and got != total:
+                    raise TooSlow(f"gave up after {elapsed:.0f} s with {_size(got)} of {_size(total)} received "
+                                  f"({_size(got / elapsed)}/s; the limit is {DEADLINE_S:g} s a file): the mirror is "
+                                  "too slow or has stalled")
+                if got > MAX_BYTES:
+                    raise ValueError(f"it sends more than {_size(MAX_BYTES)}, more than any MNIST file")
     if total is not None and got < total:
         raise http.client.IncompleteRead(b"".join(chunks), total - got)
     return b"".join(chunks)
@@ -344,28 +355,6 @@ def _size(n):
     if n is None:
         return "?"
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
-
-
-class _Bar:
-    """`  NAME [#####.....]  42%  4.2 MB of 9.9 MB` on stderr: redrawn on a terminal, else at the end only."""
-
-    def __init__(self, label, total):
-        self.label, self.total, self.live, self.drawn = label, total, sys.stderr.isatty(), 0.0
-
-    def line(self, got):
-        if not self.total:
-            return f"  {self.label}  {_size(got)}"
-        done = min(got / self.total, 1)
-        bar = "#" * round(BAR * done) + "." * (BAR - round(BAR * done))
-        return f"  {self.label} [{bar}] {100 * done:3.0f}%  {_size(got)} of {_size(self.total)}"
-
-    def show(self, got):
-        if self.live and time.monotonic() - self.drawn > 0.2:
-            self.drawn = time.monotonic()
-            print(f"\r{self.line(got)}", end="", file=sys.stderr, flush=True)
-
-    def end(self, got):
-        print(f"\r{self.line(got)}" if self.live else self.line(got), file=sys.stderr, flush=True)
 
 
 def _write_atomically(folder, filename, raw):

@@ -345,8 +345,20 @@ def test_a_download_shows_its_progress(web, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("COURSE_MNIST_MIRRORS", serve(web, "good", GZ))
     data.get_mnist(tmp_path)
     err = capsys.readouterr().err
-    size = len(GZ[data.TRAIN_IMAGES])
-    assert f"  {data.TRAIN_IMAGES}.gz [{'#' * data.BAR}] 100%  {size / 1e3:.1f} kB of {size / 1e3:.1f} kB" in err
+    assert all(f"  {name}.gz: 100%|" in err for name in (data.TRAIN_IMAGES, data.TRAIN_LABELS))  # tqdm's bars
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(monkeypatch, tmp_path):
+    """A small .gz that inflates past any MNIST file's size stops at the cap, not after gigabytes."""
+    monkeypatch.setattr(data, "MAX_BYTES", 1 << 20)
+    bomb = gzip.compress(bytes(64 << 20), mtime=0)  # 64 MiB of zeros: 64 kB compressed
+    (tmp_path / f"{data.TRAIN_IMAGES}.gz").write_bytes(bomb)
+    with pytest.raises(MNISTError, match=r"inflates to more than 1.0 MB, more than any MNIST file"):
+        data.get_mnist(tmp_path)
+    (tmp_path / f"{data.TRAIN_IMAGES}.gz").unlink()
+    (tmp_path / data.TRAIN_IMAGES).write_bytes(bytes(2 << 20))
+    with pytest.raises(MNISTError, match=r"holds 2.1 MB, more than any MNIST file"):
+        data.get_mnist(tmp_path)
 
 
 def test_a_mistyped_course_data_dir_is_reported_not_created(monkeypatch, tmp_path):

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from course.lessons import all_lessons, notebook
-from course.stubs import ROOT
+from course.paths import ROOT
 
 LESSON = "00"  # the shortest lesson to execute
 # What the first code cell of every lesson says, whatever else it holds.

@@ -8,69 +8,72 @@ An ENTRY is a small Python file (the reference entries are in `entries/<challeng
 
     BATCH_SIZE = 64          # optional: the batch size it trains at (tiny-batch fixes it at 2)
     EPOCHS = 8               # optional, beat-98 only: at most 8
-    def learn_run(data):     # data: the challenge's DataBunch (training images only)
-        return learn, run    # a Learner on `data` and the course's Runner, e.g. from get_learn_run
+    def learn_run(data):     # data: a DataBunch with the sizes of the training set, no images
+        return learn, run    # a Learner on `data` and the course's Runner, e.g. from get_runner
 
-The challenge owns everything else: the data and its split (the first 50,000 images of MNIST's
-training set train, the last 10,000 validate), the batch size where it is fixed, the number of
-epochs (it calls `run.fit` itself), the seeds and the evaluation (`learn.model(x)` in eval mode on
-images shaped (N, 1, 28, 28), normalised with the training split's statistics). The rules that
-cannot hold by construction are checked, and an entry that breaks one is refused with a
-`RuleViolation` that names the rule (`RULES`). Each run's scores, time, hardware and library versions
-go to `results/<challenge>/<entry>.json`, which the site's Challenges page turns into a leaderboard.
+How an entry is judged, like a programming contest's judge: each seed runs in a fresh process
+(`judge.py`) that holds a copy of the 50,000 training images and nothing else, fenced in by an audit
+hook before the entry is imported. The judge drives the entry's Runner callbacks itself: it draws
+the batches (without replacement), computes the loss (plain cross-entropy) and the gradient, and
+makes the plain SGD step with the entry's learning rate; the parameters may change only there.
+It sends back the trained model as TorchScript, and this process, which never imports the entry,
+scores it: validation accuracy (what entries compete on) and, on full runs, the official test set.
+A broken rule ends the run with a `RuleViolation` that names it (`RULES`) and says what the entry did.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import datetime
 import hashlib
-import importlib.util
-import inspect
+import io
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import platform
+import secrets
 import statistics
-import time
-from collections.abc import Callable
+import subprocess
+import warnings
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
+import numpy as np
+import torch
+
+import course.data
 from course import threads
-
-threads.configure()  # before torch is imported: its OpenMP pool reads the policy once
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-import course.data  # noqa: E402
-from course.seed import set_seed  # noqa: E402
-from course.paths import ROOT  # noqa: E402
-from solutions import l00_training_loop as l00  # noqa: E402
-from solutions import l02_exceptions as l02  # noqa: E402
-from solutions import l03_cnn_hooks as l03  # noqa: E402
+from course.paths import ROOT
 
 HERE = Path(__file__).resolve().parent
 ENTRIES = HERE / "entries"
 RESULTS = HERE / "results"
 SEEDS = (0, 1, 2)
 EVAL_BS = 1000
+INDEPENDENCE_ITEMS = 32  # images the judge also scores one at a time
 
 RULES = {
-    "data": "the entry trains only on the challenge's training batches: it never loads MNIST itself "
-            "(that would give it the validation and test images) and never feeds the model other data",
-    "epochs": "the entry trains for the challenge's number of epochs, and at most one optimiser step per "
-              "training batch",
+    "data": "the entry learns only from the training batches the judge feeds it, each once per epoch: it "
+            "never opens MNIST's files, iterates the data itself or replaces a batch",
+    "sandbox": "the entry's code stays inside its process: it writes no file, starts no process or thread, "
+               "opens no socket, and does not reach into the judge (stack frames, the garbage collector's "
+               "object lists, ctypes, tracers, signal handlers)",
+    "epochs": "the entry trains for the challenge's number of epochs",
     "batch-size": "the entry trains at the challenge's batch size, where the challenge fixes one",
-    "no-norm": "beat-98: no normalisation layer (batch, layer, instance, group norm or any other)",
-    "optimiser": "only optimisers the course has built: plain SGD as in the lessons (torch.optim.SGD "
-                 "without momentum, weight decay or nesterov) or one defined in solutions/",
-    "runner": "the entry returns a Learner on the challenge's data and the course's Runner",
-    "loss": "the entry trains with the course's loss: plain cross-entropy (F.cross_entropy, or "
-            "nn.CrossEntropyLoss without label smoothing or class weights) or one defined in solutions/",
+    "steps": "the parameters change only through the judge's optimiser step, one per training batch, with the "
+             "gradient of that batch's loss (no gradient hooks on the parameters)",
+    "optimiser": "plain SGD: torch.optim.SGD without momentum, weight decay, dampening, nesterov or "
+                 "maximize (the judge makes the step itself, with the entry's learning rate)",
+    "loss": "plain cross-entropy: F.cross_entropy, lesson 01's cross_entropy, or nn.CrossEntropyLoss "
+            "without label smoothing or class weights (the judge computes it itself)",
+    "no-norm": "beat-98: the model does not normalise; a probe scales the input, each module's output and "
+               "each module's parameters by 2 on a few training images, before and after training: when "
+               "the logits do not move, something normalised",
+    "eval": "the judge evaluates the model in eval mode, each image on its own: its prediction for an "
+            "image does not depend on the other images of the batch",
+    "runner": "learn_run returns a course Learner built on its `data` argument and a course Runner",
 }
 
 
@@ -79,11 +82,11 @@ class RuleViolation(Exception):
 
     def __init__(self, rule: str, detail: str):
         self.rule, self.detail = rule, detail
-        super().__init__(f"refused, rule '{rule}' ({RULES[rule]}): {detail}")
+        super().__init__(f"refused, rule '{rule}': {detail} ({RULES[rule]})")
 
 
 class EntryError(Exception):
-    """An entry file that cannot be used (missing, no `learn_run`, wrong return value...)."""
+    """An entry that cannot be used (missing, no `learn_run`, an error while it trained...)."""
 
 
 @dataclass(frozen=True)
@@ -140,48 +143,26 @@ class Split:
     y_test: torch.Tensor | None = None
 
     def head(self, n_train: int, n_valid: int) -> Split:
-        """The first images of each set: a quick smoke test of an entry."""
-        return Split(self.x_train[:n_train], self.y_train[:n_train], self.x_valid[:n_valid], self.y_valid[:n_valid],
-                     None if self.x_test is None else self.x_test[:n_valid],
-                     None if self.y_test is None else self.y_test[:n_valid])
+        """The first images of the training and validation sets, no test set: a quick smoke run."""
+        return Split(self.x_train[:n_train], self.y_train[:n_train], self.x_valid[:n_valid], self.y_valid[:n_valid])
 
 
-def mnist_split(data_dir=None) -> Split:
-    """The course's split of MNIST, plus the official test set when it is on disk (never downloaded)."""
+def mnist_split(data_dir=None, test: bool = True) -> Split:
+    """The course's split of MNIST, and with `test` the official test set, fetched like the training
+    set (mirrors, pinned checksums, cache), normalised with the training split's statistics."""
     x_train, y_train, x_valid, y_valid = course.data.get_mnist(data_dir)
     split = Split(x_train.view(-1, 1, 28, 28), y_train, x_valid.view(-1, 1, 28, 28), y_valid)
-    if course.data.has_test_set(data_dir):
+    if test:
         x_test, split.y_test = course.data.get_mnist_test(data_dir)
         split.x_test = x_test.view(-1, 1, 28, 28)
     return split
 
 
-class TrainLoader(l03.BatchDataLoader):
-    """The challenge's training loader: lesson 03's BatchDataLoader, shuffled, which remembers the
-    batch it handed out last: the rule guard checks that every training batch is that batch."""
-
-    last = None
-
-    def __init__(self, x, y, bs: int):
-        super().__init__(l03.Dataset(x, y), bs, shuffle=True)
-
-    def __iter__(self):
-        for batch in super().__iter__():
-            self.last = batch
-            yield batch
-
-
-class NoValidation:
-    """The validation loader an entry trains with: empty. The challenge validates, after training."""
-
-    def __init__(self, x, y):
-        self.ds, self.bs = l03.Dataset(x[:0], y[:0]), 1
-
-    def __len__(self) -> int:
-        return 0
-
-    def __iter__(self):
-        return iter(())
+def data_dirs(data_dir=None) -> list[str]:
+    """The folders an entry may not open: where MNIST is, and the loader's default cache."""
+    folders = {course.data.resolve_data_dir(data_dir), Path(os.environ.get("XDG_CACHE_HOME") or Path.home()
+                                                            / ".cache") / "callbacks-to-norms"}
+    return sorted(os.path.realpath(f) for f in folders)
 
 
 # ------------------------------------------------------------------------------- entries
@@ -197,11 +178,11 @@ class Entry:
 
     @property
     def summary(self) -> str:
-        return (inspect.getdoc(self.module) or "").split("\n\n")[0].replace("\n", " ").strip()
+        return (self.module.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ").strip()
 
     @property
     def description(self) -> str:
-        return (inspect.getdoc(self.module) or "").partition("\n\n")[2].strip()
+        return (self.module.__doc__ or "").strip().partition("\n\n")[2].strip()
 
     def setting(self, name: str, default):
         return getattr(self.module, name, default)
@@ -219,18 +200,33 @@ def find_entry(challenge: Challenge, ref: str | Path) -> Path:
     return path.resolve()
 
 
-def load_entry(path: Path) -> Entry:
-    """Import an entry file as a fresh module (a new one for every run, so no state leaks between seeds)."""
-    spec = importlib.util.spec_from_file_location(f"challenge_entry_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except FileNotFoundError:
-        raise EntryError(f"no entry file {path}") from None
+def load_entry(spec) -> Entry:
+    """Import an entry: a file's path, or ["ablation", row, batch size]. Only the judge's seed process
+    does this (`judge.py`); here, `describe_entry` reads the file without running it."""
+    if isinstance(spec, list):
+        from course.challenges import ablation
+        return ablation.entry(*spec[1:])
+    import importlib.util
+    path = Path(spec)
+    module_spec = importlib.util.spec_from_file_location(f"challenge_entry_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
     if not callable(getattr(module, "learn_run", None)):
-        raise EntryError(f"{path} defines no function learn_run(data) -> (learn, run): the challenge calls it "
-                         "to get the Learner and Runner it trains")
+        raise EntryError(f"{path} defines no function learn_run(data) -> (learn, run): the judge calls it to get "
+                         "the Learner and Runner it trains")
     return Entry(path.stem, module, path)
+
+
+def describe_entry(spec) -> Entry:
+    """The entry's name, docstring and source without running its code (an `ast` read of the file)."""
+    if isinstance(spec, list):
+        return load_entry(spec)  # an ablation row: the course's own code
+    path = Path(spec)
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_bytes()))
+    except (OSError, SyntaxError, ValueError) as e:
+        raise EntryError(f"cannot read the entry {path}: {e}") from None
+    return Entry(path.stem, type("EntryDoc", (), {"__doc__": doc or ""}), path)
 
 
 def settings(challenge: Challenge, entry: Entry) -> tuple[int, int]:
@@ -251,191 +247,151 @@ def settings(challenge: Challenge, entry: Entry) -> tuple[int, int]:
     return bs, epochs
 
 
-# --------------------------------------------------------------------------------- rules
-
-NORM_FUNCTIONS = ("batch_norm", "instance_norm", "layer_norm", "group_norm", "local_response_norm", "rms_norm")
+# ----------------------------------------------------------------------------- processes
 
 
-def is_norm_layer(module: nn.Module) -> bool:
-    """Batch/layer/instance/group norm, PyTorch's or the course's (any class named like a norm)."""
-    norms = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm, nn.RMSNorm)
-    return isinstance(module, norms) or any("norm" in cls.__name__.lower() for cls in type(module).__mro__)
+def _context():
+    """Fresh processes for the seeds: forked from a server that imported the judge and nothing else
+    (fast), or spawned where there is no fork server."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["course.challenges.judge"])
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
-def check_optimiser(opt) -> None:
-    """Refuse an optimiser the course has not built, or SGD with extras the lessons never used."""
-    cls = type(opt)
-    if cls.__module__.split(".")[0] == "solutions":
-        return
-    if cls is not torch.optim.SGD:
-        raise RuleViolation("optimiser", f"{cls.__module__}.{cls.__qualname__} is not an optimiser the course "
-                                         "has built")
-    for i, group in enumerate(opt.param_groups):
-        extras = {k: group.get(k) for k in ("momentum", "weight_decay", "dampening") if group.get(k)}
-        extras.update({k: True for k in ("nesterov", "maximize") if group.get(k)})
-        if extras:
-            raise RuleViolation("optimiser", f"parameter group {i} of torch.optim.SGD uses "
-                                             + ", ".join(f"{k}={v}" for k, v in extras.items())
-                                             + ": the course's SGD is plain SGD")
-
-
-def check_loss(loss_func) -> None:
-    """Refuse a loss other than the course's cross-entropy (label smoothing, class weights, a wrapper)."""
-    if loss_func is nn.functional.cross_entropy or getattr(loss_func, "__module__", "").split(".")[0] == "solutions":
-        return
-    if type(loss_func) is nn.CrossEntropyLoss:
-        if loss_func.label_smoothing or loss_func.weight is not None:
-            raise RuleViolation("loss", f"nn.CrossEntropyLoss(label_smoothing={loss_func.label_smoothing}, "
-                                        f"weight={'set' if loss_func.weight is not None else None}): "
-                                        "the course's cross-entropy has neither")
-        return
-    raise RuleViolation("loss", f"{loss_func!r} is not the course's loss; use F.cross_entropy")
-
-
-def check_learn_run(challenge: Challenge, returned, data) -> tuple[l00.Learner, l00.Runner]:
-    """What `learn_run` returned, checked before training: a Learner on `data`, a course Runner, a
-    course optimiser and loss, and no normalisation layer where the challenge forbids them."""
-    if not (isinstance(returned, tuple) and len(returned) == 2):
-        raise EntryError(f"learn_run(data) must return (learn, run), got {type(returned).__name__}")
-    learn, run = returned
-    if not isinstance(learn, l00.Learner):
-        raise RuleViolation("runner", f"learn_run returned a {type(learn).__name__}, not the course's Learner")
-    if not isinstance(run, l00.Runner):
-        raise RuleViolation("runner", f"learn_run returned a {type(run).__name__}, not the course's Runner")
-    if learn.data is not data:
-        raise RuleViolation("data", "the Learner does not hold the challenge's data (build it on the `data` "
-                                    "argument of learn_run)")
-    if not challenge.norms_allowed:
-        norms = sorted({type(m).__name__ for m in learn.model.modules() if is_norm_layer(m)})
-        if norms:
-            raise RuleViolation("no-norm", f"the model has {', '.join(norms)}")
-    check_optimiser(learn.opt)
-    check_loss(learn.loss_func)
-    return learn, run
-
-
-class RuleGuard(l02.Callback):
-    """Watches a training run for what the rules forbid and can't prevent by construction: a training
-    batch that did not come from the challenge's loader, a batch of another size, more items or more
-    optimiser steps than the epochs allow, an optimiser whose settings change to forbidden ones.
-
-    It runs before every other callback (`_order`), so it sees each batch as the loader gave it.
-    """
-
-    _order = -1000
-
-    def __init__(self, loader: TrainLoader, bs: int, epochs: int):
-        self.loader, self.bs, self.epochs = loader, bs, epochs
-        self.n_items, self.n_batches, self.n_steps = 0, 0, 0
-        self.max_items = epochs * len(loader.ds)
-
-    def begin_fit(self):
-        self.hook = self.opt.register_step_post_hook(self.count_step)
-
-    def count_step(self, opt, args, kwargs):
-        self.n_steps += 1
-        check_optimiser(opt)
-        if self.n_steps > self.n_batches:
-            raise RuleViolation("epochs", f"optimiser step {self.n_steps} after {self.n_batches} training "
-                                          "batch(es): at most one step per batch")
-
-    def begin_batch(self):
-        if not self.in_train:
-            return
-        last = self.loader.last
-        if last is None or self.xb is not last[0] or self.yb is not last[1]:
-            raise RuleViolation("data", "a training batch did not come from the challenge's training loader")
-        n, per_epoch = len(self.xb), len(self.loader.ds)
-        if n > self.bs or (n < self.bs and self.n_items % per_epoch + n != per_epoch):  # only the last may be short
-            raise RuleViolation("batch-size", f"a training batch of {n} items; the batch size is {self.bs}")
-        self.n_items += n
-        self.n_batches += 1
-        if self.n_items > self.max_items:
-            raise RuleViolation("epochs", f"more than {self.epochs} epoch(s) of training data: {self.n_items} items "
-                                          f"of {len(self.loader.ds)} per epoch")
-
-    def after_fit(self):
-        self.hook.remove()
-
-
-@contextlib.contextmanager
-def _forbidden(obj, names, rule: str, why: str):
-    """Within the block, calling `obj.<name>` for each of `names` raises RuleViolation(rule)."""
-    saved = {n: getattr(obj, n) for n in names if hasattr(obj, n)}
-
-    def refuse(name):
-        def refused(*args, **kwargs):
-            raise RuleViolation(rule, f"{why} ({obj.__name__}.{name} was called)")
-        return refused
-    for name in saved:
-        setattr(obj, name, refuse(name))
+def run_seeds(challenge: Challenge, spec, x_train: torch.Tensor, y_train: torch.Tensor, seeds, jobs: int,
+              n_threads: int):
+    """Yield (seed, header, model bytes) for each seed as it finishes, `jobs` at a time, each in a
+    fresh process; every process is ended when this generator is (normally, on an error, on Ctrl-C)."""
+    from course.challenges import judge
+    ctx, todo, running = _context(), list(seeds), {}
+    x, y = x_train.numpy().copy(), y_train.numpy().copy()  # a fresh array: no view of anything larger
+    dirs = data_dirs()
     try:
-        yield
+        while todo or running:
+            while todo and len(running) < max(1, jobs):
+                seed, (here, there) = todo.pop(0), ctx.Pipe()
+                process = ctx.Process(target=judge.main, args=(there,), daemon=True)
+                process.start()
+                there.close()
+                token = secrets.token_hex(16)
+                running[here] = (seed, process, token)
+                with contextlib.suppress(OSError):  # a process that died at start: _receive says so
+                    here.send({"challenge": challenge.name, "spec": spec, "seed": seed, "x": x, "y": y,
+                               "token": token, "threads": n_threads, "data_dirs": dirs})
+            for conn in multiprocessing.connection.wait(list(running)):
+                seed, process, token = running.pop(conn)
+                header, model = _receive(conn, process, token)
+                yield seed, header, model
     finally:
-        for name, value in saved.items():
-            setattr(obj, name, value)
+        for conn, (_, process, _) in running.items():
+            process.kill()
+            process.join()
+            conn.close()
 
 
-def guarded(challenge: Challenge):
-    """Everything the entry does (import, learn_run, fit) runs inside this: it cannot load MNIST, and
-    in a challenge without norms, the functional norms refuse to run."""
-    stack = contextlib.ExitStack()
-    stack.enter_context(_forbidden(course.data, ("_load_set", "read_idx", "get_mnist", "get_mnist_test"), "data",
-                                   "the entry loaded MNIST itself; it gets its training data from the challenge"))
-    if not challenge.norms_allowed:
-        why = "the model normalised its activations"
-        stack.enter_context(_forbidden(nn.functional, NORM_FUNCTIONS, "no-norm", why))
-        stack.enter_context(_forbidden(torch, NORM_FUNCTIONS, "no-norm", why))
-    return stack
+def _receive(conn, process, token: str) -> tuple[dict, bytes]:
+    """The seed process's two messages, read as JSON and bytes (never unpickled), and its exit."""
+    try:
+        header, model = json.loads(conn.recv_bytes()), conn.recv_bytes()
+    except (EOFError, OSError, ValueError):
+        header, model = None, b""
+    process.join()
+    conn.close()
+    if header is None or not isinstance(header, dict):
+        code = process.exitcode
+        why = (f"killed by signal {-code}" + (" (out of memory?)" if code == -9 else "") if code and code < 0
+               else f"exit code {code}")
+        return {"error": f"the seed's process ended without a result ({why})"}, b""
+    if "refused" not in header and "error" not in header and header.get("token") != token:
+        return {"refused": "sandbox", "detail": "a result the judge did not write reached the judge"}, b""
+    return header, model
 
 
-# --------------------------------------------------------------------------------- runs
-
-
-def apply_thread_policy() -> int:
-    """The course's thread policy (`course.threads`, applied when this module is imported, before
-    torch): the number of threads the runs use, which the results record."""
-    threads.configure()
-    return torch.get_num_threads()
+# ---------------------------------------------------------------------------- evaluation
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of `x` that `model`, in eval mode, classifies as `y` (on the model's device)."""
-    model.eval()
-    device = next(model.parameters()).device
-    correct = 0
-    for start in range(0, len(x), EVAL_BS):
-        out = model(x[start:start + EVAL_BS].to(device))
-        correct += (out.argmax(dim=1).cpu() == y[start:start + EVAL_BS]).sum().item()
+def evaluate(model_bytes: bytes, split: Split, norms_allowed: bool) -> dict:
+    """Score the TorchScript model (eval mode, on the CPU, the judge's code): valid and test accuracy."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript: loads without the entry's code
+        model = torch.jit.load(io.BytesIO(model_bytes), map_location="cpu").eval()
+    x = split.x_valid[:INDEPENDENCE_ITEMS]
+    together = model(x)
+    alone = torch.cat([model(x[i:i + 1]) for i in range(len(x))])
+    if not torch.allclose(together, alone, rtol=1e-4, atol=1e-4 * together.nan_to_num().abs().max().item(),
+                          equal_nan=True):  # a diverged run is scored, not refused
+        raise RuleViolation("eval", "the logits of an image change with the other images of its batch "
+                                    "(batch statistics at evaluation?)")
+    if not norms_allowed and (model(2 * x) - together).abs().max() <= 1e-3 * together.abs().max():
+        raise RuleViolation("no-norm", "in eval mode, scaling the input images by 2 leaves the logits where they "
+                                       "were: the model normalises")
+    return {"valid_accuracy": accuracy(model, split.x_valid, split.y_valid),
+            "test_accuracy": None if split.x_test is None else accuracy(model, split.x_test, split.y_test)}
+
+
+def accuracy(model, x: torch.Tensor, y: torch.Tensor) -> float:
+    correct = sum((model(x[i:i + EVAL_BS]).argmax(dim=1) == y[i:i + EVAL_BS]).sum().item()
+                  for i in range(0, len(x), EVAL_BS))
     return correct / len(x)
 
 
-def run_once(challenge: Challenge, load, split: Split, seed: int) -> dict:
-    """One seeded run of the entry that `load()` returns: load, build, check, train, evaluate."""
-    set_seed(seed)
-    started = time.perf_counter()
-    with guarded(challenge):
-        entry = load()
-        bs, epochs = settings(challenge, entry)
-        loader = TrainLoader(split.x_train, split.y_train, bs)
-        data = l00.DataBunch(loader, NoValidation(split.x_valid, split.y_valid), c_in=1, c_out=10)
-        learn, run = check_learn_run(challenge, entry.module.learn_run(data), data)
-        guard = RuleGuard(loader, bs, epochs)
-        run.cbs.append(guard)
-        built = time.perf_counter()
-        run.fit(epochs, learn)
-        trained = time.perf_counter()
-    check_learn_run(challenge, (learn, run), data)  # nothing swapped during training
-    if guard.n_batches == 0:
-        raise EntryError(f"{entry.source}: the run trained on no batch at all (did a callback cancel training?)")
-    result = {"seed": seed, "batch_size": bs, "epochs": epochs, "steps": guard.n_steps,
-              "device": next(learn.model.parameters()).device.type,  # cuda where the entry used DeviceCallback
-              "valid_accuracy": accuracy(learn.model, split.x_valid, split.y_valid),
-              "test_accuracy": None if split.x_test is None else accuracy(learn.model, split.x_test, split.y_test),
-              "train_seconds": round(trained - built, 2), "total_seconds": round(time.perf_counter() - started, 2),
-              "load_average": round(os.getloadavg()[0], 1)}  # how busy the machine was: context for the seconds
-    return result
+# -------------------------------------------------------------------------------- scoring
+
+
+def entry_spec(entry) -> str | list:
+    """What a seed process is told to load: a file's path, or an ablation row as a list."""
+    return list(entry) if isinstance(entry, tuple) else str(Path(entry).resolve())
+
+
+def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, jobs: int = 1,
+          n_threads: int | None = None) -> dict:
+    """Run an entry (a file, or ("ablation", row, bs)) once per seed, each in a fresh process, and
+    score each trained model here: its result record. Each seed is reported as it finishes; a seed
+    that fails is reported and left out (the record lists it), a broken rule refuses the entry."""
+    n_threads, course = threads.configure(n_threads), course_commit()  # the code the seeds run
+    spec, info = entry_spec(entry), describe_entry(entry_spec(entry))
+    runs, failed = [], {}
+    for seed, header, model in run_seeds(challenge, spec, split.x_train, split.y_train, seeds, jobs, n_threads):
+        if "refused" in header:
+            rule = header["refused"] if header["refused"] in RULES else "sandbox"  # the entry may send one
+            raise RuleViolation(rule, f"seed {seed}: {header.get('detail')}")
+        if "error" in header:
+            failed[seed] = header["error"]
+            report(f"  {challenge.name} / {info.name}, seed {seed} failed: {header['error']}")
+            continue
+        try:
+            scores = evaluate(model, split, challenge.norms_allowed)
+        except RuleViolation as e:
+            raise RuleViolation(e.rule, f"seed {seed}: {e.detail}") from None
+        run = {"seed": seed, **{k: header[k] for k in ("batch_size", "epochs", "steps", "device", "train_seconds",
+                                                      "total_seconds")},
+               **scores, "load_average": round(os.getloadavg()[0], 1)}
+        runs.append(run)
+        report(f"  {challenge.name} / {info.name}, seed {seed}: valid {run['valid_accuracy']:.4f} "
+               f"in {run['train_seconds']:.1f} s")
+    if not runs:
+        raise EntryError(f"no seed of {info.name} finished:\n" + "\n".join(f"seed {s}: {m}" for s, m in failed.items()))
+    runs.sort(key=lambda r: r["seed"])
+    tested = split.x_test is not None
+    source = Path(info.source).resolve()
+    return {
+        "challenge": challenge.name, "entry": info.name,
+        "source": source.relative_to(ROOT).as_posix() if source.is_relative_to(ROOT) else str(source),
+        "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+        "summary": info.summary, "description": info.description,
+        "seeds": [r["seed"] for r in runs], "standard_seeds": [r["seed"] for r in runs] == list(SEEDS),
+        "failed_seeds": {str(s): m for s, m in failed.items()}, "runs": runs,
+        "valid_accuracy": spread([r["valid_accuracy"] for r in runs]),
+        "test_accuracy": spread([r["test_accuracy"] for r in runs]) if tested else None,
+        "test_set": "scored" if tested else "not scored",
+        "train_seconds": spread([r["train_seconds"] for r in runs]),
+        "n_train": len(split.x_train), "n_valid": len(split.x_valid), "n_test": len(split.x_test) if tested else 0,
+        "hardware": hardware() | {"torch_threads": n_threads}, "versions": versions(), "course": course,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def spread(values: list[float]) -> dict:
@@ -445,11 +401,11 @@ def spread(values: list[float]) -> dict:
 
 def hardware() -> dict:
     cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
+    try:
+        cpu = next(line.partition(":")[2].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "platform": platform.platform()}
@@ -459,70 +415,33 @@ def versions() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
 
 
-_job = None  # (challenge, load, split) of the seeds that `score` runs in parallel, inherited by fork
+def course_commit() -> dict:
+    """The course's git commit and whether its tracked files were unchanged: a record made from other
+    library code may not reproduce with the same entry file."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD") or None, "clean": git("status", "--porcelain",
+                                                                        "--untracked-files=no") == ""}
+    except OSError:  # no git
+        return {"commit": None, "clean": None}
 
 
-def _run_seed(seed: int) -> dict:
-    # a forked child must not enter the OpenMP pool its parent started: it would wait forever for
-    # threads it does not have (torch's DataLoader workers do the same); the seeds run side by side
-    torch.set_num_threads(1)
-    return run_once(*_job, seed)
+# -------------------------------------------------------------------------------- results
 
 
-def score(challenge: Challenge, entry: Path | Callable[[], Entry], split: Split, seeds=SEEDS, report=print,
-          jobs: int = 1) -> dict:
-    """Run an entry (a file, or a function that makes a fresh Entry) once per seed: its result record.
-
-    With `jobs` > 1, that many seeds run at once, each in a forked process of its own (same results:
-    each run seeds everything itself; on a busy machine the seconds per run are longer), unless this
-    process has used CUDA already: a forked child cannot, so the seeds then run one after another."""
-    global _job
-    threads = apply_thread_policy()
-    load = partial(load_entry, Path(entry)) if isinstance(entry, (str, Path)) else entry
-    with guarded(challenge):
-        entry = load()  # for its docstring; every run loads it afresh
-    forked = jobs > 1 and len(seeds) > 1
-    if forked and torch.cuda.is_initialized():
-        report("this process has used CUDA, which a forked process cannot: the seeds run one after another")
-        forked = False
-    if forked:
-        _job = (challenge, load, split)
-        try:
-            with multiprocessing.get_context("fork").Pool(min(jobs, len(seeds))) as pool:
-                runs = pool.map(_run_seed, seeds)
-        finally:
-            _job = None
-    else:
-        runs = [run_once(challenge, load, split, seed) for seed in seeds]
-    for run in runs:
-        report(f"  {challenge.name} / {entry.name}, seed {run['seed']}: valid {run['valid_accuracy']:.4f} in "
-               f"{run['train_seconds']:.1f} s")
-    tested = split.x_test is not None
-    source = Path(entry.source).resolve()
-    return {
-        "challenge": challenge.name, "entry": entry.name,
-        "source": source.relative_to(ROOT).as_posix() if source.is_relative_to(ROOT) else str(source),
-        "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
-        "summary": entry.summary, "description": entry.description,
-        "seeds": list(seeds), "runs": runs,
-        "valid_accuracy": spread([r["valid_accuracy"] for r in runs]),
-        "test_accuracy": spread([r["test_accuracy"] for r in runs]) if tested else None,
-        "test_set": "available" if tested else "not available",
-        "train_seconds": spread([r["train_seconds"] for r in runs]),
-        "n_train": len(split.x_train), "n_valid": len(split.x_valid),
-        # forked seeds run on one thread each (_run_seed)
-        "hardware": hardware() | {"torch_threads": 1 if forked else threads}, "versions": versions(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+def result_path(challenge: str, entry: str | Path, results=RESULTS) -> Path:
+    """Where a record goes: results/<challenge>/<name>.json for a reference entry (a file in
+    entries/<challenge>/, or a name); next to any other entry file, as <name>.<challenge>.json, so a
+    participant's result never lands among the reference results or overwrites one."""
+    path = Path(entry)
+    if path.suffix == ".py" and path.resolve().parent != (ENTRIES / challenge).resolve():
+        return path.with_name(f"{path.stem}.{challenge}.json")
+    return Path(results) / challenge / f"{path.stem}.json"
 
 
-def result_path(challenge: str, entry: str, results=RESULTS) -> Path:
-    return Path(results) / challenge / f"{entry}.json"
-
-
-def save(record: dict, path: Path | None = None) -> Path:
-    """Write a record as JSON to `path` (default: results/<challenge>/<entry>.json)."""
-    path = path or result_path(record["challenge"], record["entry"])
+def save(record: dict, path: Path) -> Path:
+    """Write a record as JSON to `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path
@@ -546,11 +465,10 @@ def trained_on(record: dict) -> str:
     return f"{hw['cpu']}, {hw['torch_threads']} thread{'s' if hw['torch_threads'] != 1 else ''}"
 
 
-def describe(record: dict) -> str:
+def describe(record: dict, test: bool = True) -> str:
+    """One line: validation over the seeds, with `test` the test accuracy (never on a smoke run)."""
     acc = record["valid_accuracy"]
-    test = ("test set not available" if record["test_accuracy"] is None
-            else f"test {record['test_accuracy']['mean']:.4f}")
+    scored = f"; test {record['test_accuracy']['mean']:.4f}" if test and record["test_accuracy"] else ""
     return (f"{record['challenge']} / {record['entry']}: valid {acc['mean']:.4f} ± {acc['std']:.4f} "
-            f"(min {acc['min']:.4f}, max {acc['max']:.4f}) over seeds {record['seeds']}; {test}; "
+            f"(min {acc['min']:.4f}, max {acc['max']:.4f}) over seeds {record['seeds']}{scored}; "
             f"{record['train_seconds']['mean']:.1f} s per run ({trained_on(record)})")
-

@@ -83,7 +83,9 @@ def challenge(bs: int) -> ch.Challenge:
 
 def run(row: str, bs: int, split: ch.Split, seeds=(0,), report=print, jobs: int = 1) -> dict:
     """Score one row at one batch size (the record `course.challenges.score` makes, plus the row)."""
-    record = ch.score(challenge(bs), partial(entry, row, bs), split, seeds=seeds, report=report, jobs=jobs)
+    if row not in ROWS or bs not in SCHEDULES:
+        entry(row, bs)  # says what is wrong
+    record = ch.score(challenge(bs), ("ablation", row, bs), split, seeds=seeds, report=report, jobs=jobs)
     return record | {"row": row, "batch_size": bs}
 
 

@@ -46,30 +46,38 @@ def _pct(x: float) -> str:
 
 def _accuracy(stats: dict | None, seeds: int) -> str:
     if stats is None:
-        return "not available"
+        return "not scored"
     return _pct(stats["mean"]) + (f" ± {100 * stats['std']:.2f}" if seeds > 1 else "")
+
+
+def ranked(record: dict) -> bool:
+    """Only records over the standard seeds compete; others are listed below them."""
+    return record.get("standard_seeds", record["seeds"] == list(ch.SEEDS))
 
 
 def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: list[dict] = ()) -> str:
     """The leaderboard of one challenge: its entries and the ablation's runs under its rules
-    (`ablated`), ranked by mean validation accuracy, with the lecture's and its notebook's published
-    numbers in between (not ranked); then each entry's notes."""
-    rows = [(r["valid_accuracy"]["mean"], r) for r in [*records, *ablated]]
+    (`ablated`), ranked by mean validation accuracy (what entries compete on), with the test accuracy
+    (the final score) beside it and the lecture's and its notebook's published numbers in between
+    (not ranked); records over other seeds than the standard ones after them, unranked; then each
+    entry's notes."""
+    rows = [(r["valid_accuracy"]["mean"], r) for r in [*records, *ablated] if ranked(r)]
     rows += [(ref.accuracy, ref) for ref in challenge.references]
     rows.sort(key=lambda row: -row[0])
-    out = ["| # | Entry | Validation, mean ± std | Min - max | Test | Seconds per run | Seeds |",
+    rows += [(r["valid_accuracy"]["mean"], r) for r in [*records, *ablated] if not ranked(r)]
+    out = ["| # | Entry | Validation, mean ± std | Min - max | Test, mean ± std | Seconds per run | Seeds |",
            "| ---: | --- | ---: | ---: | ---: | ---: | --- |"]
     rank = 0
     for _, row in rows:
         if isinstance(row, ch.Reference):
             out.append(f"| | *{row.source}: {row.recipe}* | *{_pct(row.accuracy)}* | | | | *one run* |")
             continue
-        rank += 1
+        rank += ranked(row)
         n = len(row["seeds"])
         acc = row["valid_accuracy"]
         link = (f"ablation: {ablation.ROWS[row['row']].label}](#ablation" if "row" in row
                 else f"{row['entry']}](#{challenge.name}-{row['entry']}")
-        out.append(f"| {rank} | [{link}) | {_accuracy(acc, n)} | "
+        out.append(f"| {rank if ranked(row) else '–'} | [{link}) | {_accuracy(acc, n)} | "
                    f"{_pct(acc['min'])} - {_pct(acc['max'])} | {_accuracy(row['test_accuracy'], n)} | "
                    f"{row['train_seconds']['mean']:.0f} | {', '.join(map(str, row['seeds']))} |")
     unscored = sorted({p.stem for p in challenge.entries()} - {r["entry"] for r in records})
@@ -79,6 +87,9 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
     elif not records and not ablated:
         out += ["", "*No result yet: run `make challenge NAME=" + challenge.name + "`.*"]
     for r in records:
+        course = r.get("course") or {}
+        made = (f"course commit `{course['commit'][:10]}`{'' if course.get('clean') else ' (with local changes)'}"
+                if course.get("commit") else "course commit not recorded")
         out += ["", f"### {r['entry']} {{ #{challenge.name}-{r['entry']} }}", "", f"**{r['summary']}**", "",
                 r["description"] or "", "",
                 f"<small>`{r['source']}`, batch size {r['runs'][0]['batch_size']}, {r['runs'][0]['epochs']} "
@@ -87,7 +98,9 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
                             + (f" (load {run['load_average']})" if "load_average" in run else "")
                             for run in r["runs"])
                 + f"; {ch.trained_on(r)} of {r['hardware']['cpu_count']} CPUs, torch {r['versions']['torch']}, "
-                f"Python {r['versions']['python']}, {r['date'][:10]}; test set {r['test_set']}.</small>"]
+                f"Python {r['versions']['python']}, {made}, {r['date'][:10]}; "
+                + ("test set scored" if r["test_accuracy"] else "test set not scored: trained before the judge "
+                   "scored it, and not rerun since") + ".</small>"]
     return "\n".join(out)
 
 
