@@ -143,7 +143,7 @@ def run(path: Path, force: bool = False, timeout: int = CELL_TIMEOUT, executed_d
     Skipped when the lesson and what it depends on (under `root`) are unchanged since its last
     successful run. A failing cell, a kernel that dies or cannot start is a LessonError. The
     kernel's environment is `env`, by default this one under the course's thread policy
-    (`course.threads.environ()`, chosen as the kernel starts).
+    (`course.threads.environ()`: the same thread count on this machine whatever its load).
     """
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient

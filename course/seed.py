@@ -1,17 +1,9 @@
-"""One seeding helper for lessons, tests and challenges.
-
-Importing it also applies the course's thread policy (`course.threads.configure()`), before torch
-is imported where this is the first import of torch (the conftest, the challenge runner).
-"""
+"""One seeding helper for lessons, tests and challenges. Importing it changes nothing."""
 
 import random
 
-from course import threads
-
-threads.configure()
-
-import numpy as np  # noqa: E402  (after the thread policy: torch's OpenMP reads it once, at import)
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 
 def set_seed(seed: int = 42, deterministic: bool = True) -> None:
