@@ -1,47 +1,45 @@
-# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 67e8ea708c5c3b1e).
+# GENERATED from solutions/l04_norms.py by `make stubs` (fingerprint 6f5f4afcfccc42a8).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
-"""Lesson 04 - normalisation from scratch, and RunningBatchNorm at batch size 2.
+"""Lesson 04 - normalisation from scratch: batch, layer, instance and group norm, and RunningBatchNorm.
 
-The layers, each an `nn.Module` for 4-d activations of shape (N, C, H, W):
+The layers, each an `nn.Module` for 4-d activations of shape (N, C, H, W), all subclasses of `Norm`
+(the learned `mults` and `adds`, and `eps`):
 
 - `BatchNorm(nf, mom=0.1, eps=1e-5)`: batch norm from the paper, numerically PyTorch's
   `nn.BatchNorm2d` (statistics over (N, H, W) per channel, the biased variance to normalise, the
   unbiased one in the running variance, `mom` the weight of the new value).
-- `LayerNorm(eps=1e-5)`: statistics over (C, H, W) per image, one scalar `mult` and `add`.
+- `LayerNorm(eps=1e-5)`: statistics over (C, H, W) per image, a scalar `mults` and `adds`.
 - `InstanceNorm(nf, eps=1e-5)`: statistics over (H, W) per image and channel.
 - `GroupNorm(num_groups, nf, eps=1e-5)`: statistics over (C/G, H, W) per image and group of channels.
-- `RunningBatchNorm(nf, mom=0.1, eps=1e-5)`: batch norm that uses its running statistics in
-  training too, so it works at batch size 2; `LectureRunningBatchNorm` keeps the lecture's
-  wrong debiasing for comparison.
-- `BatchNormFunction`: the training step of both batch norms as one autograd node, its backward
-  written by hand; `AutogradBatchNorm` is BatchNorm with autograd instead, to check it against.
+- `RunningBatchNorm(nf, mom=0.1, eps=1e-5)`: batch norm that normalises with its running statistics
+  in training too, so it works at batch size 2.
+- `BatchNormFunction`: batch norm's training step as one autograd node, its backward written by
+  hand; `FastBatchNorm` and `FastRunningBatchNorm` train through it (same numbers, fewer operations).
 
-The pieces they are made of are functions of their own: `batch_stats`, `ema_update`,
+The pieces they are made of are functions of their own: `upcast`, `batch_stats`, `ema_update`,
 `norm_affine`, `fog`, `rbn_momentum`, `debias_factor`, `running_mean_var`, `clamp_var`.
+Statistics of half-precision inputs (float16, bfloat16) are taken in float32, as PyTorch does.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import time
-from dataclasses import dataclass, field
-from functools import partial
-from multiprocessing import get_context
 
 import torch
 from torch import nn
 
-from course import threads
-from course.seed import set_seed
-from solutions.l03_cnn_hooks import (  # noqa: F401  (re-exported: the lesson imports them from here)
-    AvgStatsCallback, BatchDataLoader, Callback, CancelEpochException, DataBunch, Dataset, GeneralRelu, Hook, Hooks,
-    ParamScheduler, Recorder, accuracy, append_stats, combine_scheds, get_learn_run, mnist_databunch, sched_lin,
-)
+from solutions.l03_cnn_hooks import GeneralRelu
 
 # ------------------------------------------------------------------- the pieces
+
+
+def upcast(x: torch.Tensor) -> torch.Tensor:
+    """`x` in float32 if it is half precision (float16 or bfloat16), else `x` itself.
+
+    Sums of many half-precision numbers lose most of their digits (bfloat16 keeps about three) or
+    overflow (float16 stops at 65504), so the norms take their statistics in float32."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def batch_stats(x: torch.Tensor, dims=(0, 2, 3)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,6 +48,10 @@ def batch_stats(x: torch.Tensor, dims=(0, 2, 3)) -> tuple[torch.Tensor, torch.Te
     Both keep the reduced dimensions (size 1), so they broadcast against `x`: for x of shape
     (N, C, H, W) and the default dims, each has shape (1, C, 1, 1). Returns `(mean, var)`; both
     are part of the autograd graph (gradients flow through them).
+
+    Numerically sound: the variance is the mean of the squared deviations from the mean (two passes
+    over x), not E[x^2] - E[x]^2, which cancels catastrophically when the mean is large against the
+    spread. A half-precision `x` has its statistics computed, and returned, in float32 (`upcast`).
     """
     raise NotImplementedError("exercise 04-batch-stats: batch_stats")
 
@@ -67,17 +69,17 @@ def norm_affine(x, mean, var, mults, adds, eps: float = 1e-5) -> torch.Tensor:
     """Normalise `x` with `mean` and `var`, then scale by `mults` and shift by `adds`.
 
     `(x - mean) / sqrt(var + eps) * mults + adds`, with every argument broadcasting against `x`.
-    Written as `x * factor + offset` with `factor = mults / sqrt(var + eps)` and
-    `offset = adds - mean * factor`, so that only one pass goes over the large tensor `x`.
+    The result has x's dtype (for a half-precision x with float32 statistics the arithmetic is done
+    in float32 and the result rounded back to x's dtype, as `nn.BatchNorm2d` does).
     """
-    raise NotImplementedError("exercise 04-normalize: norm_affine")
+    raise NotImplementedError("exercise 04-norm-affine: norm_affine")
 
 
-def fog(x: torch.Tensor, contrast: float = 0.5, haze: float = 1.0) -> torch.Tensor:
-    """A "foggy day" version of the images `x`: lower contrast, brighter.
+def fog(x: torch.Tensor, contrast: float = 0.5, dim: float = 1.0) -> torch.Tensor:
+    """A "foggy day" version of the images `x`: darker and lower in contrast.
 
     Each image is pulled towards its own mean by the factor `contrast` (0 < contrast <= 1; 1 keeps
-    the contrast) and then `haze` is added to every pixel: `x_mean + contrast * (x - x_mean) + haze`,
+    the contrast) and then `dim` is subtracted from every pixel: `x_mean + contrast * (x - x_mean) - dim`,
     the mean taken per image over all its dimensions but the first. `x` is not changed.
     """
     if not 0 < contrast <= 1:
@@ -85,10 +87,27 @@ def fog(x: torch.Tensor, contrast: float = 0.5, haze: float = 1.0) -> torch.Tens
     raise NotImplementedError("exercise 04-fog: fog")
 
 
-# -------------------------------------------------------------------- batch norm
+# -------------------------------------------------------------------- the layers
 
 
-class BatchNorm(nn.Module):
+class Norm(nn.Module):
+    """The base of the lesson's norm layers: the learned scale `mults` (ones) and shift `adds`
+    (zeros), one per channel of shape (nf, 1, 1) - or, with `nf=None`, one scalar each - and `eps`,
+    added to the variance before the square root."""
+
+    def __init__(self, nf: int | None, eps: float = 1e-5):
+        super().__init__()
+        shape = () if nf is None else (nf, 1, 1)
+        self.eps = eps
+        self.mults = nn.Parameter(torch.ones(shape))
+        self.adds = nn.Parameter(torch.zeros(shape))
+
+    def extra_repr(self) -> str:
+        nf = "" if self.mults.ndim == 0 else f"{self.mults.shape[0]}, "
+        return f"{nf}eps={self.eps}"
+
+
+class BatchNorm(Norm):
     """Batch normalisation (Ioffe & Szegedy, 2015) of (N, C, H, W) activations, from scratch.
 
     In training it normalises each channel with the mean and biased variance of the batch over
@@ -103,87 +122,78 @@ class BatchNorm(nn.Module):
     """
 
     def __init__(self, nf: int, mom: float = 0.1, eps: float = 1e-5):
-        """Learned parameters `mults` (ones) and `adds` (zeros), each of shape (nf, 1, 1); buffers
-        (`register_buffer`: saved in the state dict, moved by `.to()`, not trained) `means` (zeros)
-        and `vars` (ones), each of shape (1, nf, 1, 1). Keep `mom` and `eps` as attributes."""
-        super().__init__()
+        """`Norm` makes `mults`, `adds` and `eps`. Add the buffers (`register_buffer`: saved in the
+        state dict, moved by `.to()`, not trained) `means` (zeros) and `vars` (ones), each of shape
+        (1, nf, 1, 1), and keep `mom` as an attribute."""
+        super().__init__(nf, eps)
         raise NotImplementedError("exercise 04-batchnorm-init: BatchNorm.__init__")
 
     def update_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's mean and biased variance per channel (`batch_stats`), returned with their
         gradients; and, without gradients, the running statistics moved towards them with
         `ema_update` and `mom`: `means` towards the mean, `vars` towards the *unbiased* variance
-        (the biased one times n / (n - 1), n = N * H * W values per channel), as PyTorch does."""
+        (the biased one times n / (n - 1), n = N * H * W values per channel), as PyTorch does.
+
+        With a single value per channel (n = 1) there is no variance to speak of: raise a
+        ValueError that says so, as `nn.BatchNorm2d` does, instead of normalising every value to 0.
+        """
         raise NotImplementedError("exercise 04-batchnorm-update: BatchNorm.update_stats")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """In training, normalise with the batch statistics from `update_stats(x)`, with the gradient
-        flowing through them, as in `nn.BatchNorm2d`; in evaluation (`self.training` False), with the
-        running `means` and `vars`; then `mults` and `adds` (`norm_affine`). Write it with autograd
-        (`norm_affine` of what `update_stats` returns); ours trains through section 7's
-        `BatchNormFunction`, which gives the same numbers faster."""
+        flowing through them (autograd), as in `nn.BatchNorm2d`; in evaluation (`self.training`
+        False), with the running `means` and `vars`; then `mults` and `adds` (`norm_affine`)."""
         raise NotImplementedError("exercise 04-batchnorm-forward: BatchNorm.forward")
 
     def extra_repr(self) -> str:
-        return f"{self.mults.shape[0]}, mom={self.mom}, eps={self.eps}"
+        return f"{super().extra_repr()}, mom={self.mom}"
 
 
-# --------------------------------------------------------------- the other norms
-
-
-class LayerNorm(nn.Module):
+class LayerNorm(Norm):
     """Layer normalisation (Ba et al., 2016): each image normalised over all its (C, H, W) values
-    with their mean and biased variance, then one learned scalar `mult` (1) and `add` (0). Same in
+    with their mean and biased variance, then one learned scalar `mults` (1) and `adds` (0). Same in
     training and evaluation: no running statistics."""
 
     def __init__(self, eps: float = 1e-5):
-        super().__init__()
-        self.eps = eps
-        self.mult = nn.Parameter(torch.tensor(1.0))
-        self.add = nn.Parameter(torch.tensor(0.0))
+        super().__init__(None, eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`norm_affine` with the statistics of each image over dims (1, 2, 3)."""
         raise NotImplementedError("exercise 04-layernorm: LayerNorm.forward")
 
 
-class InstanceNorm(nn.Module):
+class InstanceNorm(Norm):
     """Instance normalisation (Ulyanov et al., 2016): each channel of each image normalised over its
-    (H, W) values, then per-channel `mults` (ones) and `adds` (zeros) of shape (nf, 1, 1), as
-    `nn.InstanceNorm2d(nf, affine=True)`. No running statistics."""
+    (H, W) values, then per-channel `mults` and `adds`, as `nn.InstanceNorm2d(nf, affine=True)`.
+    No running statistics."""
 
     def __init__(self, nf: int, eps: float = 1e-5):
-        super().__init__()
-        self.eps = eps
-        self.mults = nn.Parameter(torch.ones(nf, 1, 1))
-        self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+        super().__init__(nf, eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """`norm_affine` with the statistics of each image and channel over dims (2, 3)."""
         raise NotImplementedError("exercise 04-instancenorm: InstanceNorm.forward")
 
 
-class GroupNorm(nn.Module):
+class GroupNorm(Norm):
     """Group normalisation (Wu & He, 2018): the `nf` channels split into `num_groups` groups of
     consecutive channels; each group of each image normalised over its (C / G, H, W) values; then
-    per-channel `mults` (ones) and `adds` (zeros) of shape (nf, 1, 1), as `nn.GroupNorm`.
-    `num_groups = 1` is layer norm (with per-channel affine), `num_groups = nf` instance norm."""
+    per-channel `mults` and `adds`, as `nn.GroupNorm`. `num_groups = 1` is layer norm (with
+    per-channel affine), `num_groups = nf` instance norm."""
 
     def __init__(self, num_groups: int, nf: int, eps: float = 1e-5):
-        super().__init__()
         if num_groups < 1 or nf % num_groups:
             raise ValueError(f"{nf} channels cannot be split into {num_groups} equal groups")
-        self.num_groups, self.eps = num_groups, eps
-        self.mults = nn.Parameter(torch.ones(nf, 1, 1))
-        self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+        super().__init__(nf, eps)
+        self.num_groups = num_groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """View x as (N, G, C // G, H, W), take each (image, group)'s mean and biased variance over
-        the last three dims, normalise, view back to (N, C, H, W), then `mults` and `adds`."""
+        """Take each (image, group)'s mean and biased variance (view x as (N, G, C // G * H * W)),
+        give every channel its group's statistics (shape (N, C, 1, 1)), then `norm_affine`."""
         raise NotImplementedError("exercise 04-groupnorm: GroupNorm.forward")
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.mults.shape[0]}, eps={self.eps}"
+        return f"{self.num_groups}, {super().extra_repr()}"
 
 
 # ------------------------------------------------------------- RunningBatchNorm
@@ -213,8 +223,10 @@ def debias_factor(moms) -> float:
 def running_mean_var(sums, sqrs, count) -> tuple[torch.Tensor, torch.Tensor]:
     """The mean and the (biased) variance from averages of sums, sums of squares and counts.
 
-    `mean = sums / count` and `var = E[x^2] - E[x]^2 = sqrs / count - mean^2`. (A common factor of
-    the three averages, such as their debias factor, cancels out of both.)
+    `mean = sums / count` and `var = E[x^2] - E[x]^2 = sqrs / count - mean^2`, never negative: when
+    a channel hardly varies, the two terms are nearly equal and rounding can make their difference
+    negative (the square root of which is `nan`), so raise the variance to at least 0. (A common
+    factor of the three averages, such as their debias factor, cancels out of both.)
     """
     raise NotImplementedError("exercise 04-running-var: running_mean_var")
 
@@ -223,10 +235,10 @@ def clamp_var(var: torch.Tensor, n_seen, min_var: float = 0.01, until: int = 20)
     """`var` with every value raised to at least `min_var` while fewer than `until` items have been
     seen (`n_seen < until`; a number or a 0-d tensor such as the buffer `seen`); `var` unchanged
     after that. Not in place: `var` itself keeps its values."""
-    raise NotImplementedError("exercise 04-var-clamp: clamp_var")
+    raise NotImplementedError("exercise 04-clamp-var: clamp_var")
 
 
-class RunningBatchNorm(nn.Module):
+class RunningBatchNorm(Norm):
     """Batch norm that normalises with running statistics in training too (fast.ai, 2019).
 
     It keeps exponential moving averages (buffers) of each channel's sum `sums` and sum of squares
@@ -234,97 +246,40 @@ class RunningBatchNorm(nn.Module):
     `count` (a scalar), all starting at 0, moved with the weight `rbn_momentum(mom, bs)` at each
     training batch; `seen` counts the items (images) seen. Mean and variance come from
     `running_mean_var`; the variance is clamped with `clamp_var` until 20 items have been seen.
-    Averaging sums and counts, not means and variances, weights each batch by its size.
+    Averaging sums and counts, not means and variances, weights each batch by its size. Sums of a
+    half-precision input are taken in float32 (`upcast`).
 
     In training, the current batch's share of the averages keeps its gradient (the earlier batches'
     shares are constants), so the layer still learns through its statistics like batch norm does.
     """
 
     def __init__(self, nf: int, mom: float = 0.1, eps: float = 1e-5):
-        super().__init__()
-        self.mom, self.eps = mom, eps
-        self.mults = nn.Parameter(torch.ones(nf, 1, 1))
-        self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+        super().__init__(nf, eps)
+        self.mom = mom
         self.register_buffer("sums", torch.zeros(1, nf, 1, 1))
         self.register_buffer("sqrs", torch.zeros(1, nf, 1, 1))
         self.register_buffer("count", torch.tensor(0.0))
         self.register_buffer("seen", torch.tensor(0))
 
-    def update_stats(self, x: torch.Tensor) -> float:
-        """Move `sums`, `sqrs` and `count` towards this batch's per-channel sums over (0, 2, 3)
-        (keepdim), sums of squares, and number of values per channel (numel / C), each with the
-        weight `mom1 = rbn_momentum(self.mom, N)`; add N to `seen`; return mom1.
-
-        The old averages are detached first (`self.sums.detach()`), so only this batch's share
-        carries a gradient; assign the new averages to `self.sums` and `self.sqrs`.
+    def update_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This step's averages of the sums and of the squares: the buffers `sums` and `sqrs` moved
+        towards this batch's per-channel sums over (0, 2, 3) (keepdim) and sums of squares, with the
+        weight `rbn_momentum(self.mom, N)`, returned with the gradient of this batch's share (the
+        buffers themselves hold no gradient: the old averages are constants). Also store them in
+        the buffers (without gradient), move `count` towards the number of values per channel
+        (numel / C) with the same weight, and add N to `seen`. Sums of a half-precision x in float32.
         """
         raise NotImplementedError("exercise 04-rbn-update: RunningBatchNorm.update_stats")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """In training, `update_stats(x)` first; then (in training and evaluation) normalise with
-        `running_mean_var` of the averages and the variance from `clamp_var(var, seen)`, and apply
-        `mults` and `adds` (`norm_affine`). In training the gradient flows through this batch's
-        share of the averages (`update_stats` keeps it), and not through a clamped variance: the
-        gradients of x, `mults` and `adds` are autograd's for that computation. Before any training
-        batch there is nothing to normalise with: RuntimeError in evaluation."""
+        """In training, the averages from `update_stats(x)`; in evaluation, the buffers `sums` and
+        `sqrs`. Then (both modes) the mean and variance from `running_mean_var` with `count`, the
+        variance through `clamp_var(var, seen)`, and `norm_affine` with `mults` and `adds`. Before
+        any training batch there is nothing to normalise with: RuntimeError in evaluation."""
         raise NotImplementedError("exercise 04-rbn-forward: RunningBatchNorm.forward")
 
     def extra_repr(self) -> str:
-        return f"{self.mults.shape[0]}, mom={self.mom}, eps={self.eps}"
-
-
-class LectureRunningBatchNorm(RunningBatchNorm):
-    """RunningBatchNorm with a wrong debiasing, kept to show what goes wrong.
-
-    For its first 100 steps it divides the averages of the sums and of the squares by their debias
-    factor (`dbias`, the running `debias_factor` of the momenta used), but not the average of the
-    counts, which is biased towards zero in exactly the same way. The mean comes out `1 / dbias`
-    times too large (10 times at the first step), and the variance is wrong with it.
-    """
-
-    def __init__(self, nf: int, mom: float = 0.1, eps: float = 1e-5):
-        super().__init__(nf, mom, eps)
-        self.register_buffer("dbias", torch.tensor(0.0))
-        self.register_buffer("step", torch.tensor(0))
-
-    def update_stats(self, x: torch.Tensor) -> float:
-        mom1 = super().update_stats(x)
-        self.dbias.lerp_(torch.ones_like(self.dbias), mom1)  # 1 - prod(1 - mom1) so far
-        self.step += 1
-        return mom1
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            self.update_stats(x)
-        sums, sqrs = self.sums, self.sqrs
-        if self.step < 100:
-            sums, sqrs = sums / self.dbias, sqrs / self.dbias  # ... but not self.count
-        mean, var = running_mean_var(sums, sqrs, self.count)
-        return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
-
-
-class AutogradBatchNorm(BatchNorm):
-    """BatchNorm as section 2 builds it first: in training, `norm_affine` of the batch statistics from
-    `update_stats`, and autograd for the gradient through them (12 recorded operations where
-    `BatchNormFunction` is one). Kept to check and time `BatchNormFunction` against."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return super().forward(x)
-        return norm_affine(x, *self.update_stats(x), self.mults, self.adds, self.eps)
-
-
-class LectureBatchNorm(AutogradBatchNorm):
-    """The lecture notebook's BatchNorm, kept to show the difference: its batch statistics are
-    computed under `torch.no_grad()` (no gradient flows through the mean and variance) and with
-    `x.var` (the unbiased variance) for normalising as well as for the running variance."""
-
-    def update_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            mean, var = x.mean((0, 2, 3), keepdim=True), x.var((0, 2, 3), keepdim=True)
-            ema_update(self.means, mean, self.mom)
-            ema_update(self.vars, var, self.mom)
-        return mean, var
+        return f"{super().extra_repr()}, mom={self.mom}"
 
 
 # ------------------------------------------------------ one autograd node: the backward by hand
@@ -369,6 +324,32 @@ class BatchNormFunction(torch.autograd.Function):
         raise NotImplementedError("exercise 04-batchnorm-backward: BatchNormFunction.backward")
 
 
+class FastBatchNorm(BatchNorm):
+    """`BatchNorm` whose training step is one autograd node, `BatchNormFunction`: the same outputs
+    and gradients (up to rounding) with far fewer recorded operations."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        with torch.no_grad():
+            mean, var = self.update_stats(x)
+        return BatchNormFunction.apply(x, mean, var, self.mults, self.adds, self.eps, mean.numel() / x.numel())
+
+
+class FastRunningBatchNorm(RunningBatchNorm):
+    """`RunningBatchNorm` whose training step is `BatchNormFunction`: each value of x has the weight
+    `share = mom1 / count` in the mean, and a variance raised by `clamp_var` is a constant."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return super().forward(x)
+        with torch.no_grad():
+            mean, var = running_mean_var(*self.update_stats(x), self.count)
+        clamped = clamp_var(var, self.seen)
+        share = rbn_momentum(self.mom, x.shape[0]) / self.count.item()
+        return BatchNormFunction.apply(x, mean, clamped, self.mults, self.adds, self.eps, share, clamped == var)
+
+
 # ------------------------------------------------------------------------ the CNN
 
 
@@ -387,156 +368,5 @@ NFS = [8, 16, 32, 64, 64]  # the lesson's CNN: channels of its five conv layers
 
 
 def layer_norm(nf: int) -> LayerNorm:
-    """`LayerNorm()` for a layer of `nf` channels (it has no per-channel parameters)."""
+    """`LayerNorm()` for a layer of `nf` channels (it has no per-channel parameters), for `conv_layer`."""
     return LayerNorm()
-
-
-@dataclass
-class Experiment:
-    """One training run of the lesson's CNN on MNIST: what `train_cnn` needs to know.
-
-    `norm` makes the norm layer for `nf` channels (a class, a `partial`, a module-level function:
-    it must pickle); `sched`, if given, is a list of `(fraction, start, end)` linear pieces of the
-    learning-rate schedule (`combine_scheds` of `sched_lin`s), which overrides `lr`.
-    """
-
-    name: str
-    norm: object = BatchNorm
-    bs: int = 512
-    lr: float = 1.0
-    epochs: int = 3
-    sched: list = field(default_factory=list)
-    seed: int = 42
-    n_train: int | None = None  # use only the first n_train training images (a quick check)
-
-
-_DATA = {}
-
-
-def mnist_images(n_train=None):
-    """The course split of MNIST as image tensors `(x_train, y_train, x_valid, y_valid)`, images shaped
-    (N, 1, 28, 28) and normalised with `normalize_to`; loaded once per process, the first `n_train`
-    training images only if given."""
-    if "x" not in _DATA:
-        data = mnist_databunch()
-        _DATA.update(x=data.train_ds.x.view(-1, 1, 28, 28), y=data.train_ds.y,
-                     xv=data.valid_ds.x.view(-1, 1, 28, 28), yv=data.valid_ds.y)
-    n = n_train or len(_DATA["x"])
-    return _DATA["x"][:n], _DATA["y"][:n], _DATA["xv"], _DATA["yv"]
-
-
-class CancelEpochOnNaN(Callback):
-    """Ends an epoch's training pass (CancelEpochException) after the first step whose loss was `nan`.
-
-    A `nan` loss has `nan` gradients, so that step has made the weights `nan`, and no later step can
-    bring them back (`nan - lr * grad` is `nan`): the rest of the pass would compute nothing but `nan`
-    and end where it is now. Validation still runs and measures the network as it is."""
-
-    def after_step(self):
-        if torch.isnan(self.loss):
-            raise CancelEpochException()
-
-
-class TinyBatchConvs(Callback):
-    """Trains with PyTorch's own CPU convolution kernels, not oneDNN's, in epochs whose training
-    batches hold at most `max_bs` items; validation (and everything after the fit) uses whatever was
-    set before the fit (`torch.backends.mkldnn.enabled`), restored even when the fit ends in an error.
-
-    oneDNN pays a fixed cost per call that only large batches earn back: on one thread, the lesson's
-    five convolutions, forward and backward, take less than half the time without it at batch size 2,
-    and at 32 and for validation oneDNN is much the faster (lesson 04, section 7). The results change
-    only by float rounding - which at batch size 2 is enough to move a run's accuracy."""
-
-    def __init__(self, max_bs: int = 8):
-        self.max_bs, self.onednn = max_bs, None
-
-    def begin_fit(self):
-        self.onednn = torch.backends.mkldnn.enabled
-
-    def begin_epoch(self):
-        torch.backends.mkldnn.enabled = self.onednn and self.data.train_dl.bs > self.max_bs
-
-    def begin_validate(self):
-        if self.onednn is not None:  # None: the fit failed before begin_fit reached this callback
-            torch.backends.mkldnn.enabled = self.onednn
-
-    def after_fit(self):
-        self.begin_validate()
-        self.onednn = None  # a later fit of this instance saves the setting anew
-
-
-def train_cnn(exp: Experiment) -> dict:
-    """Train the lesson's CNN (`get_learn_run` with `conv_layer(norm=exp.norm)`, `init_cnn`, SGD) as
-    `exp` says and return its numbers: `valid_acc`, `valid_loss` and `train_loss` of each epoch,
-    the `losses` of every training batch, and `seconds`.
-
-    The images are already shaped (N, 1, 28, 28), so no callback reshapes them, and validation
-    goes in batches of 1000 whatever the training batch size: in evaluation mode a norm layer
-    does not use the batch's statistics, so the validation batch size changes nothing but speed.
-    A run whose loss turns `nan` skips the rest of each epoch's training (`CancelEpochOnNaN`), and
-    batches of at most 8 train with PyTorch's own convolution kernels (`TinyBatchConvs`).
-    """
-    set_seed(exp.seed)
-    x, y, xv, yv = mnist_images(exp.n_train)
-    data = DataBunch(BatchDataLoader(Dataset(x, y), exp.bs, shuffle=True), BatchDataLoader(Dataset(xv, yv), 1000),
-                     c_in=784, c_out=10)
-    epochs = []
-    cbs = [Recorder, CancelEpochOnNaN, TinyBatchConvs,
-           partial(AvgStatsCallback, accuracy, report=lambda _: epochs.append(
-               (run.avg_stats.train_stats.avg_stats, run.avg_stats.valid_stats.avg_stats)))]
-    if exp.sched:
-        pcts, scheds = zip(*[(p, sched_lin(a, b)) for p, a, b in exp.sched])
-        cbs.append(partial(ParamScheduler, "lr", combine_scheds(list(pcts), list(scheds))))
-    learn, run = get_learn_run(NFS, data, exp.lr, partial(conv_layer, norm=exp.norm), cbs=cbs)
-    start = time.perf_counter()
-    run.fit(exp.epochs, learn)
-    return dict(name=exp.name, seconds=time.perf_counter() - start, losses=run.recorder.losses,
-                train_loss=[t[0] for t, _ in epochs], valid_loss=[v[0] for _, v in epochs],
-                valid_acc=[v[1] for _, v in epochs])
-
-
-def _start_worker():
-    """A worker process's set-up: one thread, and a session of its own (`os.setsid`, where there is one).
-
-    Linux shares the CPUs fairly between sessions ("autogroups") before it shares them between the
-    processes of a session. Workers in the notebook kernel's session would together get what one busy
-    program in another session gets - one core of two, however many workers there are; each in a
-    session of its own, a worker has the same claim as any other program."""
-    torch.set_num_threads(1)
-    if hasattr(os, "setsid"):
-        with contextlib.suppress(OSError):  # already a session or process group leader
-            os.setsid()
-
-
-def run_cost(exp: Experiment) -> int:
-    """About how long `train_cnn(exp)` takes, in units of one image's forward and backward pass: every
-    step also costs as much as about 25 images (15-30) in per-step overhead (one thread, 2026-12-05: at batch
-    size 2 a step takes 1.8 ms, 3.1 ms with RunningBatchNorm, and 512 images about 50 ms)."""
-    n = exp.n_train or 50_000
-    return exp.epochs * (n + 25 * math.ceil(n / exp.bs))
-
-
-def default_workers(n_runs: int) -> int:
-    """How many runs `run_experiments` trains at once: one per CPU, plus one for each CPU that other
-    processes keep busy now (measured as `course.threads` measures idle cores), at most `n_runs`.
-
-    Beside a program that keeps one of two cores busy, the CPUs are shared evenly among it and the
-    workers (each in a session of its own, `_start_worker`): two workers get 2/3 of a core each, 1.33
-    cores in all, and three get half a core each, 1.5 cores. On an idle machine an extra worker only
-    costs time (about 9% more, measured on 2 cores), so there is none."""
-    cpus = os.cpu_count() or 1
-    busy = cpus - min(cpus, int(threads.idle_cores() + 0.25))
-    return max(1, min(n_runs, cpus + busy))
-
-
-def run_experiments(exps, workers: int | None = None) -> dict[str, dict]:
-    """`train_cnn` for each experiment, `workers` at a time (default: `default_workers`) in separate
-    processes, each on one thread and in a session of its own; results by experiment name. An
-    interrupt (or any error) ends the workers at once.
-
-    The runs are independent and each seeds itself, so the numbers do not depend on how many run
-    at once. Longest first (`run_cost`), so that no long run starts last."""
-    exps = sorted(exps, key=run_cost, reverse=True)
-    workers = workers or default_workers(len(exps))
-    with get_context("spawn").Pool(workers, initializer=_start_worker) as pool:  # leaving it ends the workers
-        return {r["name"]: r for r in pool.map(train_cnn, exps, chunksize=1)}

@@ -25,6 +25,7 @@ from torch import nn
 from course import challenges as ch
 from solutions import l03_cnn_hooks as l03
 from solutions import l04_norms as l04
+from solutions import l04_variants
 
 SCHEDULES = {2: l03.sched_no(0.4, 0.4), 32: l03.sched_lin(1.0, 0.2)}
 
@@ -42,7 +43,8 @@ ROWS = {
     "groupnorm": Row("`GroupNorm`, 4 groups", partial(l04.GroupNorm, 4)),
     "layernorm": Row("`LayerNorm`", l04.layer_norm),
     "instancenorm": Row("`InstanceNorm`", l04.InstanceNorm),
-    "rbn-lecture": Row("`RunningBatchNorm` as in the lecture", l04.LectureRunningBatchNorm),
+    "rbn-lecture": Row("`RunningBatchNorm`, debiasing as the lecture describes it",
+                       l04_variants.TranscriptRunningBatchNorm),
     "rbn": Row("`RunningBatchNorm`, corrected", l04.RunningBatchNorm),
 }
 RESULTS = ch.RESULTS / "ablation"

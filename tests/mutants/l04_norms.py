@@ -15,6 +15,23 @@ def batch_stats(x, dims=(0, 2, 3)):
     with torch.no_grad():
         return x.mean(dims, keepdim=True), x.var(dims, correction=0, keepdim=True)
 '''}),
+    ("04-batch-stats", "the one-pass shortcut E[x^2] - E[x]^2 (cancels at large means)", {"batch_stats": '''
+def batch_stats(x, dims=(0, 2, 3)):
+    x = upcast(x)
+    mean = x.mean(dims, keepdim=True)
+    return mean, (x * x).mean(dims, keepdim=True) - mean * mean
+'''}),
+    ("04-batch-stats", "the one-pass shortcut, clamped at 0", {"batch_stats": '''
+def batch_stats(x, dims=(0, 2, 3)):
+    x = upcast(x)
+    mean = x.mean(dims, keepdim=True)
+    return mean, ((x * x).mean(dims, keepdim=True) - mean * mean).clamp_min(0)
+'''}),
+    ("04-batch-stats", "statistics of half-precision inputs in half precision", {"batch_stats": '''
+def batch_stats(x, dims=(0, 2, 3)):
+    mean = x.mean(dims, keepdim=True)
+    return mean, (x - mean).pow(2).mean(dims, keepdim=True)
+'''}),
     ("04-ema", "momentum the wrong way round (mom is the weight of the old value)", {"ema_update": '''
 def ema_update(avg, new, mom):
     return avg.lerp_(new, 1 - mom)
@@ -23,42 +40,42 @@ def ema_update(avg, new, mom):
 def ema_update(avg, new, mom):
     return avg.lerp(new, mom)
 '''}),
-    ("04-normalize", "eps added to the standard deviation, not the variance", {"norm_affine": '''
+    ("04-norm-affine", "eps added to the standard deviation, not the variance", {"norm_affine": '''
 def norm_affine(x, mean, var, mults, adds, eps=1e-5):
     return (x - mean) / (var.sqrt() + eps) * mults + adds
 '''}),
-    ("04-normalize", "shifts before scaling", {"norm_affine": '''
+    ("04-norm-affine", "shifts before scaling", {"norm_affine": '''
 def norm_affine(x, mean, var, mults, adds, eps=1e-5):
     return ((x - mean) / (var + eps).sqrt() + adds) * mults
 '''}),
+    ("04-norm-affine", "returns float32 for a half-precision input", {"norm_affine": '''
+def norm_affine(x, mean, var, mults, adds, eps=1e-5):
+    return (x - mean) / (var + eps).sqrt() * mults + adds
+'''}),
     ("04-batchnorm-init", "running statistics as plain attributes, not buffers", {"BatchNorm.__init__": '''
 def __init__(self, nf, mom=0.1, eps=1e-5):
-    nn.Module.__init__(self)
-    self.mom, self.eps = mom, eps
-    self.mults = nn.Parameter(torch.ones(nf, 1, 1))
-    self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+    Norm.__init__(self, nf, eps)
+    self.mom = mom
     self.means, self.vars = torch.zeros(1, nf, 1, 1), torch.ones(1, nf, 1, 1)
 '''}),
     ("04-batchnorm-init", "running stats as parameters (the optimiser trains them)", {"BatchNorm.__init__": '''
 def __init__(self, nf, mom=0.1, eps=1e-5):
-    nn.Module.__init__(self)
-    self.mom, self.eps = mom, eps
-    self.mults = nn.Parameter(torch.ones(nf, 1, 1))
-    self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+    Norm.__init__(self, nf, eps)
+    self.mom = mom
     self.means = nn.Parameter(torch.zeros(1, nf, 1, 1), requires_grad=False)
     self.vars = nn.Parameter(torch.ones(1, nf, 1, 1), requires_grad=False)
 '''}),
     ("04-batchnorm-init", "running variance starts at 0", {"BatchNorm.__init__": '''
 def __init__(self, nf, mom=0.1, eps=1e-5):
-    nn.Module.__init__(self)
-    self.mom, self.eps = mom, eps
-    self.mults = nn.Parameter(torch.ones(nf, 1, 1))
-    self.adds = nn.Parameter(torch.zeros(nf, 1, 1))
+    Norm.__init__(self, nf, eps)
+    self.mom = mom
     self.register_buffer("means", torch.zeros(1, nf, 1, 1))
     self.register_buffer("vars", torch.zeros(1, nf, 1, 1))
 '''}),
     ("04-batchnorm-update", "keeps the biased variance in the running variance", {"BatchNorm.update_stats": '''
 def update_stats(self, x):
+    if x.numel() // x.shape[1] < 2:
+        raise ValueError("one value per channel")
     mean, var = batch_stats(x)
     with torch.no_grad():
         ema_update(self.means, mean, self.mom)
@@ -69,6 +86,8 @@ def update_stats(self, x):
 def update_stats(self, x):
     mean, var = batch_stats(x)
     n = x.numel() / x.shape[1]
+    if n < 2:
+        raise ValueError("one value per channel")
     var = var * n / (n - 1)
     with torch.no_grad():
         ema_update(self.means, mean, self.mom)
@@ -81,8 +100,20 @@ def update_stats(self, x):
     with torch.no_grad():
         mean, var = batch_stats(x)
         n = x.numel() / x.shape[1]
+        if n < 2:
+            raise ValueError("one value per channel")
         ema_update(self.means, mean, self.mom)
         ema_update(self.vars, var * n / (n - 1), self.mom)
+    return mean, var
+'''}),
+    ("04-batchnorm-update", "no guard for one value per channel (max(n - 1, 1) hides the division by zero)", {
+        "BatchNorm.update_stats": '''
+def update_stats(self, x):
+    mean, var = batch_stats(x)
+    n = x.numel() / x.shape[1]
+    with torch.no_grad():
+        ema_update(self.means, mean, self.mom)
+        ema_update(self.vars, var * (n / max(n - 1, 1)), self.mom)
     return mean, var
 '''}),
     ("04-batchnorm-forward", "uses the batch statistics in evaluation too", {"BatchNorm.forward": '''
@@ -121,12 +152,12 @@ def conv_layer(ni, nf, ks=3, stride=2, norm=BatchNorm, **kwargs):
     ("04-layernorm", "statistics over the batch dimension instead of the channels", {"LayerNorm.forward": '''
 def forward(self, x):
     mean, var = batch_stats(x, dims=(0, 2, 3))
-    return norm_affine(x, mean, var, self.mult, self.add, self.eps)
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
 '''}),
     ("04-layernorm", "the notebook's std for the variance", {"LayerNorm.forward": '''
 def forward(self, x):
     mean, var = x.mean((1, 2, 3), keepdim=True), x.std((1, 2, 3), keepdim=True)
-    return norm_affine(x, mean, var, self.mult, self.add, self.eps)
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
 '''}),
     ("04-instancenorm", "statistics over the channels too (that is layer norm)", {"InstanceNorm.forward": '''
 def forward(self, x):
@@ -140,35 +171,40 @@ def forward(self, x):
 '''}),
     ("04-groupnorm", "groups of interleaved channels instead of consecutive ones", {"GroupNorm.forward": '''
 def forward(self, x):
-    n, c, h, w = x.shape
-    g = x.view(n, c // self.num_groups, self.num_groups, h, w).transpose(1, 2)
-    mean, var = batch_stats(g, dims=(2, 3, 4))
-    g = ((g - mean) * torch.rsqrt(var + self.eps)).transpose(1, 2).reshape(n, c, h, w)
-    return torch.addcmul(self.adds, g, self.mults)
+    n, c = x.shape[:2]
+    mean, var = batch_stats(x.reshape(n, c // self.num_groups, self.num_groups, -1).transpose(1, 2), dims=(2, 3))
+    mean, var = (t.view(n, 1, self.num_groups).expand(n, c // self.num_groups, self.num_groups).reshape(n, c, 1, 1)
+                 for t in (mean, var))
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
 '''}),
-    ("04-groupnorm", "statistics over the spatial dims only", {"GroupNorm.forward": '''
+    ("04-groupnorm", "the groups' statistics given to the wrong channels (repeat, not repeat_interleave)", {
+        "GroupNorm.forward": '''
 def forward(self, x):
-    n, c, h, w = x.shape
-    g = x.view(n, self.num_groups, c // self.num_groups, h, w)
-    mean, var = batch_stats(g, dims=(3, 4))
-    g = (g - mean) * torch.rsqrt(var + self.eps)
-    return torch.addcmul(self.adds, g.view(n, c, h, w), self.mults)
+    n, c = x.shape[:2]
+    mean, var = batch_stats(x.reshape(n, self.num_groups, -1), dims=(2,))
+    mean, var = (t.repeat(1, c // self.num_groups, 1).view(n, c, 1, 1) for t in (mean, var))
+    return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
 '''}),
     ("04-groupnorm", "forgets mults and adds", {"GroupNorm.forward": '''
 def forward(self, x):
-    n, c, h, w = x.shape
-    g = x.view(n, self.num_groups, c // self.num_groups, h, w)
-    mean, var = batch_stats(g, dims=(2, 3, 4))
-    return ((g - mean) * torch.rsqrt(var + self.eps)).view(n, c, h, w)
+    n, c = x.shape[:2]
+    mean, var = batch_stats(x.reshape(n, self.num_groups, -1), dims=(2,))
+    mean, var = (t.repeat_interleave(c // self.num_groups, dim=1).view(n, c, 1, 1) for t in (mean, var))
+    return norm_affine(x, mean, var, 1.0, 0.0, self.eps)
 '''}),
     ("04-fog", "scales around 0 instead of each image's mean", {"fog": '''
-def fog(x, contrast=0.5, haze=1.0):
-    return contrast * x + haze
+def fog(x, contrast=0.5, dim=1.0):
+    return contrast * x - dim
 '''}),
     ("04-fog", "one mean for the whole batch", {"fog": '''
-def fog(x, contrast=0.5, haze=1.0):
+def fog(x, contrast=0.5, dim=1.0):
     mean = x.mean()
-    return mean + contrast * (x - mean) + haze
+    return mean + contrast * (x - mean) - dim
+'''}),
+    ("04-fog", "brightens instead of darkening", {"fog": '''
+def fog(x, contrast=0.5, dim=1.0):
+    mean = x.mean(dim=tuple(range(1, x.ndim)), keepdim=True)
+    return mean + contrast * (x - mean) + dim
 '''}),
     ("04-rbn-momentum", "divides by sqrt(bs) instead of sqrt(bs - 1)", {"rbn_momentum": '''
 def rbn_momentum(mom, bs):
@@ -187,6 +223,11 @@ def debias_factor(moms):
     moms = list(moms)
     return 1 - (1 - moms[-1]) ** len(moms) if moms else 0.0
 '''}),
+    ("04-running-var", "no floor at 0: rounding leaves negative variances", {"running_mean_var": '''
+def running_mean_var(sums, sqrs, count):
+    mean = sums / count
+    return mean, sqrs / count - mean * mean
+'''}),
     ("04-running-var", "forgets to square the mean", {"running_mean_var": '''
 def running_mean_var(sums, sqrs, count):
     mean = sums / count
@@ -196,47 +237,81 @@ def running_mean_var(sums, sqrs, count):
 def running_mean_var(sums, sqrs, count):
     return sums / count, sqrs / count
 '''}),
-    ("04-var-clamp", "clamps in place", {"clamp_var": '''
+    ("04-clamp-var", "clamps in place", {"clamp_var": '''
 def clamp_var(var, n_seen, min_var=0.01, until=20):
     return var.clamp_min_(min_var) if n_seen < until else var
 '''}),
-    ("04-var-clamp", "clamps up to and including `until` items", {"clamp_var": '''
+    ("04-clamp-var", "clamps up to and including `until` items", {"clamp_var": '''
 def clamp_var(var, n_seen, min_var=0.01, until=20):
     return var.clamp_min(min_var) if n_seen <= until else var
 '''}),
-    ("04-var-clamp", "clamps from above", {"clamp_var": '''
+    ("04-clamp-var", "clamps from above", {"clamp_var": '''
 def clamp_var(var, n_seen, min_var=0.01, until=20):
     return var.clamp_max(min_var) if n_seen < until else var
 '''}),
     ("04-rbn-update", "the plain momentum instead of the batch-size-aware one", {"RunningBatchNorm.update_stats": '''
 def update_stats(self, x):
-    bs, nc = x.shape[0], x.shape[1]
+    x = upcast(x)
+    bs, nc = x.shape[:2]
     mom1 = self.mom
-    self.sums = self.sums.detach().lerp(x.sum((0, 2, 3), keepdim=True), mom1)
-    self.sqrs = self.sqrs.detach().lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
-    self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
-    self.seen += bs
-    return mom1
+    sums = self.sums.lerp(x.sum((0, 2, 3), keepdim=True), mom1)
+    sqrs = self.sqrs.lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
+    with torch.no_grad():
+        self.sums.copy_(sums)
+        self.sqrs.copy_(sqrs)
+        self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
+        self.seen += bs
+    return sums, sqrs
 '''}),
     ("04-rbn-update", "counts all values, not the values per channel", {"RunningBatchNorm.update_stats": '''
 def update_stats(self, x):
+    x = upcast(x)
     bs = x.shape[0]
+    mom1 = rbn_momentum(self.mom, bs)
+    sums = self.sums.lerp(x.sum((0, 2, 3), keepdim=True), mom1)
+    sqrs = self.sqrs.lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
+    with torch.no_grad():
+        self.sums.copy_(sums)
+        self.sqrs.copy_(sqrs)
+        self.count.lerp_(self.count.new_tensor(float(x.numel())), mom1)
+        self.seen += bs
+    return sums, sqrs
+'''}),
+    ("04-rbn-update", "stores the averages with their graph in the buffers", {"RunningBatchNorm.update_stats": '''
+def update_stats(self, x):
+    x = upcast(x)
+    bs, nc = x.shape[:2]
     mom1 = rbn_momentum(self.mom, bs)
     self.sums = self.sums.detach().lerp(x.sum((0, 2, 3), keepdim=True), mom1)
     self.sqrs = self.sqrs.detach().lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
-    self.count.lerp_(self.count.new_tensor(float(x.numel())), mom1)
-    self.seen += bs
-    return mom1
-'''}),
-    ("04-rbn-update", "never detaches: the graph grows through every batch", {"RunningBatchNorm.update_stats": '''
-def update_stats(self, x):
-    bs, nc = x.shape[0], x.shape[1]
-    mom1 = rbn_momentum(self.mom, bs)
-    self.sums = self.sums.lerp(x.sum((0, 2, 3), keepdim=True), mom1)
-    self.sqrs = self.sqrs.lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
     self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
     self.seen += bs
-    return mom1
+    return self.sums, self.sqrs
+'''}),
+    ("04-rbn-update", "returns the averages without this batch's gradient", {"RunningBatchNorm.update_stats": '''
+def update_stats(self, x):
+    x = upcast(x)
+    bs, nc = x.shape[:2]
+    mom1 = rbn_momentum(self.mom, bs)
+    with torch.no_grad():
+        self.sums.lerp_(x.sum((0, 2, 3), keepdim=True), mom1)
+        self.sqrs.lerp_((x * x).sum((0, 2, 3), keepdim=True), mom1)
+        self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
+        self.seen += bs
+    return self.sums, self.sqrs
+'''}),
+    ("04-rbn-update", "sums of a float16 batch in float16 (they overflow)", {"RunningBatchNorm.update_stats": '''
+def update_stats(self, x):
+    bs, nc = x.shape[:2]
+    mom1 = rbn_momentum(self.mom, bs)
+    sums = self.sums.to(x.dtype).lerp(x.sum((0, 2, 3), keepdim=True), mom1)
+    sqrs = self.sqrs.to(x.dtype).lerp((x * x).sum((0, 2, 3), keepdim=True), mom1)
+    with torch.no_grad():
+        self.sums.copy_(sums)
+        self.sqrs.copy_(sqrs)
+        self.count.lerp_(self.count.new_tensor(x.numel() / nc), mom1)
+        self.seen += bs
+    return sums, sqrs
 '''}),
     ("04-rbn-forward", "normalises with the batch's own statistics in training (plain batch norm)", {
         "RunningBatchNorm.forward": '''
@@ -251,44 +326,29 @@ def forward(self, x):
     ("04-rbn-forward", "no variance clamp", {"RunningBatchNorm.forward": '''
 def forward(self, x):
     if self.training:
-        self.update_stats(x)
+        sums, sqrs = self.update_stats(x)
     elif not self.seen:
         raise RuntimeError("no statistics yet")
-    mean, var = running_mean_var(self.sums, self.sqrs, self.count)
+    else:
+        sums, sqrs = self.sums, self.sqrs
+    mean, var = running_mean_var(sums, sqrs, self.count)
     return norm_affine(x, mean, var, self.mults, self.adds, self.eps)
 '''}),
     ("04-rbn-forward", "updates the statistics in evaluation too", {"RunningBatchNorm.forward": '''
 def forward(self, x):
-    self.update_stats(x)
-    mean, var = running_mean_var(self.sums, self.sqrs, self.count)
+    sums, sqrs = self.update_stats(x)
+    mean, var = running_mean_var(sums, sqrs, self.count)
     return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
 '''}),
-]
-MUTANTS += [
-    ("04-rbn-forward", "no gradient through the statistics (they are computed under no_grad and used as constants)", {
+    ("04-rbn-forward", "no gradient through the statistics (the buffers used as constants)", {
         "RunningBatchNorm.forward": '''
 def forward(self, x):
     if self.training:
-        with torch.no_grad():
-            self.update_stats(x)
+        self.update_stats(x)
     elif not self.seen:
         raise RuntimeError("no statistics yet")
     mean, var = running_mean_var(self.sums, self.sqrs, self.count)
     return norm_affine(x, mean, clamp_var(var, self.seen), self.mults, self.adds, self.eps)
-'''}),
-    ("04-rbn-forward", "BatchNormFunction with the share mom1 (forgets to divide by count)", {
-        "RunningBatchNorm.forward": '''
-def forward(self, x):
-    if self.training:
-        with torch.no_grad():
-            mom1 = self.update_stats(x)
-    elif not self.seen:
-        raise RuntimeError("no statistics yet")
-    mean, var = running_mean_var(self.sums, self.sqrs, self.count)
-    clamped = clamp_var(var, self.seen)
-    if not self.training:
-        return norm_affine(x, mean, clamped, self.mults, self.adds, self.eps)
-    return BatchNormFunction.apply(x, mean, clamped, self.mults, self.adds, self.eps, mom1, clamped == var)
 '''}),
     ("04-batchnorm-backward", "no gradient through the statistics (the lecture's no_grad gradient)", {
         "BatchNormFunction.backward": '''

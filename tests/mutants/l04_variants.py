@@ -1,0 +1,3 @@
+"""solutions/l04_variants.py holds comparison-only layers and no exercises: nothing to mutate."""
+
+MUTANTS = []
