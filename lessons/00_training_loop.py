@@ -350,11 +350,11 @@ print(f"final validation accuracy over {len(runs)} seeds: mean {final.mean():.4f
 # change to the recipe that moves the accuracy by less than that has not shown anything yet.
 #
 # The validation loss after the first epoch differs a lot from seed to seed: that epoch ends just
-# after the schedule's peak learning rate (at 30% of training), and large steps can leave the
-# weights in a place that suits the validation set less, even while the training loss keeps
-# falling (the second-to-last line counts the runs whose validation loss went *up* in some
-# epoch). The cool-down at the end brings the runs close together: compare the range of the last
-# epoch with that of the first.
+# after the schedule's peak learning rate (at 30% of training), where the steps are largest, so
+# where the weights happen to stand at its end is most a matter of luck. Too large a step can
+# even make the validation loss go *up* from one epoch to the next while the training loss keeps
+# falling: the second-to-last line counts the runs where that happened. The cool-down at the end
+# brings the runs close together: compare the range of the last epoch with that of the first.
 #
 # The jumps of the training loss from one batch to the next shrink in the last third, where the
 # learning rate is lowest. That fits "smaller steps, calmer loss", but the loss itself is lower
@@ -392,9 +392,9 @@ print(f"final validation accuracy over {len(runs)} seeds: mean {final.mean():.4f
 #    <details><summary>Answer</summary>
 #
 #    `one_batch` returns before `zero_grad`, so the gradients are never reset: each step uses the
-#    sum of all the gradients since the first cancelled one, and the steps grow until training
-#    diverges. The True cancels only the rest of that batch, not the epoch or the fit. Lesson 02
-#    shows this on a real run and fixes it with exceptions.
+#    sum of all the gradients since the first cancelled one, the steps grow ever larger, and
+#    training is wrecked. The True cancels only the rest of that batch, not the epoch or the fit.
+#    Lesson 02 shows this on a real run and fixes it with exceptions.
 #
 #    </details>
 #

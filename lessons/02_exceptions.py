@@ -152,7 +152,8 @@ show_source(l00.Runner.one_batch, fold=False)  # lesson 00's exercise, in full: 
 # The True makes `one_batch` return early, which cancels *the rest of this batch* and nothing
 # else: `all_batches` knows nothing about it and moves on to the next batch, `fit` knows
 # nothing about it and moves on to validation. And look at the losses printed above: a model that
-# just guesses gets about 2.3, and this one is far above that. That is because "the rest of this
+# guesses evenly among the ten digits gets $-\ln(1/10) = \ln 10 \approx 2.3$, and this one is far
+# above that. That is because "the rest of this
 # batch" included `zero_grad()`. From step 10 on the gradients were never reset, so every step
 # used the sum of all the gradients since:
 
@@ -481,10 +482,10 @@ show_trace(trace.events)
 # The learning rate is the hyper-parameter that matters most, and the hardest to guess: too small
 # and training crawls, too large and it diverges. The **LR range test** (Leslie Smith,
 # *Cyclical Learning Rates for Training Neural Networks*, 2015) measures it instead: train for a
-# few dozen mini-batches while the learning rate grows from tiny to huge, and watch the loss. At
+# hundred mini-batches at most while the learning rate grows from tiny to huge, and watch the loss. At
 # first it hardly moves (the steps are too small to matter), then it falls (good learning rates),
-# then it shoots up (the steps overshoot). That takes seconds, and we read a good learning rate
-# off the curve.
+# then it shoots up (the steps overshoot). That costs a fraction of one epoch, and we read a good
+# learning rate off the curve.
 #
 # As a callback it needs everything this lesson built: it sets the learning rate before each
 # batch, watches the loss after each step, stops the fit by itself, and must clean up afterwards.
