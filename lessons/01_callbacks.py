@@ -312,11 +312,11 @@ def timed(func):
     def wrapper(*args, **kwargs):  # whatever the caller passes ...
         start = time.perf_counter()
         result = func(*args, **kwargs)  # ... goes on unchanged
-        print(f"{func.__name__} took {time.perf_counter() - start:.2f} s")
+        print(f"{func.__name__} took {time.perf_counter() - start:.1f} s")
         return result
     return wrapper
 
-timed(slow_calculation)(delay=DELAY)
+timed(slow_calculation)(n=2, delay=0.25)  # two steps of a quarter second
 
 # %% [markdown]
 # **When they hurt.** They hide the parameters. The wrapper's signature says nothing, so your
