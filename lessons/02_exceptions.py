@@ -252,8 +252,8 @@ class DebugAt(Callback):
 
 
 # %% [markdown]
-# A page that runs by itself cannot wait for you to type, so here pdb reads commands written in
-# advance (`Typed` echoes each one, so the output reads like a session at the keyboard; in a
+# This lesson also has to run from top to bottom with nobody at the keyboard, so here pdb reads
+# commands written in advance (`Typed` echoes each one, so the output reads like a session at the keyboard; in a
 # notebook, IPython swaps in its own, colourful pdb, whose prompt is `ipdb>`). Run `DebugAt(...)`
 # without `stdin` in your notebook to type the commands yourself.
 
