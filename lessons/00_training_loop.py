@@ -112,7 +112,7 @@ len(train_ds), train_ds[0][0].shape, train_ds[0][1]
 # order every epoch, so the model can't learn anything from the order; validation batches come in
 # order, and twice as large, because without gradients there is memory to spare (`get_dls`).
 #
-# *Exercises `00-dataloader` and `00-get-dls`.*
+# *Exercise `00-dataloader` and Exercise `00-get-dls`.*
 
 # %%
 show_source(DataLoader.__iter__, get_dls)
@@ -160,7 +160,7 @@ show_source(Runner.__call__, Runner.one_batch, Runner.all_batches, Runner.fit)
 # from `cb_funcs` (`run.avg_stats`), as we will see at the end: the class name without `Callback`,
 # in snake_case, which `camel2snake` computes with two regular expressions.
 #
-# *Exercises `00-callback-getattr` and `00-camel2snake`.*
+# *Exercise `00-callback-getattr` and Exercise `00-camel2snake`.*
 
 # %%
 show_source(Callback, camel2snake)
@@ -214,7 +214,7 @@ show_source(TrainEvalCallback)
 # count at the end. `AvgStatsCallback` keeps one `AvgStats` for training and one for validation,
 # feeds them after every loss, and reports both after each epoch.
 #
-# *Exercises `00-accuracy` and `00-avg-stats`.*
+# *Exercise `00-accuracy` and Exercise `00-avg-stats`.*
 
 # %%
 show_source(accuracy, AvgStats, AvgStatsCallback)
@@ -272,7 +272,7 @@ ax.set(xlabel="position in training", ylabel="learning rate", title="One-cycle: 
 # `ParamScheduler` writes the scheduled value into the optimiser before every training batch, and
 # `Recorder` remembers the learning rates and losses so we can plot them.
 #
-# *Exercises `00-param-scheduler` and `00-recorder`.*
+# *Exercise `00-param-scheduler` and Exercise `00-recorder`.*
 
 # %%
 show_source(ParamScheduler.set_param, Recorder.begin_fit, Recorder.after_batch)

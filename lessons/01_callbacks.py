@@ -1014,7 +1014,7 @@ print("sigmoid:", [f"{p:.2f}" for p in sigmoid(both).tolist()])
 # Computing the sigmoid needs a little care: written as $e^x / (1 + e^x)$, it overflows for
 # large logits.
 #
-# *Exercises `01-sigmoid` and `01-multilabel`.*
+# *Exercise `01-sigmoid` and Exercise `01-multilabel`.*
 
 # %%
 huge = torch.tensor([-1e4, 0.0, 1e4])
@@ -1076,7 +1076,7 @@ for threshold in (0.5, 0.65, 0.7):
 #
 # $$\log \sum_j e^{x_j} = \log \Big(e^m \sum_j e^{x_j - m}\Big) = m + \log \sum_j e^{x_j - m}$$
 #
-# *Exercises `01-logsumexp` and `01-cross-entropy`.*
+# *Exercise `01-logsumexp` and Exercise `01-cross-entropy`.*
 
 # %%
 big_logits = torch.tensor([[1e4, 1e4 - 1, 0.0], [2.0, 1.0, 0.1]])

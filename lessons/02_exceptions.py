@@ -306,8 +306,8 @@ show_source(CancelTrainException, CancelEpochException, CancelBatchException)
 # thing at that level. A `finally:` block runs whatever happens - a normal end, a `return`, a
 # cancel, or a real error - so `after_batch` and `after_fit` always run.
 #
-# *Exercises `02-cancel-batch`, `02-cancel-epoch`, `02-cancel-train`*: write `one_batch`,
-# `all_batches` and `fit`.
+# *Exercise `02-cancel-batch`, Exercise `02-cancel-epoch` and Exercise `02-cancel-train`*:
+# write `one_batch`, `all_batches` and `fit`.
 
 # %%
 show_source(Runner.one_batch, Runner.all_batches, Runner.fit)
@@ -558,7 +558,7 @@ print("deepcopy'd weights followed the change:", torch.equal(saved["weight"], mo
 # (with `beta=0`, the default, "smoothing" returns the raw loss - we come back to this in a moment)
 # and raises `CancelTrainException` when the stop rule says so or after the last iteration.
 #
-# *Exercises `02-lr-stop-rule`* (second part, `after_step`) and *`02-restore-state`*
+# *Exercise `02-lr-stop-rule`* (second part, `after_step`) and *Exercise `02-restore-state`*
 # (`save_state`, `restore_state`).
 
 # %%
