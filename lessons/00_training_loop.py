@@ -424,9 +424,9 @@ print(f"final validation accuracy over {len(runs)} seeds: mean {final.mean():.4f
 #    <details><summary>Answer</summary>
 #
 #    One run mixes the recipe with the luck of one draw of initial weights and batch order. The
-#    spread over seeds shows how much of a result is luck: whether the validation loss rose in some
-#    epoch, or how far the final accuracy moves, differs from seed to seed, and a claim about the
-#    recipe should hold for all of them.
+#    spread over seeds shows how much of a result is luck: the validation loss after the first
+#    epoch and the final accuracy both differ from seed to seed, and a claim about the recipe
+#    should hold for all of them.
 #
 #    </details>
 
