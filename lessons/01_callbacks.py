@@ -316,7 +316,7 @@ def timed(func):
         return result
     return wrapper
 
-timed(slow_calculation)(n=2, delay=0.25)  # two steps of a quarter second
+timed(slow_calculation)(n=2, delay=0.25)  # steps long enough that the rounded time is the same every run
 
 # %% [markdown]
 # **When they hurt.** They hide the parameters. The wrapper's signature says nothing, so your
