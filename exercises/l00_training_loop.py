@@ -1,4 +1,4 @@
-# GENERATED from solutions/l00_training_loop.py by `make stubs` (fingerprint 8ae10ae57fc97abe).
+# GENERATED from solutions/l00_training_loop.py by `make stubs` (fingerprint eb1bb03633e20258).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 00 - the training loop so far.
@@ -247,11 +247,12 @@ class Runner:
     def one_batch(self, xb, yb):
         """Forward, loss, and (in training) backward, step and zero_grad, with an event after each.
 
-        begin_batch, after_pred, after_loss, after_backward, after_step: a True from any of them
-        ends the batch there (the runner still calls after_batch). Outside training it stops after
-        after_loss. zero_grad comes last, after after_step: a batch that runs to the end leaves no
-        gradients behind, but a True from after_backward or after_step skips it, and those
-        gradients are added to the next batch's (lesson 02 shows what that does)."""
+        The batch, the prediction and the loss are kept on the runner (`xb`, `yb`, `pred`, `loss`),
+        where callbacks read them. begin_batch, after_pred, after_loss, after_backward, after_step:
+        a True from any of them ends the batch there (the runner still calls after_batch). Outside
+        training it stops after after_loss. zero_grad comes last, after after_step: a batch that runs
+        to the end leaves no gradients behind, but a True from after_backward or after_step skips it,
+        and those gradients are added to the next batch's (lesson 02 shows what that does)."""
         raise NotImplementedError("exercise 00-runner: Runner.one_batch")
 
     def all_batches(self, dl):

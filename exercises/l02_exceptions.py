@@ -1,4 +1,4 @@
-# GENERATED from solutions/l02_exceptions.py by `make stubs` (fingerprint 84322c7f399eebc4).
+# GENERATED from solutions/l02_exceptions.py by `make stubs` (fingerprint 020bcf8de9de34e7).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 02 - exceptions as control flow, and a learning-rate finder.
@@ -151,11 +151,13 @@ class Runner(l00.Runner):
     def one_batch(self, xb, yb):
         """Forward and loss, then (in training) zero_grad, backward and step, with an event after each.
 
-        The gradients are zeroed just before `backward` (lesson 00 did it after the step), so a
-        step only ever uses its own batch's gradients, even when an earlier batch was cancelled
-        between its backward and its step. A CancelBatchException skips the rest of the batch and
-        triggers `after_cancel_batch`; `after_batch` runs in every case (a `finally` block), also
-        after another exception, which is not caught here.
+        As in lesson 00, the batch, the prediction and the loss are kept on the runner (`xb`, `yb`,
+        `pred`, `loss`), where callbacks read them. The gradients are zeroed just before `backward`
+        (lesson 00 did it after the step), so a step only ever uses its own batch's gradients, even
+        when an earlier batch was cancelled between its backward and its step. A
+        CancelBatchException skips the rest of the batch and triggers `after_cancel_batch`;
+        `after_batch` runs in every case (a `finally` block), also after another exception, which is
+        not caught here.
         """
         raise NotImplementedError("exercise 02-cancel-batch: Runner.one_batch")
 

@@ -112,7 +112,7 @@ len(train_ds), train_ds[0][0].shape, train_ds[0][1]
 # order every epoch, so the model can't learn anything from the order; validation batches come in
 # order, and twice as large, because without gradients there is memory to spare (`get_dls`).
 #
-# *Exercises `00-dataloader` and `00-get-dls`.*
+# *Exercise `00-dataloader` and Exercise `00-get-dls`.*
 
 # %%
 show_source(DataLoader.__iter__, get_dls)
@@ -160,7 +160,7 @@ show_source(Runner.__call__, Runner.one_batch, Runner.all_batches, Runner.fit)
 # from `cb_funcs` (`run.avg_stats`), as we will see at the end: the class name without `Callback`,
 # in snake_case, which `camel2snake` computes with two regular expressions.
 #
-# *Exercises `00-callback-getattr` and `00-camel2snake`.*
+# *Exercise `00-callback-getattr` and Exercise `00-camel2snake`.*
 
 # %%
 show_source(Callback, camel2snake)
@@ -214,7 +214,7 @@ show_source(TrainEvalCallback)
 # count at the end. `AvgStatsCallback` keeps one `AvgStats` for training and one for validation,
 # feeds them after every loss, and reports both after each epoch.
 #
-# *Exercises `00-accuracy` and `00-avg-stats`.*
+# *Exercise `00-accuracy` and Exercise `00-avg-stats`.*
 
 # %%
 show_source(accuracy, AvgStats, AvgStatsCallback)
@@ -272,7 +272,7 @@ ax.set(xlabel="position in training", ylabel="learning rate", title="One-cycle: 
 # `ParamScheduler` writes the scheduled value into the optimiser before every training batch, and
 # `Recorder` remembers the learning rates and losses so we can plot them.
 #
-# *Exercises `00-param-scheduler` and `00-recorder`.*
+# *Exercise `00-param-scheduler` and Exercise `00-recorder`.*
 
 # %%
 show_source(ParamScheduler.set_param, Recorder.begin_fit, Recorder.after_batch)
@@ -350,11 +350,11 @@ print(f"final validation accuracy over {len(runs)} seeds: mean {final.mean():.4f
 # change to the recipe that moves the accuracy by less than that has not shown anything yet.
 #
 # The validation loss after the first epoch differs a lot from seed to seed: that epoch ends just
-# after the schedule's peak learning rate (at 30% of training), and large steps can leave the
-# weights in a place that suits the validation set less, even while the training loss keeps
-# falling (the second-to-last line counts the runs whose validation loss went *up* in some
-# epoch). The cool-down at the end brings the runs close together: compare the range of the last
-# epoch with that of the first.
+# after the schedule's peak learning rate (at 30% of training), where the steps are largest, so
+# where the weights happen to stand at its end is most a matter of luck. Too large a step can
+# even make the validation loss go *up* from one epoch to the next while the training loss keeps
+# falling: the second-to-last line counts the runs where that happened. The cool-down at the end
+# brings the runs close together: compare the range of the last epoch with that of the first.
 #
 # The jumps of the training loss from one batch to the next shrink in the last third, where the
 # learning rate is lowest. That fits "smaller steps, calmer loss", but the loss itself is lower
@@ -392,9 +392,9 @@ print(f"final validation accuracy over {len(runs)} seeds: mean {final.mean():.4f
 #    <details><summary>Answer</summary>
 #
 #    `one_batch` returns before `zero_grad`, so the gradients are never reset: each step uses the
-#    sum of all the gradients since the first cancelled one, and the steps grow until training
-#    diverges. The True cancels only the rest of that batch, not the epoch or the fit. Lesson 02
-#    shows this on a real run and fixes it with exceptions.
+#    sum of all the gradients since the first cancelled one, the steps grow ever larger, and
+#    training is wrecked. The True cancels only the rest of that batch, not the epoch or the fit.
+#    Lesson 02 shows this on a real run and fixes it with exceptions.
 #
 #    </details>
 #
@@ -424,9 +424,9 @@ print(f"final validation accuracy over {len(runs)} seeds: mean {final.mean():.4f
 #    <details><summary>Answer</summary>
 #
 #    One run mixes the recipe with the luck of one draw of initial weights and batch order. The
-#    spread over seeds shows how much of a result is luck: whether the validation loss rose in some
-#    epoch, or how far the final accuracy moves, differs from seed to seed, and a claim about the
-#    recipe should hold for all of them.
+#    spread over seeds shows how much of a result is luck: the validation loss after the first
+#    epoch and the final accuracy both differ from seed to seed, and a claim about the recipe
+#    should hold for all of them.
 #
 #    </details>
 

@@ -312,11 +312,11 @@ def timed(func):
     def wrapper(*args, **kwargs):  # whatever the caller passes ...
         start = time.perf_counter()
         result = func(*args, **kwargs)  # ... goes on unchanged
-        print(f"{func.__name__} took {time.perf_counter() - start:.2f} s")
+        print(f"{func.__name__} took {time.perf_counter() - start:.1f} s")
         return result
     return wrapper
 
-timed(slow_calculation)(delay=DELAY)
+timed(slow_calculation)(n=2, delay=0.25)  # steps long enough that the rounded time is the same every run
 
 # %% [markdown]
 # **When they hurt.** They hide the parameters. The wrapper's signature says nothing, so your
@@ -745,7 +745,8 @@ for last in (18.0, 1800.0):
     u = torch.tensor([1.0, 2.0, 4.0, last])
     print(f"t = {u.tolist()}: mean {u.mean().item():7.2f}   median {u.quantile(0.5).item():.2f}   "
           f"std {u.std(unbiased=False).item():7.2f}   MAD {mean_abs_dev(u).item():7.2f}")
-#
+
+# %% [markdown]
 # ### One pass: $E[x^2] - E[x]^2$
 #
 # The definition needs two passes over the data: one for the mean, one for the deviations. Expand
@@ -760,7 +761,7 @@ print(f"E[t^2] - E[t]^2 = {((t * t).mean() - m * m).item()}")
 # Why does this matter? Because $E[x]$ and $E[x^2]$ are sums divided by a count, and sums can be
 # kept *running*: add each batch's sum and sum of squares as it goes by, never store the data and
 # never look at it twice. That is how a layer can keep statistics over all the batches it has seen
-# (lesson 4's RunningBatchNorm does exactly this).
+# (lesson 04's RunningBatchNorm does exactly this).
 #
 # *Exercise `01-running-sums`.*
 
@@ -796,7 +797,10 @@ print(f"true variance (float64, two passes)  {ref:.6f}   std {ref ** 0.5:.6f}")
 print(f"one pass, float32 running sums        {var32.item():.6f}   std {std32.item():.6f}")
 
 # %% [markdown]
-# A *negative* variance, and its square root, the `std`, is `nan` (not a number). Two fixes:
+# The one-pass variance is nowhere near the true one: it is rounding noise. $E[x^2]$ and
+# $E[x]^2$ are both float32 numbers near $10^8$, so their difference is a multiple of the spacing
+# printed above, and which multiple comes out is luck. It can just as well be 0, or negative, and
+# the square root of a negative variance, the `std`, is `nan` (not a number). Two fixes:
 #
 # 1. **Shift the data.** The variance does not change when you subtract a constant:
 #    $\mathrm{Var}(x - K) = \mathrm{Var}(x)$. With $K$ near the mean (the first value seen is good
@@ -1010,7 +1014,7 @@ print("sigmoid:", [f"{p:.2f}" for p in sigmoid(both).tolist()])
 # Computing the sigmoid needs a little care: written as $e^x / (1 + e^x)$, it overflows for
 # large logits.
 #
-# *Exercises `01-sigmoid` and `01-multilabel`.*
+# *Exercise `01-sigmoid` and Exercise `01-multilabel`.*
 
 # %%
 huge = torch.tensor([-1e4, 0.0, 1e4])
@@ -1063,7 +1067,7 @@ for threshold in (0.5, 0.65, 0.7):
 # ### A stable log-softmax and cross-entropy
 #
 # Training a softmax classifier uses the log of the softmax: it is inside the cross-entropy loss
-# (`F.cross_entropy`) that lesson 0's `get_learner` trains with.
+# (`F.cross_entropy`) that lesson 00's `get_learner` trains with.
 #
 # $$\log \mathrm{softmax}(x)_i = x_i - \log \sum_j e^{x_j}$$
 #
@@ -1072,7 +1076,7 @@ for threshold in (0.5, 0.65, 0.7):
 #
 # $$\log \sum_j e^{x_j} = \log \Big(e^m \sum_j e^{x_j - m}\Big) = m + \log \sum_j e^{x_j - m}$$
 #
-# *Exercises `01-logsumexp` and `01-cross-entropy`.*
+# *Exercise `01-logsumexp` and Exercise `01-cross-entropy`.*
 
 # %%
 big_logits = torch.tensor([[1e4, 1e4 - 1, 0.0], [2.0, 1.0, 0.1]])

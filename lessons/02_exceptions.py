@@ -152,7 +152,8 @@ show_source(l00.Runner.one_batch, fold=False)  # lesson 00's exercise, in full: 
 # The True makes `one_batch` return early, which cancels *the rest of this batch* and nothing
 # else: `all_batches` knows nothing about it and moves on to the next batch, `fit` knows
 # nothing about it and moves on to validation. And look at the losses printed above: a model that
-# just guesses gets about 2.3, and this one is far above that. That is because "the rest of this
+# guesses evenly among the ten digits gets $-\ln(1/10) = \ln 10 \approx 2.3$, and this one is far
+# above that. That is because "the rest of this
 # batch" included `zero_grad()`. From step 10 on the gradients were never reset, so every step
 # used the sum of all the gradients since:
 
@@ -251,8 +252,8 @@ class DebugAt(Callback):
 
 
 # %% [markdown]
-# A page that runs by itself cannot wait for you to type, so here pdb reads commands written in
-# advance (`Typed` echoes each one, so the output reads like a session at the keyboard; in a
+# This lesson also has to run from top to bottom with nobody at the keyboard, so here pdb reads
+# commands written in advance (`Typed` echoes each one, so the output reads like a session at the keyboard; in a
 # notebook, IPython swaps in its own, colourful pdb, whose prompt is `ipdb>`). Run `DebugAt(...)`
 # without `stdin` in your notebook to type the commands yourself.
 
@@ -305,8 +306,8 @@ show_source(CancelTrainException, CancelEpochException, CancelBatchException)
 # thing at that level. A `finally:` block runs whatever happens - a normal end, a `return`, a
 # cancel, or a real error - so `after_batch` and `after_fit` always run.
 #
-# *Exercises `02-cancel-batch`, `02-cancel-epoch`, `02-cancel-train`*: write `one_batch`,
-# `all_batches` and `fit`.
+# *Exercise `02-cancel-batch`, Exercise `02-cancel-epoch` and Exercise `02-cancel-train`*:
+# write `one_batch`, `all_batches` and `fit`.
 
 # %%
 show_source(Runner.one_batch, Runner.all_batches, Runner.fit)
@@ -481,10 +482,10 @@ show_trace(trace.events)
 # The learning rate is the hyper-parameter that matters most, and the hardest to guess: too small
 # and training crawls, too large and it diverges. The **LR range test** (Leslie Smith,
 # *Cyclical Learning Rates for Training Neural Networks*, 2015) measures it instead: train for a
-# few dozen mini-batches while the learning rate grows from tiny to huge, and watch the loss. At
+# hundred mini-batches at most while the learning rate grows from tiny to huge, and watch the loss. At
 # first it hardly moves (the steps are too small to matter), then it falls (good learning rates),
-# then it shoots up (the steps overshoot). That takes seconds, and we read a good learning rate
-# off the curve.
+# then it shoots up (the steps overshoot). That costs a fraction of one epoch, and we read a good
+# learning rate off the curve.
 #
 # As a callback it needs everything this lesson built: it sets the learning rate before each
 # batch, watches the loss after each step, stops the fit by itself, and must clean up afterwards.
@@ -557,7 +558,7 @@ print("deepcopy'd weights followed the change:", torch.equal(saved["weight"], mo
 # (with `beta=0`, the default, "smoothing" returns the raw loss - we come back to this in a moment)
 # and raises `CancelTrainException` when the stop rule says so or after the last iteration.
 #
-# *Exercises `02-lr-stop-rule`* (second part, `after_step`) and *`02-restore-state`*
+# *Exercise `02-lr-stop-rule`* (second part, `after_step`) and *Exercise `02-restore-state`*
 # (`save_state`, `restore_state`).
 
 # %%

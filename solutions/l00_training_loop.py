@@ -288,11 +288,12 @@ class Runner:
     def one_batch(self, xb, yb):
         """Forward, loss, and (in training) backward, step and zero_grad, with an event after each.
 
-        begin_batch, after_pred, after_loss, after_backward, after_step: a True from any of them
-        ends the batch there (the runner still calls after_batch). Outside training it stops after
-        after_loss. zero_grad comes last, after after_step: a batch that runs to the end leaves no
-        gradients behind, but a True from after_backward or after_step skips it, and those
-        gradients are added to the next batch's (lesson 02 shows what that does)."""
+        The batch, the prediction and the loss are kept on the runner (`xb`, `yb`, `pred`, `loss`),
+        where callbacks read them. begin_batch, after_pred, after_loss, after_backward, after_step:
+        a True from any of them ends the batch there (the runner still calls after_batch). Outside
+        training it stops after after_loss. zero_grad comes last, after after_step: a batch that runs
+        to the end leaves no gradients behind, but a True from after_backward or after_step skips it,
+        and those gradients are added to the next batch's (lesson 02 shows what that does)."""
         # BEGIN SOLUTION 00-runner
         self.xb, self.yb = xb, yb
         if self("begin_batch"):

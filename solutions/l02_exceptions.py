@@ -156,11 +156,13 @@ class Runner(l00.Runner):
     def one_batch(self, xb, yb):
         """Forward and loss, then (in training) zero_grad, backward and step, with an event after each.
 
-        The gradients are zeroed just before `backward` (lesson 00 did it after the step), so a
-        step only ever uses its own batch's gradients, even when an earlier batch was cancelled
-        between its backward and its step. A CancelBatchException skips the rest of the batch and
-        triggers `after_cancel_batch`; `after_batch` runs in every case (a `finally` block), also
-        after another exception, which is not caught here.
+        As in lesson 00, the batch, the prediction and the loss are kept on the runner (`xb`, `yb`,
+        `pred`, `loss`), where callbacks read them. The gradients are zeroed just before `backward`
+        (lesson 00 did it after the step), so a step only ever uses its own batch's gradients, even
+        when an earlier batch was cancelled between its backward and its step. A
+        CancelBatchException skips the rest of the batch and triggers `after_cancel_batch`;
+        `after_batch` runs in every case (a `finally` block), also after another exception, which is
+        not caught here.
         """
         # BEGIN SOLUTION 02-cancel-batch
         try:
