@@ -84,7 +84,8 @@ def test_a_trained_running_batch_norm_can_be_copied_and_saved():
 
 def test_fast_variants_compute_what_the_autograd_layers_compute():
     torch.manual_seed(0)
-    for fast, slow, bs in [(l04.FastBatchNorm(5), l04.BatchNorm(5), 8), (l04.FastRunningBatchNorm(5), l04.RunningBatchNorm(5), 2)]:
+    pairs = [(l04.FastBatchNorm(5), l04.BatchNorm(5), 8), (l04.FastRunningBatchNorm(5), l04.RunningBatchNorm(5), 2)]
+    for fast, slow, bs in pairs:
         for step in range(15):
             x = torch.randn(bs, 5, 3, 3) + 2
             x1, x2, g = x.clone().requires_grad_(), x.clone().requires_grad_(), torch.randn_like(x)
@@ -103,7 +104,8 @@ def test_every_norm_says_what_it_is():
     assert repr(l04.GroupNorm(2, 4)) == "GroupNorm(2, 4, eps=1e-05)"
     assert repr(l04.RunningBatchNorm(3, mom=0.2)) == "RunningBatchNorm(3, eps=1e-05, mom=0.2)"
     assert all(set(dict(m.named_parameters())) == {"mults", "adds"}
-               for m in (l04.BatchNorm(2), l04.LayerNorm(), l04.InstanceNorm(2), l04.GroupNorm(1, 2), l04.RunningBatchNorm(2)))
+               for m in (l04.BatchNorm(2), l04.LayerNorm(), l04.InstanceNorm(2), l04.GroupNorm(1, 2),
+                         l04.RunningBatchNorm(2)))
 
 
 def test_transcript_debiasing_overflows_float32():

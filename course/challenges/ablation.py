@@ -5,9 +5,9 @@ The network is the lecture notebook's (`norm_layer`, the same layer as lesson 04
 stride-2 convolutions, nfs [8, 16, 32, 64, 64], each followed by a ReLU and then the row's
 normalisation layer (the convolution has no bias when a norm follows), Kaiming init. The learning
 rate is the notebook's for each batch size: a
-constant 0.4 at batch size 2, `sched_lin(1.0, 0.2)` at 32. So the rows `batchnorm2d`, `rbn-lecture`
-and `rbn` at batch size 2 reproduce the lecture's tiny-batch numbers, and `rbn` at 32 its one-epoch
-recipe; all of them are also entries of those challenges, and their leaderboards list them.
+constant 0.4 at batch size 2, `sched_lin(1.0, 0.2)` at 32: the rows `batchnorm2d` and `rbn` at batch
+size 2 follow the notebook's tiny-batch experiments, and `rbn` at 32 its one-epoch recipe. `rbn-lecture`
+is lesson 04's reading of the debiasing the lecture describes in words (its code is not published).
 
     python -m course.challenges ablation [ROW ...] [--bs 2 32] [--seeds 0]   # make ablation
 """
