@@ -358,18 +358,21 @@ def _verdict(tests: list[Result]) -> str:
     return "PASS" if passed == len(tests) else "FAIL" if passed == 0 else "PARTIAL"
 
 
-def _two_lines(message: str, room: int) -> list[str]:
-    """`message` in at most two lines of `room`: cut at its last ": " when the rest then fits the second
-    line (so "...: exit code 0, as from os._exit(0)" keeps its cause together), else at word boundaries;
-    a longer message loses its middle, never its end (the size in "you tried to allocate 53687091200 bytes")."""
+def _lines(message: str, room: int, most: int = 4) -> list[str]:
+    """`message` in at most `most` lines of `room`: cut at its last ": " when the rest then fits the second
+    line (so "...: exit code 0, as from os._exit(0)" keeps its cause together), else at word boundaries.
+    A longer message loses part of its last lines, never its end (the size in "you tried to allocate
+    53687091200 bytes", the "expected ..." of "got ..., expected ..."): `most` lines keep what a test says."""
     if len(message) <= room:
         return [message]
     cut = message.rfind(": ", 0, room)
     if cut > 0 and len(message) - cut - 2 <= room:
         return [message[:cut + 1], message[cut + 2:]]
-    first, *rest = textwrap.wrap(message, room, break_on_hyphens=False)
-    rest = " ".join(rest)
-    return [first, rest if len(rest) <= room else "..." + rest[len(rest) - room + 3:]]
+    lines = textwrap.wrap(message, room, break_on_hyphens=False)
+    if len(lines) <= most:
+        return lines
+    rest = " ".join(lines[most - 1:])
+    return lines[:most - 1] + ["..." + rest[len(rest) - room + 3:]]
 
 
 def first_failure(runs: list[Result]) -> Result | None:
@@ -396,7 +399,7 @@ def render(results: list[Result], width: int = 100) -> str:
             if failure and all(r.untouched for r in runs):
                 out.append(row + "not started: " + failure.message.rpartition(": ")[2])
                 continue
-            lines = _two_lines(failure.message, room) if failure else [""]
+            lines = _lines(failure.message, room) if failure else [""]
             out += [(row + lines[0]).rstrip(), *(" " * len(head) + line for line in lines[1:])]
             if failure and failure.hint:
                 out += [" " * len(head) + line for line in textwrap.wrap("hint: " + failure.hint, room)]

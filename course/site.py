@@ -99,8 +99,9 @@ class Exercise:
 
     @property
     def name(self) -> str:
-        """What the learner writes, for headings and sidebars: its functions (methods as Class.method)."""
-        names = self.functions
+        """What the learner writes, for headings and sidebars: its functions (methods as Class.method), as
+        code, so that a dunder's underscores are not read as bold."""
+        names = [f"`{n}`" for n in self.functions]
         return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
     @property

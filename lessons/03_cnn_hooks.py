@@ -327,7 +327,7 @@ print(f"first convolution's output created on: {conv_out[0]}; the data itself st
 # before the model sees it. `view_tfm(1, 28, 28)` is a **closure** (lesson 01): a function that
 # remembers the `size` it was made with.
 #
-# *Exercises `03-batch-transform`, `03-view-tfm`*.
+# *Exercise `03-batch-transform`, Exercise `03-view-tfm`*.
 
 # %%
 show_source(BatchTransformXCallback, view_tfm)
@@ -518,7 +518,7 @@ print(f"after `del hook`: {count_hooks(model)} hook still registered; the partia
 # indexing (an int, a slice, a list of indices, a boolean mask) and a short repr. All of it is
 # dunder methods (lesson 01).
 #
-# *Exercises `03-list-index`, `03-list-container`*.
+# *Exercise `03-list-index`, Exercise `03-list-container`*.
 
 # %%
 show_source(ListContainer)
@@ -639,7 +639,7 @@ plt.tight_layout()
 # iterations, $\log(1 + \text{count})$ so that a few huge bins don't drown the rest), `get_min`
 # the fraction of activations in the bins around zero at each iteration.
 #
-# *Exercises `03-get-hist`, `03-get-min`*.
+# *Exercise `03-get-hist`, Exercise `03-get-min`*.
 
 # %%
 show_source(get_hist, get_min)

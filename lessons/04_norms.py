@@ -248,7 +248,7 @@ ax.legend(fontsize=8);
 # `register_buffer` is for. All the lesson's norm layers share their learned `mults` and `adds`
 # through a small base class, `Norm`; `BatchNorm` adds the buffers.
 #
-# *Exercises `04-batchnorm-init`, `04-batchnorm-update`, `04-batchnorm-forward`*. In training,
+# *Exercise `04-batchnorm-init`, Exercise `04-batchnorm-update`, Exercise `04-batchnorm-forward`*. In training,
 # `forward` normalises with the statistics `update_stats` returns, and autograd carries the gradient
 # through them. A batch with a single value per channel has no variance to speak of: `update_stats`
 # refuses it, as PyTorch does (section 4).
@@ -620,7 +620,7 @@ print("hidden state statistics:",
 # used `x.std` where it meant the variance and never re-ran it; its layer and instance norm
 # numbers were `nan`.) Ours are checked against PyTorch, at mean 1 and at the awkward means:
 #
-# *Exercises `04-layernorm`, `04-instancenorm`, `04-groupnorm`*.
+# *Exercise `04-layernorm`, Exercise `04-instancenorm`, Exercise `04-groupnorm`*.
 
 # %%
 show_source(LayerNorm, InstanceNorm, GroupNorm)

@@ -215,8 +215,9 @@ def test_render_totals_verdicts_and_hints():
     assert "hint: Multiply." not in lines[3]  # no hint for a passing exercise
     at = next(i for i, line in enumerate(lines) if line.startswith("  02-div"))
     assert lines[at].split()[3:7] == ["ZeroDivisionError:", "division", "by", "zero"]  # a long message wraps...
-    assert lines[at + 1].strip().startswith("...x") and lines[at + 1].endswith("xxx")  # ...its end on one more
-    assert lines[at + 2].strip() == "hint: Mind zero."
+    assert lines[at + 1].strip() == lines[at + 2].strip() == "x" * 50  # ...over at most four lines...
+    assert lines[at + 3].strip().startswith("...x") and lines[at + 3].endswith("xxx")  # ...keeping its end
+    assert lines[at + 4].strip() == "hint: Mind zero."
     assert lines[-1] == "Total: 4/8 points (50%); 1 of 3 exercises pass"
     assert all(len(line) <= 80 for line in lines)
 

@@ -664,3 +664,10 @@ def test_a_plot_opens_enlarged_on_tap(visit, server):
         assert not tab.problems, tab.problems
         return
     pytest.fail("no lesson page has a plot that opens in the lightbox")
+
+
+def test_exercise_headings_show_dunder_names_as_code():
+    """`Dataset.__len__` in a heading must not turn into a bold "len" (markdown reads `__x__` as bold)."""
+    lesson = next(lesson for lesson in site.all_lessons() if lesson.number == "00")
+    heading = next(line for line in site.exercises_markdown(lesson).splitlines() if line.startswith("## 00-dataset"))
+    assert "`Dataset.__len__`" in heading, f"got {heading!r}, expected the names in backticks"
