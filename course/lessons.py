@@ -13,12 +13,15 @@ a `python3` kernel spec found elsewhere (a user-level one could point at another
 from __future__ import annotations
 
 import argparse
+import asyncio
 import atexit
 import hashlib
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -199,38 +202,70 @@ def run(path: Path, force: bool = False, timeout: int = CELL_TIMEOUT, executed_d
     kernel's environment is `env`, by default this one under the course's thread policy
     (`course.threads.environ()`: the same thread count on this machine whatever its load).
     """
-    from jupyter_client.kernelspec import NoSuchKernel
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     out = executed_path(path, executed_dir or EXECUTED)
     key = digest(path, root)
     if not force and _cached(out, key):
         return out, False
-    nb, kernels = notebook(path), []
+    nb, kernels, interrupted = notebook(path), [], []
+
+    def on_ctrl_c(signum, frame):  # end the kernel ourselves: nbclient's own Ctrl-C handling races its clean-up
+        interrupted.append(signum)
+        for pid in kernels:
+            kill_session(pid)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_ctrl_c) if in_main else None
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=False,
                             kernel_manager_class=_kernel_manager_class(kernels),
                             resources={"metadata": {"path": str(path.parent)}})
+    loop = _LoopWithoutSignals()
     try:
-        client.execute(env=threads.environ() if env is None else env)
-    except CellTimeoutError as e:  # a TimeoutError: before the kernel-start handler below
-        raise LessonError(f"{shown(path)} failed:\n{e}") from None
-    except CellExecutionError as e:
-        if e.ename == "KeyboardInterrupt":  # nbclient passed a Ctrl-C on to the kernel
+        loop.run_until_complete(client.async_execute(env=threads.environ() if env is None else env))
+    except Exception as e:
+        if interrupted:
             raise KeyboardInterrupt from None
-        raise LessonError(_cell_failure(path, nb, e)) from None
-    except DeadKernelError as e:  # a RuntimeError too
-        raise LessonError(f"{shown(path)} failed: its kernel died ({e}); a cell crashed the interpreter "
-                          "or ran out of memory") from None
-    except (RuntimeError, NoSuchKernel, TimeoutError) as e:
-        raise LessonError(f"{shown(path)}: could not start a Python kernel ({' '.join(kernel_argv()[:3])}): "
-                          f"{e}; is ipykernel installed in this environment?") from None
+        raise _lesson_error(path, nb, e) from None
     finally:  # nbclient leaves its exit-time cleanup registered when the kernel failed to start
         atexit.unregister(client._cleanup_kernel)
         for pid in kernels:  # however the run ended: the kernel and what the lesson started
             kill_session(pid)
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+        loop.close()
+    if interrupted:
+        raise KeyboardInterrupt
     _save(nb, out, key)
     return out, True
+
+
+class _LoopWithoutSignals(asyncio.SelectorEventLoop):
+    """An event loop that refuses signal handlers, so nbclient keeps out of Ctrl-C (it gives up quietly when
+    it cannot add one): its own handler shuts the kernel down while a cell still runs, and prints tracebacks."""
+
+    def add_signal_handler(self, sig, callback, *args):
+        raise RuntimeError("course.lessons handles Ctrl-C itself")
+
+    def remove_signal_handler(self, sig):
+        raise RuntimeError("course.lessons handles Ctrl-C itself")
+
+
+def _lesson_error(path: Path, nb, e: Exception) -> Exception:
+    """The LessonError that says why executing `path` failed (`e` itself when it is not about the lesson)."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    if isinstance(e, CellTimeoutError):  # a TimeoutError: before the kernel-start case below
+        return LessonError(f"{shown(path)} failed:\n{e}")
+    if isinstance(e, CellExecutionError):
+        return LessonError(_cell_failure(path, nb, e))
+    if isinstance(e, DeadKernelError):  # a RuntimeError too
+        return LessonError(f"{shown(path)} failed: its kernel died ({e}); a cell crashed the interpreter "
+                           "or ran out of memory")
+    if isinstance(e, (RuntimeError, NoSuchKernel, TimeoutError)):
+        return LessonError(f"{shown(path)}: could not start a Python kernel ({' '.join(kernel_argv()[:3])}): "
+                           f"{e}; is ipykernel installed in this environment?")
+    return e
 
 
 # Errors whose message already tells the learner what to do: shown without their traceback.
