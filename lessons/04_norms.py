@@ -16,34 +16,33 @@
 # %% [markdown]
 # # Lesson 04 - Normalisation from scratch, and RunningBatchNorm at batch size 2
 #
-# Lesson 03 showed that a CNN trains well only while the activations of every layer keep a mean
-# near 0 and a standard deviation near 1, and it got there with careful initialisation. That care
-# lasts only as long as the weights stay near their initial values. **Batch normalisation** keeps
-# the activations in shape during the whole of training, by measuring them and rescaling them,
-# layer after layer, batch after batch. It was the layer that made deep networks easy to train.
+# Lesson 03 showed that a CNN trains well only while every layer's activations keep a mean near 0
+# and a standard deviation near 1, and got there with careful initialisation - which lasts only
+# while the weights stay near their initial values. **Batch normalisation** keeps the activations in
+# shape during the whole of training by measuring and rescaling them, layer after layer, batch after
+# batch.
 #
-# We write it from the paper, check it against PyTorch's to the last few digits - on awkward inputs
-# too - and train with it. Then we look at where it breaks - tiny batches - and at its cousins
-# (layer, instance and group norm), each of which normalises over a different set of numbers. We
-# end with a layer that keeps batch norm's strengths at batch size 2: **RunningBatchNorm**.
+# We write it from the paper, check it against PyTorch's on awkward inputs too, and train with it.
+# Then we see where it breaks - tiny batches - and meet its cousins (layer, instance and group norm),
+# which normalise over other sets of numbers. We end with **RunningBatchNorm**, which keeps batch
+# norm's strengths at batch size 2.
 #
 # **What you will learn**
 #
-# 1. batch norm's algorithm: statistics per channel over the batch, normalise, then a learned
-#    scale (`mults`) and shift (`adds`); a variance that survives large means;
-# 2. running statistics in buffers, the moving average with `lerp_` and PyTorch's momentum
-#    convention; why our layer normalises with the *biased* variance, stores the *unbiased* one,
-#    and lets gradients flow through its statistics;
-# 3. batch norm's limits: batch size 1 and 2, and recurrent networks; `eps` as a hyperparameter;
-# 4. layer, instance and group norm: what each one normalises away, shown with a foggy day and with
-#    a network that cannot classify;
-# 5. RunningBatchNorm: moving averages of sums and counts, a momentum that depends on the batch
-#    size, debiasing (and why it cancels), a variance that must never go negative;
-# 6. batch norm's backward pass derived by hand, as one autograd node, checked with `gradcheck`.
+# 1. batch norm's algorithm: per-channel statistics over the batch, normalise, then a learned scale
+#    (`mults`) and shift (`adds`); a variance that survives large means;
+# 2. running statistics in buffers, `lerp_` and PyTorch's momentum convention; biased variance to
+#    normalise, unbiased to store, and gradients through the statistics;
+# 3. batch norm's limits: batch size 1 and 2, recurrent networks; `eps` as a hyperparameter;
+# 4. layer, instance and group norm: what each normalises away (a foggy day; a network that cannot
+#    classify);
+# 5. RunningBatchNorm: averages of sums and counts, a batch-size-aware momentum, debiasing (and why
+#    it cancels), a variance that never goes negative;
+# 6. batch norm's backward pass by hand, as one autograd node, checked with `gradcheck`.
 #
-# **Exercises.** The code lives in `solutions/l04_norms.py`; each piece is shown from there. Pieces
-# marked *Exercise* are yours to write in `exercises/l04_norms.py`; `make grade LESSON=04` grades
-# them, most of them against PyTorch's own layers on random shapes. Try each before reading ours.
+# **Exercises.** The code lives in `solutions/l04_norms.py` and is shown from there. Pieces marked
+# *Exercise* are yours to write in `exercises/l04_norms.py`; `make grade LESSON=04` grades them,
+# mostly against PyTorch's own layers on random shapes. Try each before reading ours.
 #
 # | exercise | what you write |
 # | --- | --- |
@@ -116,20 +115,17 @@ print(f"training images {tuple(x_train.shape)}, validation images {tuple(x_valid
 #
 # $$\hat x_i = \frac{x_i - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad y_i = \gamma\,\hat x_i + \beta .$$
 #
-# In a CNN a "feature" is a channel, and its values are all the positions of all the images: for
-# activations of shape (N, C, H, W), the statistics of channel c are taken over N x H x W numbers,
-# dims (0, 2, 3). Note the $\frac{1}{m}$: the paper normalises with the **biased** variance.
-# $\epsilon$ keeps the division finite when a channel hardly varies. $\gamma$ and $\beta$ are
-# learned; we call them `mults` and `adds`. They matter: normalising alone would force every layer
-# to output mean 0 and variance 1, and the network could not choose any other scale. With them it
-# can even undo the normalisation ($\gamma = \sqrt{\sigma^2 + \epsilon}$, $\beta = \mu$) if that is
-# what the loss wants.
+# In a CNN a feature is a channel: for activations (N, C, H, W) the statistics of channel c are
+# taken over all N x H x W of its values, dims (0, 2, 3). The $\frac{1}{m}$ makes this the **biased**
+# variance. $\epsilon$ keeps the division finite when a channel hardly varies. $\gamma$ and $\beta$
+# (our `mults` and `adds`) are learned: without them every layer would be forced to output mean 0
+# and variance 1; with them the network can choose any scale, even undo the normalisation
+# ($\gamma = \sqrt{\sigma^2 + \epsilon}$, $\beta = \mu$).
 #
-# The variance can be computed two ways: as the paper writes it, the mean of the squared distances
-# from the mean (two passes over the data: first the mean, then the distances), or by the shortcut
-# $\sigma^2 = E[x^2] - E[x]^2$ (both sums in one pass). On paper they are equal. In float32, which
-# keeps about seven significant digits, they are not: when the mean is large against the spread,
-# $E[x^2]$ and $E[x]^2$ are two large, nearly equal numbers, and their difference loses the
+# The variance can be computed as the paper writes it, in two passes (the mean, then the squared
+# distances from it), or by the one-pass shortcut $\sigma^2 = E[x^2] - E[x]^2$. Equal on paper; not
+# in float32, which keeps about seven significant digits: when the mean is large against the
+# spread, $E[x^2]$ and $E[x]^2$ are two large, nearly equal numbers whose difference loses the
 # variance. Values with a spread of 1 around a growing mean:
 
 # %%
@@ -144,11 +140,10 @@ for shift in (0.0, 100.0, 1000.0, 1e4):
 
 # %% [markdown]
 # At a mean of 10,000 the squares are near $10^8$, where neighbouring float32 numbers are 8 apart:
-# a variance of 1 is below the rounding, and the shortcut can even come out **negative** - whose
-# square root is `nan`. The two-pass variance stays exact. Activations with a large mean are not
-# exotic (a channel after a ReLU that is almost always on, an input that was never normalised), so
-# our `batch_stats` takes two passes. It also takes its statistics in float32 when the activations
-# are half precision (bfloat16 keeps about three significant digits): `upcast`.
+# a variance of 1 is below the rounding, and the shortcut can even come out **negative**, whose
+# square root is `nan`. Large means are not exotic (a ReLU that is almost always on, an input never
+# normalised), so our `batch_stats` takes two passes. For half-precision activations (bfloat16 keeps
+# about three significant digits) it takes the statistics in float32: `upcast`.
 #
 # *Exercise `04-batch-stats`*: write `batch_stats`; *Exercise `04-norm-affine`*: write `norm_affine`.
 
@@ -156,9 +151,8 @@ for shift in (0.0, 100.0, 1000.0, 1e4):
 show_source(upcast, batch_stats, norm_affine)
 
 # %% [markdown]
-# Let's apply it to real activations: the output of a freshly initialised first conv layer on 512
-# images, whose eight channels have quite different means and spreads. The histograms show the two
-# channels that differ most: the one with the smallest mean and the one with the largest spread.
+# On real activations: a freshly initialised first conv layer on 512 images. The histograms show
+# two of its eight channels: the one with the smallest mean and the one with the largest spread.
 
 # %%
 set_seed(42)
@@ -192,17 +186,15 @@ fig.tight_layout()
 # ## 2. Running statistics, buffers and PyTorch's momentum
 #
 # At inference there may be a single image, and a prediction should not depend on which other
-# images happen to share its batch. So during training the layer also keeps **running** estimates
-# of each channel's mean and variance, and in evaluation mode it normalises with those.
-#
-# They are an exponentially weighted moving average: each batch moves the estimate a fraction
-# $m$ of the way to the batch's value,
+# images share its batch. So in training the layer also keeps **running** estimates of each
+# channel's mean and variance, and in evaluation mode normalises with those. They are an
+# exponentially weighted moving average: each batch moves the estimate a fraction $m$ of the way,
 #
 # $$\text{running} \leftarrow (1 - m)\,\text{running} + m\,\text{batch},$$
 #
-# which is exactly `torch.lerp` ("linear interpolation"): `running.lerp_(batch, m)`, in place.
-# In PyTorch's batch norm `momentum=0.1` is this $m$, the weight of the **new** value - the
-# opposite of what "momentum" means in an optimiser, where 0.9 is the weight of the old value.
+# which is `torch.lerp`: `running.lerp_(batch, m)`, in place. In PyTorch's batch norm
+# `momentum=0.1` is this $m$, the weight of the **new** value - the opposite of an optimiser's
+# momentum, where 0.9 is the weight of the old one.
 #
 # *Exercise `04-ema`*: write `ema_update`.
 
@@ -219,10 +211,9 @@ gap = (ours_mean - torch_bn.running_mean).abs().max()
 print(f"after 5 batches: max |ours - nn.BatchNorm2d.running_mean| = {gap:.2e}")
 
 # %% [markdown]
-# With $m = 0.1$ the running mean follows slowly and smoothly; it needs about $1/m = 10$ batches to
-# forget its start (zeros for the means, ones for the variances). Here is a channel's mean over 200
-# batches of 64 and its moving average for three momenta, 0.9 being what you get if you read
-# PyTorch's `momentum` the optimiser's way:
+# With $m = 0.1$ the weight of the starting value (zeros for the means, ones for the variances)
+# shrinks by a factor 0.9 per batch. Here is channel 0's mean over 200 batches of 64 and its moving
+# average for three momenta, 0.9 being PyTorch's `momentum` read the optimiser's way:
 
 # %%
 batch_means = torch.stack([acts[torch.randint(0, 512, (64,)), 0].mean() for _ in range(200)])
@@ -239,19 +230,18 @@ ax.set(xlabel="batch", ylabel="mean", title="The running mean is a moving averag
 ax.legend(fontsize=8);
 
 # %% [markdown]
-# Momentum 0.9 jumps with every batch's noise; 0.1 settles after a few dozen batches; 0.01 has not
-# forgotten its start after 200 batches and is still climbing, so its "std over the last 100" is
-# that climb, not noise.
+# Momentum 0.9 jumps with every batch's noise; 0.1 settles within about 25 batches; 0.01 is still
+# climbing after 200, so its "std over the last 100" measures that climb, not noise.
 #
 # The running statistics are not parameters - the optimiser must not train them - but they are
-# part of the model's state: saved with it, and moved with it to the GPU. That is what
-# `register_buffer` is for. All the lesson's norm layers share their learned `mults` and `adds`
-# through a small base class, `Norm`; `BatchNorm` adds the buffers.
+# part of the model's state, saved with it and moved with it: `register_buffer`. All the lesson's
+# norm layers get their `mults` and `adds` from a small base class, `Norm`; `BatchNorm` adds the
+# buffers.
 #
-# *Exercise `04-batchnorm-init`, Exercise `04-batchnorm-update`, Exercise `04-batchnorm-forward`*. In training,
-# `forward` normalises with the statistics `update_stats` returns, and autograd carries the gradient
-# through them. A batch with a single value per channel has no variance to speak of: `update_stats`
-# refuses it, as PyTorch does (section 4).
+# *Exercise `04-batchnorm-init`, Exercise `04-batchnorm-update`, Exercise `04-batchnorm-forward`*. In
+# training, `forward` normalises with the statistics `update_stats` returns, and autograd carries
+# the gradient through them. A batch with one value per channel is refused, as PyTorch does
+# (section 4).
 
 # %%
 show_source(Norm, BatchNorm)
@@ -275,11 +265,10 @@ print(f"a plain tensor attribute is not saved ({list(plain.state_dict())}) and d
 # %% [markdown]
 # ### Is it PyTorch's batch norm?
 #
-# "Looks about right" is not good enough for a layer that sits in every block of a network. We
-# compare ours with `nn.BatchNorm2d` on random shapes, with random `mults` and `adds`: the
-# training output, three training steps' worth of running statistics, the evaluation output, and
-# the gradients with respect to the input, `mults` and `adds` - first on inputs with mean 1 and
-# standard deviation 3, then on the awkward ones: a mean of 100 and of 1000 with standard deviation 1.
+# We compare ours with `nn.BatchNorm2d` on random shapes with random `mults` and `adds`: training
+# output, running statistics after three steps, evaluation output, and the gradients for the input,
+# `mults` and `adds` - on inputs with mean 1 and standard deviation 3, then with mean 100 and 1000
+# and standard deviation 1.
 
 # %%
 def compare_with_torch(make, shape, steps=3, mean=1.0, std=3.0):
@@ -322,18 +311,15 @@ for m in (100.0, 1000.0):
     print(f"{f'mean {m:.0f}, std 1, (32, 16, 7, 7)':>30s} " + " ".join(f"{v:10.1e}" for v in d.values()))
 
 # %% [markdown]
-# Every difference is at the level of float32 rounding. At mean 1 the outputs, the input gradients
-# and the running statistics agree to about $10^{-6}$; the gradients of `mults` are sums over up to
-# 1,568 values per channel, so they add up the outputs' rounding. At mean 1000 a float32 input
-# carries only about four digits after the decimal point, so no float32 layer can agree much better
-# than the last row (with the $E[x^2] - E[x]^2$ shortcut in `batch_stats` the outputs would be off
-# by the whole error of section 1's table).
+# At mean 1 everything agrees to about $10^{-6}$ or better, except the gradients of `mults`, which
+# are sums over hundreds of values per channel and so add up the outputs' rounding. At mean 1000 a
+# float32 input keeps only about four digits after the decimal point, so no float32 layer can do
+# much better than the last row.
 #
 # Two details make the agreement possible. The layer normalises with the biased variance (divide by
-# $n = N \cdot H \cdot W$), as the paper says - but PyTorch keeps the **unbiased** one (divide by
-# $n - 1$) in `running_var`, because that is the better estimate of the population's variance, which
-# is what evaluation needs. The difference is the factor $n / (n-1)$; it is negligible for a batch
-# of 512 images of 14 x 14 positions, and it is a factor of 2 for two values:
+# $n = N \cdot H \cdot W$), as the paper says, but PyTorch stores the **unbiased** one (divide by
+# $n - 1$) in `running_var`: evaluation needs an estimate of the population's variance. The factor
+# $n / (n-1)$ is negligible for large batches and 2 for two values:
 
 # %%
 for shape in [(512, 8, 14, 14), (32, 64, 2, 2), (2, 64, 1, 1)]:
@@ -342,10 +328,10 @@ for shape in [(512, 8, 14, 14), (32, 64, 2, 2), (2, 64, 1, 1)]:
 
 # %% [markdown]
 # The second detail is the gradient. The lecture's notebook computed the batch statistics under
-# `torch.no_grad()` (and with `x.var`, the unbiased variance, for normalising too). Then the layer
-# still outputs normalised numbers, but autograd treats $\mu$ and $\sigma$ as constants, and the
-# gradient misses the terms that come from them. `NoGradBatchNorm` (in `solutions/l04_variants.py`,
-# a module of layers kept only for comparison) is that version:
+# `torch.no_grad()` (and normalised with `x.var`, the unbiased variance). The outputs are still
+# normalised, but autograd treats $\mu$ and $\sigma$ as constants and the gradient misses the terms
+# that come through them. `NoGradBatchNorm` (in `solutions/l04_variants.py`, layers kept only for
+# comparison) is that version:
 
 # %%
 show_source(NoGradBatchNorm)
@@ -355,16 +341,15 @@ print("NoGradBatchNorm against nn.BatchNorm2d, shape (32, 16, 7, 7):")
 print("  " + ", ".join(f"{k} {v:.1e}" for k, v in d.items()))
 
 # %% [markdown]
-# Its outputs differ a little (the unbiased variance), and its input gradients differ a lot. What is
-# missing has a meaning. The true gradient of batch norm is the no-grad one minus its own mean and
-# minus its component along $\hat x$: the loss cannot be lowered by shifting or scaling a whole
-# channel, since the layer would normalise the shift and the scale away, so the true gradient has no
-# such component. The no-grad gradient keeps it, and the layers before keep being pushed in
+# Its outputs differ a little (the unbiased variance); its input gradients a lot. The missing part
+# has a meaning: shifting or scaling a whole channel cannot change the loss, since the layer
+# normalises it away, so the true gradient is the no-grad one minus its mean and minus its component
+# along $\hat x$ (section 7 derives it). The no-grad gradient keeps pushing the layers before in
 # directions that change nothing but the statistics. Section 3 trains both.
 #
-# **Half precision.** Training often runs in bfloat16 (`torch.autocast`). Then the activations
-# arrive as bfloat16 while the layer's parameters and buffers stay float32. Our layer takes the
-# statistics in float32 and returns bfloat16, like PyTorch's:
+# **Half precision.** Under `torch.autocast` with bfloat16 the activations arrive as bfloat16 while
+# parameters and buffers stay float32. Ours takes the statistics in float32 and returns bfloat16,
+# like PyTorch's:
 
 # %%
 set_seed(0)
@@ -379,17 +364,12 @@ print(f"bfloat16 input: ours {y1.dtype}, nn.BatchNorm2d {y2.dtype}; max output d
 # %% [markdown]
 # ## 3. Training with batch norm
 #
-# *Exercise `04-conv-layer`*: lesson 03's layer, now with a norm after the activation, and no conv
-# bias when there is a norm. `init_cnn` from lesson 03 initialises every conv at any depth
-# (it recurses through the children), so it finds the convs inside these `nn.Sequential` blocks.
-#
-# The conv bias is dropped because the norm's `adds` is a bias. Where batch norm follows a
-# convolution directly (conv, norm, then activation, as in the paper), a conv bias is wasted: the
-# normalisation subtracts the channel mean, which cancels any constant the convolution added.
-# `conv_layer`, like the lecture's, puts the activation in between, where a bias would move the
-# activation's threshold; it drops the bias all the same, as the lecture did: from the second layer
-# on, the previous layer's `adds`, passed through the convolution, give each channel a constant of
-# its own (except along the zero-padded borders).
+# *Exercise `04-conv-layer`*: lesson 03's layer with a norm after the activation, and no conv bias
+# when there is a norm - the norm's `adds` is a bias. (Where the norm follows the convolution
+# directly, as in the paper, a conv bias is cancelled outright by subtracting the channel mean.
+# `conv_layer`, like the lecture's, puts the activation in between and drops the bias all the same.)
+# `init_cnn` from lesson 03 recurses through the children, so it finds the convs inside these
+# `nn.Sequential` blocks.
 
 # %%
 show_source(conv_layer, init_cnn)
@@ -401,8 +381,8 @@ print(f"conv biases: {[m.bias for m in model.modules() if isinstance(m, nn.Conv2
 
 # %% [markdown]
 # Telemetry, as in lesson 03: hooks record the mean and standard deviation of each block's output
-# at every training batch of one epoch at learning rate 0.6, once without a norm layer (lesson 03's
-# network) and once with our `BatchNorm`, plotted on the same axes.
+# at every batch of one epoch at learning rate 0.6, without a norm (lesson 03's network) and with
+# our `BatchNorm`, on the same axes.
 
 # %%
 fig, axs = plt.subplots(2, 2, figsize=(9, 5.5), sharey="col", sharex=True)
@@ -420,20 +400,18 @@ for label, layers in telemetry.items():
           f"stds in [{min(min(s) for _, s in layers):.2f}, {max(max(s) for _, s in layers):.2f}]")
 
 # %% [markdown]
-# Without a norm (top) each layer's statistics go their own way as the weights move - lesson 03's
-# picture: spikes, then spreads that collapse towards 0 and slowly climb back. With
-# batch norm (bottom), on the same axes, every layer's output starts at mean 0 and standard
-# deviation 1 - with `mults` at 1 and `adds` at 0 that is what batch norm does by construction - and
-# moves away from there only as far as `mults` and `adds` learn to; the printed ranges say how far.
+# Without a norm (top) each layer's statistics go their own way: spikes, then spreads that collapse
+# towards 0 and slowly climb back - lesson 03's picture. With batch norm (bottom) every layer starts
+# at mean 0 and standard deviation 1 by construction (`mults` 1, `adds` 0) and moves away only as far
+# as `mults` and `adds` learn to; the printed ranges say how far.
 #
 # ### Training runs, over seeds
 #
-# How much does the gradient through the statistics matter, and is ours really PyTorch's in
-# training? One run says little: two runs that differ only in the seed (the initial weights and the
-# order of the batches) end at different accuracies, so each comparison in this lesson is a small
-# table over three seeds, with the mean and the spread (the standard deviation over the seeds). To
-# keep the lesson quick, most runs train on the first 10,000 training images; validation is always
-# on the 10,000 validation images. `train` is lesson 03's runner, nothing new:
+# Two runs that differ only in the seed (initial weights, order of the batches) end at different
+# accuracies, so each comparison in this lesson is a table over three seeds with the mean and the
+# spread (standard deviation over seeds). To keep the lesson quick, most runs train on the first
+# 10,000 training images; validation is always on the 10,000 validation images. `train` is lesson
+# 03's runner:
 
 # %%
 def train(norm, bs=512, lr=1.0, epochs=2, n_train=10_000, seed=0, sched=None):
@@ -468,17 +446,15 @@ bn_table = seed_table({"BatchNorm (ours)": dict(norm=BatchNorm), "nn.BatchNorm2d
                        "NoGradBatchNorm (notebook's)": dict(norm=NoGradBatchNorm)})
 
 # %% [markdown]
-# Two epochs on 10,000 images at learning rate 1.0. Our layer and PyTorch's compute the same function
-# to about $10^{-6}$, so their runs differ only by float rounding - which over a hundred steps at a
-# large learning rate grows until the two are about as different as two seeds: compare their
-# difference with the spread. The no-grad version, whose gradient misses the terms through the
-# statistics, is the one to compare against both: its row says what those terms are worth here.
-# (fast.ai's notebook reported 0.9707 for its no-grad layer and 0.9813 for `nn.BatchNorm2d` after 3
-# epochs on all 50,000 images.)
+# Two epochs on 10,000 images at learning rate 1.0 (40 steps of 512). Ours and PyTorch's compute
+# the same function to rounding; over the run that rounding grows until their difference is of the
+# size of the spread between seeds - compare the two. The no-grad row says what the gradient through
+# the statistics is worth here: a lower mean and a much larger spread. (fast.ai's notebook: 0.9707
+# for its no-grad layer, 0.9813 for `nn.BatchNorm2d`, 3 epochs on all 50,000 images.)
 #
-# One longer run, stated as one run: all 50,000 images, three epochs, with the learning rate rising
-# linearly from 0.6 to 2.0 over the first 30% of training and falling to 0.1 over the rest, a warm-up
-# that lets batch norm take a larger peak learning rate (fast.ai: 0.9877 after 8 epochs of this).
+# One longer run: all 50,000 images, three epochs, the learning rate rising linearly from 0.6 to 2.0
+# over the first 30% and falling to 0.1 over the rest - a warm-up that lets batch norm take a larger
+# peak learning rate (fast.ai: 0.9877 after 8 epochs of this).
 
 # %%
 warmup = combine_scheds([0.3, 0.7], [sched_lin(0.6, 2.0), sched_lin(2.0, 0.1)])
@@ -488,13 +464,12 @@ print(f"BatchNorm, 3 epochs, lr 0.6 -> 2.0 -> 0.1, one run: validation accuracy 
 # %% [markdown]
 # ## 4. Where batch norm breaks
 #
-# Batch norm's statistics come from the batch, so they are only as good as the batch is big.
+# Batch norm's statistics are only as good as the batch is big.
 #
-# **Batch size 1.** Where a channel has one value per image (after the last conv, whose output is
-# 1 x 1, or in a fully connected layer), a batch of one has a single value per channel: its mean is
-# that value and its variance is **zero** - not infinite, as the lecture said. Then
-# $x - \mu = 0$ and the output would be $0 / \sqrt{0 + \epsilon} = 0$: the layer would output `adds`
-# whatever the input, and learn nothing. Both layers refuse to train that way:
+# **Batch size 1.** Where a channel has one value per image (the last conv's 1 x 1 output, or a
+# fully connected layer), a batch of one has variance **zero** - not infinite, as the lecture said.
+# The output would be $0 / \sqrt{\epsilon} = 0$: the layer would output `adds` whatever the input.
+# Both layers refuse:
 
 # %%
 x1 = torch.randn(1, 4, 1, 1)
@@ -505,13 +480,12 @@ for layer in (BatchNorm(4), nn.BatchNorm2d(4)):
         print(f"{type(layer).__name__}: ValueError: {e}")
 
 # %% [markdown]
-# **Batch size 2.** Two values per channel give a mean and a variance, but poor ones. After
-# normalising, two values are always exactly $\pm 1$ (whatever they were, the biased standard
-# deviation of two numbers is half their distance), unless they are so close that $\epsilon$
-# dominates. And the layer's amplification $1/\sqrt{\sigma^2 + \epsilon}$ swings with every batch:
-# when the two images happen to agree, $\sigma^2$ is tiny and the layer multiplies by up to
-# $1/\sqrt{\epsilon} = 316$ - also in the backward pass. Let's measure it at the input of each
-# batch norm of a freshly initialised model, over 300 random batches of 2 and 20 of 512 images:
+# **Batch size 2.** After normalising, two values are always $\pm 1$ (the biased standard deviation
+# of two numbers is half their distance), unless they are so close that $\epsilon$ dominates. The
+# amplification $1/\sqrt{\sigma^2 + \epsilon}$ swings with every batch: when the two images agree,
+# $\sigma^2$ is tiny and the layer multiplies by up to $1/\sqrt{\epsilon}$ - in the backward pass
+# too. Measured at the input of each batch norm of a fresh model, over 300 random batches of 2 and
+# 20 of 512:
 
 # %%
 def batch_vars(model, bs, n_batches):
@@ -546,16 +520,15 @@ ax.set(xlabel=r"log10 amplification $1/\sqrt{\sigma^2+\epsilon}$", ylabel="densi
 ax.legend(fontsize=8);
 
 # %% [markdown]
-# At batch size 512 every layer amplifies by a modest factor that hardly changes from batch to
-# batch. At batch size 2 the first layers, which still have many positions per image (14 x 14,
-# 7 x 7), behave much the same; but the layers with 2 x 2 and 1 x 1 maps reach the ceiling
-# $1/\sqrt{\epsilon}$: there a channel often has the same value in both images (after a ReLU,
-# typically both at its floor), its batch variance is 0, and only $\epsilon$ bounds the factor. The
-# histogram shows the last layer: a broad spread over orders of magnitude and a pile at the ceiling
-# at batch size 2; one narrow peak at 512 (both histograms have area 1).
+# At batch size 512 the amplification is modest in every layer. At batch size 2 the first layers,
+# with many positions per image, behave much the same; but the 2 x 2 and 1 x 1 layers hit the
+# ceiling $1/\sqrt{\epsilon}$: a channel often has the same value in both images (for instance both
+# at the ReLU's floor), its batch variance is 0, and only $\epsilon$ bounds the factor. The
+# histogram (each of area 1) shows the last layer: at batch size 2 a spread over orders of magnitude
+# and a pile at the ceiling; at 512 one narrow peak.
 #
-# That ceiling is set by $\epsilon$, which is therefore a hyperparameter, not just a guard against
-# dividing by zero. The same batch variances, with three values of eps:
+# So $\epsilon$ sets the ceiling: it is a hyperparameter, not just a guard. The same batch
+# variances with three values of eps:
 
 # %%
 print("last layer, bs 2:   eps   ceiling 1/sqrt(eps)   amplification: median    90th percentile     max")
@@ -564,29 +537,26 @@ for eps in (1e-5, 1e-2, 1e-1):
     print(f"{eps:22.0e} {1 / math.sqrt(eps):13.1f} {amp.median():23.2f} {amp.quantile(0.9):18.2f} {amp.max():7.1f}")
 
 # %% [markdown]
-# A larger eps caps the amplification directly. Does that help training? Batch size 2, one epoch
-# at learning rate 0.4 (the lecture's setting; it got about 26% with the default eps, its notebook
-# 0.2604), here on the first 4,000 images - 2,000 steps - with `nn.BatchNorm2d` and three values of
-# eps, three seeds each:
+# A larger eps caps the amplification directly. Does it help training? Batch size 2, one epoch at
+# learning rate 0.4 (the lecture's setting: about 26% with the default eps; its notebook 0.2604), on
+# the first 4,000 images (2,000 steps), `nn.BatchNorm2d` with three values of eps, three seeds each:
 
 # %%
 bs2_table = seed_table({f"nn.BatchNorm2d, eps {eps:g}": dict(norm=partial(nn.BatchNorm2d, eps=eps), bs=2, lr=0.4,
                                                              epochs=1, n_train=4000) for eps in (1e-5, 1e-2, 1e-1)})
 
 # %% [markdown]
-# Read the table for what it says over the three seeds: how far each eps is from the others
-# compared with the spread, and how far all of them are from section 3's accuracies at batch size
-# 512. At batch size 2 one unlucky pair of images amplified hundreds of times can throw the weights
-# anywhere. The validation loss shows the other half of the damage: evaluation normalises with the
-# running statistics, averages of batch statistics that jump from one pair of images to the next,
-# which describe no batch the layer saw in training - with the default eps the median loss is the
-# largest of the three. A larger eps bounds the blow-up; it does not give batch norm good statistics
-# from two images. Section 6 does.
+# Compare each eps's mean with the others against the spreads, and all of them with section 3's
+# accuracies at batch size 512. One unlucky pair of images amplified hundreds of times can throw the
+# weights anywhere. The validation loss shows the other damage: evaluation uses running statistics
+# averaged over batch statistics that jump from one pair to the next, describing no batch the layer
+# trained on - with the default eps the median loss is by far the largest. A larger eps bounds the
+# blow-up; it does not give batch norm good statistics from two images. Section 6 does.
 #
-# **Recurrent networks.** An RNN applies the same layer (one weight matrix) at every time step of
-# a sequence. Batch norm there would need its own statistics per time step - the activations at step
-# 1 and step 30 need not be distributed alike - and sequences have different lengths, so the
-# late steps have few sequences to take statistics from. A tiny random RNN shows the first point:
+# **Recurrent networks.** An RNN applies the same layer at every time step. Batch norm would need
+# statistics per step - steps 1 and 30 need not be distributed alike - and sequences differ in
+# length, so late steps have few sequences to take statistics from. A tiny random RNN shows the
+# first point:
 
 # %%
 set_seed(0)
@@ -599,9 +569,8 @@ print("hidden state statistics:",
       ", ".join(f"step {t + 1}: mean {per_step[t][0]:+.2f} std {per_step[t][1]:.2f}" for t in (0, 1, 4, 29)))
 
 # %% [markdown]
-# The spread of the hidden state grows over the first steps and then settles: one set of running
-# statistics shared by every step would be wrong for the first ones, and in a real RNN, whose
-# weights change with training, the drift can be much larger.
+# The spread of the hidden state grows over the first steps, then settles: one set of running
+# statistics shared by every step would be wrong for the first ones.
 #
 # ## 5. Layer, instance and group norm
 #
@@ -615,10 +584,9 @@ print("hidden state statistics:",
 # | instance | H, W | image and channel |
 # | group | C/G, H, W | image and group of channels |
 #
-# Layer, instance and group norm never mix images, so they are the same in training and
-# evaluation, need no running statistics, and do not care about the batch size. (fast.ai's notebook
-# used `x.std` where it meant the variance and never re-ran it; its layer and instance norm
-# numbers were `nan`.) Ours are checked against PyTorch, at mean 1 and at the awkward means:
+# Layer, instance and group norm never mix images: they are the same in training and evaluation,
+# need no running statistics and do not care about the batch size. Ours against PyTorch, at mean 1
+# and at the awkward means:
 #
 # *Exercise `04-layernorm`, Exercise `04-instancenorm`, Exercise `04-groupnorm`*.
 
@@ -638,15 +606,14 @@ for what, (ours, theirs) in checks.items():
     print(f"{what:42s} " + " ".join(f"{(ours(x) - theirs(x)).abs().max():8.1e}" for x in inputs))
 
 # %% [markdown]
-# The last two lines are the identities: one group holding every channel is layer norm, one group
-# per channel is instance norm; group norm interpolates between them.
+# The last two lines are identities: one group of all channels is layer norm, one group per
+# channel is instance norm; group norm interpolates between them.
 #
 # ### A foggy day
 #
-# Layer norm (used as the first layer, on the image itself) takes each image's own mean and
-# standard deviation out. Think of a photograph taken on a foggy day: darker and lower in contrast,
-# as the lecture puts it. If the weather is what you want to predict, that information is exactly
-# what layer norm removes. Let's make it runnable.
+# Layer norm on the image itself takes out each image's own mean and standard deviation. A photo
+# taken on a foggy day is darker and lower in contrast, as the lecture puts it; if the weather is
+# what you want to predict, layer norm removes exactly that information. Let's run it.
 #
 # *Exercise `04-fog`*: write `fog`.
 
@@ -672,18 +639,16 @@ fig.tight_layout()
 
 # %% [markdown]
 # The foggy input is darker and flatter (all panels share one grey scale). After layer norm the two
-# images are the same, up to the printed difference ($\epsilon$ is added to the foggy image's smaller
-# variance without being scaled with it): each image was shifted and scaled by its own statistics,
-# which undoes any fog of this kind. Batch norm uses one mean and variance for the whole batch, so
-# the foggy image stays darker and flatter than the sunny one. Fog that brightened the image instead
-# would be undone just the same: layer norm removes level and contrast whichever way they moved.
+# images are the same up to the printed difference ($\epsilon$ weighs more against the foggy image's
+# smaller variance). Batch norm uses one mean and variance for the whole batch, so the foggy image
+# stays darker and flatter. Fog that brightened the image would be undone just the same: layer norm
+# removes level and contrast whichever way they moved.
 #
 # ### Why instance norm cannot classify
 #
-# Instance norm goes further: it takes out each channel's level and contrast in each image. What
-# does that leave after the last conv layer of our CNN? Its output is 1 x 1: one value per channel
-# per image. The mean of one value is the value, its variance is zero, and the normalised output is
-# 0 - every image gets the same output, `adds`:
+# Instance norm takes out each channel's level and contrast in each image. Our CNN's last conv
+# outputs 1 x 1: one value per channel per image, whose variance is zero, so the normalised output is
+# 0 and every image gets the same output, `adds`:
 
 # %%
 set_seed(0)
@@ -695,14 +660,14 @@ print(f"last block's output: shape {tuple(feats.shape[1:])}, std across 100 imag
 print(f"logits for different images differ by at most {(logits - logits[0]).abs().max():.1e}")
 
 # %% [markdown]
-# The network's prediction cannot depend on its input at all, whatever its weights: training cannot
-# fix it. (Even in the 2 x 2 layer before it, instance norm leaves only the pattern of four values,
-# not their level or contrast.) Instance norm was designed for style transfer, where removing each
-# image's contrast is the point. Know what a method is for before you use it.
+# The prediction cannot depend on the input, whatever the weights: training cannot fix it. (In the
+# 2 x 2 layer before, instance norm leaves only the pattern of four values.) Instance norm was
+# designed for style transfer, where removing each image's contrast is the point. Know what a method
+# is for before you use it.
 #
-# Layer norm does train - the lecture's verdict was "trains, but worse than batch norm". The norms
-# that can classify, as in section 3 (two epochs on 10,000 images, three seeds), at a small learning
-# rate 0.1, at 0.4 and at batch norm's 1.0; section 3's batch-norm row at learning rate 1.0 for reference:
+# Layer norm does train - the lecture's verdict: "trains, but worse than batch norm". The same runs
+# as in section 3 (two epochs on 10,000 images, three seeds) at learning rates 0.1, 0.4 and batch
+# norm's 1.0, with section 3's batch-norm row for reference:
 
 # %%
 norms_table = seed_table({"BatchNorm, lr 0.1": dict(norm=BatchNorm, lr=0.1),
@@ -715,31 +680,27 @@ print(f"{'BatchNorm, lr 1.0 (section 3)':34s} {' '.join(f'{a:6.4f}' for a in acc
       f"{statistics.mean(accs):7.4f} {statistics.stdev(accs):7.4f}")
 
 # %% [markdown]
-# Compare the means against the spreads. At the same small learning rate the per-image norms keep up
-# with batch norm; the difference is in how hard they can be pushed. Batch norm trains at learning
-# rate 1.0, and that is where its best row comes from; layer norm at 1.0 is the row to read against
-# it (a `nan` loss and the accuracy of always answering 0 mean the run diverged). Layer norm gives
-# the whole layer one mean, one variance and a single scalar `mults` and `adds`, so it cannot
-# rescale one channel against another the way batch norm's per-channel statistics do. Group norm, with per-channel `mults` and
-# `adds` and four groups, sits between the two without ever looking at another image - which is why
-# it is a common choice when batches must be small.
+# At learning rate 0.1 layer norm keeps up with batch norm (compare the means with the spreads);
+# the difference is in how hard they can be pushed. Batch norm's best row is at learning rate 1.0,
+# where layer norm diverges (a `nan` loss, and the accuracy of always answering 0); layer norm's best
+# row here, at 0.4, stays below batch norm's at 1.0: it trains, but worse. Layer norm gives the
+# whole layer one mean and variance and a scalar `mults` and `adds`, so it cannot rescale one channel
+# against another. Group norm, with per-channel `mults` and `adds` and four groups, sits between the
+# two without looking at another image - a common choice when batches must be small.
 #
 # ## 6. RunningBatchNorm
 #
-# Batch norm fails at batch size 2 because it normalises with the statistics of two images in
-# training, and with averages over many batches in evaluation. fast.ai's idea: use the moving
-# averages **in training too**. Then each batch is normalised with statistics built from many
-# batches, training and evaluation see the same kind of normalisation, and two images at a time
-# are enough. Four details make it work.
+# Batch norm fails at batch size 2 because it normalises with two images' statistics in training,
+# and with averages over many batches in evaluation. fast.ai's idea: use the moving averages **in
+# training too**. Each batch is then normalised with statistics built from many batches, and
+# training and evaluation normalise alike. Four details make it work.
 #
-# **1. Average sums, not means and variances.** Batches can differ in size (the last one of an
-# epoch), and a mean of means or of variances would weight a small batch like a big one. So the
-# layer keeps moving averages of each channel's sum $\sum x$, sum of squares $\sum x^2$ and count of
-# values $n$; the mean is $\bar S / \bar n$ and the variance $E[x^2] - E[x]^2 = \bar Q/\bar n - (\bar
-# S / \bar n)^2$ - section 1's shortcut, now unavoidable, since the values themselves are gone and
-# only their sums are kept. Section 1 showed that it can round to a **negative** number. Here is
-# that happening inside the layer, at batch size 2, on a channel that hardly varies (values near 7,
-# spread 0.001 - a unit that is almost always on) and on one that is saturated at `GeneralRelu`'s
+# **1. Average sums, not means and variances.** Batches can differ in size, and a mean of means
+# would weight a small batch like a big one. So the layer keeps moving averages of each channel's
+# sum $\sum x$, sum of squares $\sum x^2$ and count $n$; the mean is $\bar S / \bar n$ and the
+# variance $\bar Q/\bar n - (\bar S / \bar n)^2$ - section 1's shortcut, now unavoidable, since only
+# sums are kept. It can round **negative**. Here that happens inside the layer at batch size 2, on a
+# channel that hardly varies (values near 7, spread 0.001) and on one saturated at `GeneralRelu`'s
 # ceiling 6.0:
 
 # %%
@@ -760,10 +721,9 @@ for name, batch in [("near 7", lambda: 7 + 1e-3 * torch.randn(2, 1, 1, 1)), ("sa
           f"sqrt(var + eps) first nan at step {first_nan}")
 
 # %% [markdown]
-# A negative variance smaller than $-\epsilon$ gives `nan` from the square root, and one `nan` in one
-# channel makes every weight `nan` at the next step. The fix is one line: a variance is never
-# negative, so `running_mean_var` raises it to at least 0 (`clamp_min(0)`), and $\epsilon$ then
-# bounds the amplification as in batch norm.
+# Below $-\epsilon$ the square root gives `nan`, and one `nan` in one channel spreads to every
+# weight at the next step. The fix is one line: a variance is never negative, so `running_mean_var`
+# clamps it at 0 (`clamp_min(0)`), and $\epsilon$ then bounds the amplification as in batch norm.
 #
 # *Exercise `04-running-var`*: write `running_mean_var`.
 
@@ -781,13 +741,13 @@ print(f"from sums: mean {fmt(mean)}, var {fmt(var)}")
 print(f"directly : mean {fmt(xs.mean((0, 2, 3)))}, var {fmt(xs.var((0, 2, 3), correction=0))}")
 
 # %% [markdown]
-# **2. A momentum that depends on the batch size.** A batch of 512 images tells us much more than
-# a batch of 2, so its statistics should count for more. RunningBatchNorm uses
+# **2. A momentum that depends on the batch size.** A batch of 512 tells us more than a batch of
+# 2, so it should count for more:
 #
 # $$m_1 = 1 - \frac{1 - m}{\sqrt{\text{bs} - 1}},$$
 #
-# $m$ itself at batch size 2, growing towards 1 as batches grow: at batch size 512 the averages
-# mostly follow the current batch, and the layer is almost plain batch norm.
+# $m$ itself at batch size 2, towards 1 for large batches, where the layer becomes almost plain
+# batch norm.
 #
 # *Exercise `04-rbn-momentum`*: write `rbn_momentum`.
 
@@ -797,10 +757,9 @@ bss = [2, 5, 32, 128, 512]
 print("weight of the new batch, m = 0.1: " + ", ".join(f"bs {bs}: {rbn_momentum(0.1, bs):.3f}" for bs in bss))
 
 # %% [markdown]
-# **3. Debiasing - and why it cancels.** The averages start at zero, so for the first steps they
-# are pulled towards zero, as lesson 02's moving average of the loss was. After updates with
-# weights $m_1, m_2, \dots$ the total weight given to real data is $1 - \prod_i (1 - m_i)$, and
-# dividing by it removes the bias (Adam's correction).
+# **3. Debiasing - and why it cancels.** The averages start at zero, so early on they are pulled
+# towards zero. After updates with weights $m_1, m_2, \dots$ the total weight given to real data is
+# $1 - \prod_i (1 - m_i)$; dividing by it removes the bias (Adam's correction).
 #
 # *Exercise `04-debias`*: write `debias_factor`.
 
@@ -810,10 +769,9 @@ factors = [debias_factor([0.1] * t) for t in (1, 2, 10, 30)]
 print("debias factor after 1, 2, 10, 30 steps of momentum 0.1: " + ", ".join(f"{f:.3f}" for f in factors))
 
 # %% [markdown]
-# But look at what the layer computes: a mean is $\bar S / \bar n$, and the average of the sums
-# $\bar S$ and the average of the counts $\bar n$ carry the *same* bias factor, because they are
-# updated with the same weights. Dividing both by it changes nothing. One channel, one batch of two
-# values, 1 and 3, momentum 0.1:
+# But the mean is $\bar S / \bar n$, and the averages of the sums and of the counts carry the
+# *same* bias factor, being updated with the same weights: dividing both by it changes nothing. One
+# channel, one batch of two values, 1 and 3, momentum 0.1:
 
 # %%
 s, c, m1 = 0.1 * (1 + 3), 0.1 * 2, 0.1  # the averages after one update from zero
@@ -823,13 +781,12 @@ print(f"both debiased by {d:.2f}: mean {(s / d) / (c / d):.2f} (the factor cance
 print(f"sums debiased, count not: mean {(s / d) / c:.2f} (ten times too large)")
 
 # %% [markdown]
-# So the layer needs no debiasing at all - fast.ai's final version has none. A debiasing applied to
-# some of the averages and not the others is worse than none.
+# So the layer needs no debiasing at all - fast.ai's final version has none - and debiasing some
+# averages but not others is worse than none.
 #
-# **4. A floor for the variance at the start.** After the first batch of two images, the variance
-# rests on the values of two images - on the last layer's 1 x 1 maps, two numbers per channel - and
-# may be almost zero. Until 20 items have been seen, the variance is clamped to at least 0.01,
-# capping the amplification at 10.
+# **4. A floor for the variance at the start.** After the first batch of two images (on the last
+# layer, two numbers per channel) the variance may be almost zero. Until 20 items have been seen it
+# is clamped to at least 0.01, capping the amplification at 10.
 #
 # *Exercise `04-clamp-var`*: write `clamp_var`.
 
@@ -840,9 +797,10 @@ print(f"variance {fmt(v)}: after 4 items {fmt(clamp_var(v, 4))}, after 20 items 
 
 # %% [markdown]
 # Put together. In training, `update_stats` returns this step's averages with the gradient of the
-# current batch's share (the older shares are constants), so gradients flow through the statistics
-# as in batch norm; the buffers themselves store the averages without a gradient. *Exercises
-# `04-rbn-update`, `04-rbn-forward`*.
+# current batch's share (older shares are constants), so gradients flow through the statistics as in
+# batch norm; the buffers store the averages without a gradient. *Exercise `04-rbn-update`, Exercise
+# `04-rbn-forward`*. Then the three channels that broke the unguarded variance, now through the
+# whole layer:
 
 # %%
 show_source(RunningBatchNorm)
@@ -860,16 +818,15 @@ for name, batch in [("near 7", lambda: 7 + 1e-3 * torch.randn(2, 1, 1, 1)), ("sa
           f"evaluation finite: {bool(rbn(batch()).isfinite().all())}")
 
 # %% [markdown]
-# **The lecture's RunningBatchNorm.** What the lecture showed is not quite what is above. fast.ai's
-# notebook carries a note: the `dbias` calculation "in the version in the lesson video was
-# incorrect", and the momentum formula was changed as well; the two changes together took batch
-# size 2 from the 91% of the lecture to above 97%. The video's code is not published. The
-# transcript describes its debiasing in words: keep multiplying the momentum by the previous
-# debiasing amount - momentum, then momentum squared, then momentum cubed - and divide the averages
-# by it. `TranscriptRunningBatchNorm` is our reading of those words: the amount is the product of
-# the momenta used so far, and the sums, squares and counts are divided by it for the first 100
-# steps (as the notebook's corrected version does with its own factor). It is a reconstruction
-# of a description, not the lecture's code.
+# **The lecture's RunningBatchNorm.** What the lecture showed is not quite the above. fast.ai's
+# notebook notes that the `dbias` calculation "in the version in the lesson video was incorrect" and
+# that the momentum formula changed too; together the changes took batch size 2 from the lecture's
+# 91% to above 97%. The video's code is not published. The transcript describes the debiasing in
+# words: keep multiplying the momentum by the previous debiasing amount - momentum, momentum squared,
+# momentum cubed - and divide the averages by it. `TranscriptRunningBatchNorm` is our reading: the
+# amount is the product of the momenta so far, and sums, squares and counts are divided by it for
+# the first 100 steps (as the notebook's corrected version does with its own factor). It is a
+# reconstruction of a description, not the lecture's code.
 
 # %%
 show_source(TranscriptRunningBatchNorm)
@@ -887,15 +844,13 @@ for step in range(1, 100):
 print(f"the first output that is not finite: step {first_bad}")
 
 # %% [markdown]
-# Dividing the sums, squares and counts by one common factor cancels out of the mean and the
-# variance, exactly as the debiasing above did - until the factor leaves float32's range. The
-# product of momenta 0.1 falls by ten every step; dividing by it soon overflows the sums of squares
-# to infinity, and $\infty / \infty$ is `nan`. (With the other reading of "momentum", 0.9, the
-# product stays in range and cancels out: that layer is RunningBatchNorm itself.) Neither reading
-# reproduces the 91% of the video, whose code differed in some way the words do not tell.
+# A common factor cancels out of the mean and variance, as above - until it leaves float32's range.
+# The product of momenta 0.1 falls tenfold every step; dividing by it overflows the sums of squares
+# to infinity, and $\infty / \infty$ is `nan`. (Read as 0.9, the product stays in range and cancels:
+# that layer is RunningBatchNorm itself.) Neither reading reproduces the video's 91%.
 #
-# Now the runs at batch size 2, learning rate 0.4, one epoch on 4,000 images as in section 4,
-# three seeds (fast.ai: lecture 91%, notebook 0.9723 after a full epoch of 50,000 images):
+# Now batch size 2, learning rate 0.4, one epoch on 4,000 images as in section 4, three seeds
+# (fast.ai: lecture 91%, notebook 0.9723 after a full epoch of 50,000 images):
 
 # %%
 rbn_table = seed_table({
@@ -905,17 +860,16 @@ rbn_table = seed_table({
 })
 
 # %% [markdown]
-# With the same 2,000 steps of two images, RunningBatchNorm trains where batch norm (here ours; the
-# table of section 4 has PyTorch's) does not: compare the means, and the gap with the spreads.
-# `TranscriptRunningBatchNorm` outputs `nan` from the step printed above on: a network with `nan`
-# weights outputs `nan` for every image, `argmax` picks class 0, and the accuracy is the share of
-# zeros in the validation set.
+# On the same 2,000 steps RunningBatchNorm trains where batch norm (ours here; section 4 has
+# PyTorch's) does not: compare the means and the gap with the spreads. `TranscriptRunningBatchNorm`
+# goes `nan` as above; a network with `nan` weights has `argmax` pick class 0 for every image, so its
+# accuracy is the share of zeros in the validation set.
 #
 # ### The one-epoch toy problem
 #
-# How well can this CNN do after exactly one pass over the training set? With RunningBatchNorm at
-# batch size 32 and a learning rate falling linearly from 1.0 to 0.2 over the epoch, all 50,000
-# images, one run (fast.ai's notebook: 0.9818). The challenges take it further.
+# How well can this CNN do after exactly one pass over the training set? RunningBatchNorm at batch
+# size 32, learning rate falling linearly from 1.0 to 0.2, all 50,000 images, one run (fast.ai's
+# notebook: 0.9818). The challenges take it further.
 
 # %%
 loss, acc = train(RunningBatchNorm, bs=32, epochs=1, n_train=50_000, sched=sched_lin(1.0, 0.2))
@@ -925,8 +879,8 @@ print(f"RunningBatchNorm, bs 32, lr 1.0 -> 0.2, one epoch, one run: validation a
 # ## 7. Batch norm's backward pass by hand
 #
 # Our `BatchNorm` leaves the gradient to autograd, which records every small operation of the
-# forward pass and replays each backwards. Count what it records for one forward pass, against
-# `nn.BatchNorm2d`, which makes a single fused call:
+# forward pass and replays each backwards. What it records for one forward pass, against
+# `nn.BatchNorm2d`'s single fused call and `FastBatchNorm`, the layer this section builds:
 
 # %%
 def recorded_ops(t):
@@ -946,9 +900,8 @@ for layer in (BatchNorm(8), FastBatchNorm(8), nn.BatchNorm2d(8)):
     print(f"{type(layer).__name__:14s} records {recorded_ops(layer(xs)):2d} operation(s)")
 
 # %% [markdown]
-# The middle line is the layer this section builds. The batch-norm paper gives the chain rule
-# (its section 3). With $g_i = \partial \ell / \partial y_i$ the gradient that arrives from above,
-# and $\hat x_i = (x_i - \mu)/\sqrt{\sigma^2 + \epsilon}$, the parameters are easy:
+# The paper gives the chain rule (its section 3). With $g_i = \partial \ell / \partial y_i$ arriving
+# from above and $\hat x_i = (x_i - \mu)/\sqrt{\sigma^2 + \epsilon}$, the parameters are easy:
 #
 # $$\frac{\partial \ell}{\partial \gamma} = \sum_i g_i \hat x_i, \qquad \frac{\partial \ell}{\partial \beta} = \sum_i g_i$$
 #
@@ -956,24 +909,22 @@ for layer in (BatchNorm(8), FastBatchNorm(8), nn.BatchNorm2d(8)):
 #
 # $$\frac{\partial \mu}{\partial x_i} = \frac{1}{m}, \qquad \frac{\partial \sigma^2}{\partial x_i} = \frac{2 (x_i - \mu)}{m}$$
 #
-# The paper's $\partial \ell/\partial \mu$ and $\partial \ell/\partial \sigma^2$ are sums over the
-# batch; put into the chain rule and collected, the three paths give, with
+# Putting the three paths into the chain rule and collecting terms gives, with
 # $f = \gamma / \sqrt{\sigma^2 + \epsilon}$ (`factor` in the code),
 #
 # $$\frac{\partial \ell}{\partial x_i} = f \Big(g_i - \frac{1}{m}\sum_j g_j - \frac{\hat x_i}{m}\sum_j g_j \hat x_j\Big)$$
 #
-# The first term is what the notebook's no-grad statistics kept; the two sums subtract the
-# gradient's mean and its component along $\hat x$, the two directions section 2 said the layer
-# normalises away. Per channel this is two sums over the batch and one pass to combine them.
+# The first term is what the no-grad statistics kept; the two sums subtract the gradient's mean and
+# its component along $\hat x$, the directions section 2 said the layer normalises away. Per channel:
+# two sums over the batch and one pass to combine them.
 #
-# RunningBatchNorm's statistics have the same shape. Its mean is $\bar S / \bar n$ with
+# RunningBatchNorm's statistics have the same shape: its mean is $\bar S / \bar n$ with
 # $\bar S = (1 - m_1)\bar S_{old} + m_1 \sum_i x_i$, so $\partial \mu / \partial x_i = m_1 / \bar n$,
 # and $\sigma^2 = \bar Q / \bar n - \mu^2$ gives $\partial \sigma^2/\partial x_i = 2 (x_i - \mu)\, m_1/\bar n$:
 # the formula above with the **share** $w = m_1 / \bar n$ in place of $1/m$. Where the variance was
-# clamped it is a constant, and the $\hat x$ term drops for that channel. One function serves both
-# layers. `torch.autograd.Function` lets us give autograd a forward and its backward: autograd
-# records one node, and calls our `backward` with $g$. `FastBatchNorm` and `FastRunningBatchNorm`
-# are the two layers with their training step handed to it.
+# clamped it is a constant, and the $\hat x$ term drops for that channel. `torch.autograd.Function`
+# lets us give autograd a forward and its backward as one node; `FastBatchNorm` and
+# `FastRunningBatchNorm` hand their training step to it.
 #
 # *Exercise `04-batchnorm-backward`*: write `BatchNormFunction.backward`.
 
@@ -982,12 +933,11 @@ show_source(BatchNormFunction, FastBatchNorm, FastRunningBatchNorm)
 
 # %% [markdown]
 # A derivation by hand deserves a check by machine. `torch.autograd.gradcheck` compares a backward
-# pass with finite differences of the forward, in double precision (in single precision the
-# differences drown in rounding). It perturbs every input value, so the layer recomputes its
-# statistics each time and the check covers the paths through them. Then the float32 layers against
-# the autograd ones, with the same inputs and weights: `FastBatchNorm` against `BatchNorm`, and
-# `FastRunningBatchNorm` against `RunningBatchNorm` for 30 steps at batch size 2 on real activations,
-# the first ones with the variance clamp on.
+# pass with finite differences of the forward, in float64 (in float32 the differences drown in
+# rounding). It perturbs every input value, so the statistics are recomputed and the paths through
+# them are checked. Then the float32 layers against the autograd ones on the same inputs and
+# weights: `FastBatchNorm` against `BatchNorm`, and `FastRunningBatchNorm` against
+# `RunningBatchNorm` for 30 steps at batch size 2, the first ones with the variance clamp on.
 
 # %%
 def gradchecked(layer, shape):
@@ -1032,10 +982,9 @@ print("FastRunningBatchNorm vs RunningBatchNorm, 30 batches of 2:",
       max_diffs(FastRunningBatchNorm(8), RunningBatchNorm(8), feats[:60].split(2)))
 
 # %% [markdown]
-# gradcheck passes, and the float32 layers agree with their autograd versions to rounding, outputs
-# and gradients alike. What one node instead of a dozen buys: the time of a forward and backward
-# pass at the shape of the lesson's second norm layer, at batch sizes 2 and 512, median of 7
-# measurements taken in turns (one short measurement: the numbers move from run to run):
+# gradcheck passes, and the fast layers agree with the autograd ones to rounding. What one node
+# instead of ten buys, in time per forward and backward pass at the shape of the lesson's second
+# norm layer, at batch sizes 2 and 512 (timings move from run to run):
 
 # %%
 def ms_per_pass(layer, x, g, reps):
@@ -1058,11 +1007,10 @@ for bs, reps in [(2, 200), (512, 5)]:
           f"({1 - fast / slow:.0%} less)")
 
 # %% [markdown]
-# At batch size 512 the time goes into passes over the data, and the single node makes fewer of
-# them. At batch size 2 the tensors are tiny and the time goes into the fixed cost of each call: the
-# forward pass still makes its small tensor operations, and a formula removes only the backward's.
-# In a whole network the convolutions take most of the time, so the lesson trains with the layers
-# you write; the fast ones are there when speed matters.
+# At batch size 512 the time goes into passes over the data, and the single node makes fewer. At
+# batch size 2 the tensors are tiny, and the forward pass still makes its small operations; only the
+# backward's are replaced. In a whole network the convolutions take most of the time, so the lesson
+# trains with the layers you write.
 #
 # ## Check your understanding
 #
@@ -1072,9 +1020,9 @@ for bs, reps in [(2, 200), (512, 5)]:
 #    <details><summary>Answer</summary>
 #
 #    Normalising follows the paper: the batch is the data being normalised, so its own (biased,
-#    divide-by-n) variance makes the output have variance exactly 1. The running variance is used in
-#    evaluation as an estimate of the whole population's variance, and the unbiased estimate
-#    (divide by n - 1) is the better one. PyTorch does both, so matching it needs both.
+#    divide-by-n) variance gives the output variance exactly 1. The running variance is used in
+#    evaluation as an estimate of the population's variance, and the unbiased one (divide by n - 1)
+#    is the better estimate. PyTorch does both, so matching it needs both.
 #
 #    </details>
 #
@@ -1092,8 +1040,8 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    <details><summary>Answer</summary>
 #
-#    Two values per channel give a noisy mean and a variance that is often near zero (always zero on
-#    1 x 1 maps where both images agree), so the layer amplifies by up to 1/sqrt(eps), forward and
+#    Two values per channel give a noisy mean and a variance often near zero (exactly zero on 1 x 1
+#    maps where both images agree), so the layer amplifies by up to 1/sqrt(eps), forward and
 #    backward, and the running statistics average wildly different batches. A larger eps lowers the
 #    ceiling of that amplification; it does not make two images' statistics good.
 #
@@ -1105,7 +1053,7 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    After the last conv each channel has one value per image; instance norm normalises each of
 #    them by itself, so every image outputs `adds` and the prediction cannot depend on the input.
-#    Layer norm normalises over all channels of an image together, so the pattern across channels
+#    Layer norm normalises all channels of an image together, so the pattern across channels
 #    survives; it only loses each image's overall level and contrast (the foggy day).
 #
 #    </details>
@@ -1136,10 +1084,10 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    <details><summary>Answer</summary>
 #
-#    Autograd records about a dozen small operations for our batch norm and replays each; one
-#    node with a derived formula does the same work in a few passes. `torch.autograd.gradcheck`
-#    compares it with finite differences in float64, and the float32 layers are compared with the
-#    autograd versions on the same inputs.
+#    Autograd records ten small operations for our batch norm and replays each; one node with a
+#    derived formula does the same work in fewer passes. `torch.autograd.gradcheck` compares it with
+#    finite differences in float64, and the float32 layers are compared with the autograd versions
+#    on the same inputs.
 #
 #    </details>
 #
