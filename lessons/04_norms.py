@@ -22,23 +22,11 @@
 # shape during the whole of training by measuring and rescaling them, layer after layer, batch after
 # batch.
 #
-# We write it from the paper, check it against PyTorch's on awkward inputs too, and train with it.
-# Then we see where it breaks - tiny batches - and meet its cousins (layer, instance and group norm),
-# which normalise over other sets of numbers. We end with **RunningBatchNorm**, which keeps batch
-# norm's strengths at batch size 2.
-#
-# **What you will learn**
-#
-# 1. batch norm's algorithm: per-channel statistics over the batch, normalise, then a learned scale
-#    (`mults`) and shift (`adds`); a variance that survives large means;
-# 2. running statistics in buffers, `lerp_` and PyTorch's momentum convention; biased variance to
-#    normalise, unbiased to store, and gradients through the statistics;
-# 3. batch norm's limits: batch size 1 and 2, recurrent networks; `eps` as a hyperparameter;
-# 4. layer, instance and group norm: what each normalises away (a foggy day; a network that cannot
-#    classify);
-# 5. RunningBatchNorm: averages of sums and counts, a batch-size-aware momentum, debiasing (and why
-#    it cancels), a variance that never goes negative;
-# 6. batch norm's backward pass by hand, as one autograd node, checked with `gradcheck`.
+# **What you will learn**: batch norm's algorithm and a variance that survives large means; running
+# statistics in buffers and PyTorch's momentum convention; batch norm's limits (batch size 1 and 2,
+# recurrent networks, `eps`); what layer, instance and group norm normalise away; RunningBatchNorm
+# (averages of sums, a batch-size-aware momentum, debiasing and why it cancels, a variance that never
+# goes negative); and batch norm's backward pass by hand, checked with `gradcheck`.
 #
 # **Exercises.** The code lives in `solutions/l04_norms.py` and is shown from there. Pieces marked
 # *Exercise* are yours to write in `exercises/l04_norms.py`; `make grade LESSON=04` grades them,
@@ -185,8 +173,7 @@ fig.tight_layout()
 #
 # ## 2. Running statistics, buffers and PyTorch's momentum
 #
-# At inference there may be a single image, and a prediction should not depend on which other
-# images share its batch. So in training the layer also keeps **running** estimates of each
+# A prediction should not depend on which other images share its batch. So in training the layer also keeps **running** estimates of each
 # channel's mean and variance, and in evaluation mode normalises with those. They are an
 # exponentially weighted moving average: each batch moves the estimate a fraction $m$ of the way,
 #
@@ -407,8 +394,7 @@ for label, layers in telemetry.items():
 #
 # ### Training runs, over seeds
 #
-# Two runs that differ only in the seed (initial weights, order of the batches) end at different
-# accuracies, so each comparison in this lesson is a table over three seeds with the mean and the
+# Runs that differ only in the seed end at different accuracies, so each comparison in this lesson is a table over three seeds with the mean and the
 # spread (standard deviation over seeds). To keep the lesson quick, most runs train on the first
 # 10,000 training images; validation is always on the 10,000 validation images. `train` is lesson
 # 03's runner:
@@ -900,8 +886,7 @@ for layer in (BatchNorm(8), FastBatchNorm(8), nn.BatchNorm2d(8)):
     print(f"{type(layer).__name__:14s} records {recorded_ops(layer(xs)):2d} operation(s)")
 
 # %% [markdown]
-# The paper gives the chain rule (its section 3). With $g_i = \partial \ell / \partial y_i$ arriving
-# from above and $\hat x_i = (x_i - \mu)/\sqrt{\sigma^2 + \epsilon}$, the parameters are easy:
+# The paper gives the chain rule (its section 3). With $g_i = \partial \ell / \partial y_i$ from above:
 #
 # $$\frac{\partial \ell}{\partial \gamma} = \sum_i g_i \hat x_i, \qquad \frac{\partial \ell}{\partial \beta} = \sum_i g_i$$
 #
@@ -918,10 +903,9 @@ for layer in (BatchNorm(8), FastBatchNorm(8), nn.BatchNorm2d(8)):
 # its component along $\hat x$, the directions section 2 said the layer normalises away. Per channel:
 # two sums over the batch and one pass to combine them.
 #
-# RunningBatchNorm's statistics have the same shape: its mean is $\bar S / \bar n$ with
-# $\bar S = (1 - m_1)\bar S_{old} + m_1 \sum_i x_i$, so $\partial \mu / \partial x_i = m_1 / \bar n$,
-# and $\sigma^2 = \bar Q / \bar n - \mu^2$ gives $\partial \sigma^2/\partial x_i = 2 (x_i - \mu)\, m_1/\bar n$:
-# the formula above with the **share** $w = m_1 / \bar n$ in place of $1/m$. Where the variance was
+# For RunningBatchNorm, $\mu = \bar S / \bar n$ with $\bar S = (1 - m_1)\bar S_{old} + m_1 \sum_i x_i$,
+# so $\partial \mu / \partial x_i = m_1 / \bar n$ and $\partial \sigma^2/\partial x_i = 2 (x_i - \mu)\, m_1/\bar n$:
+# the same formula with the **share** $w = m_1 / \bar n$ in place of $1/m$. Where the variance was
 # clamped it is a constant, and the $\hat x$ term drops for that channel. `torch.autograd.Function`
 # lets us give autograd a forward and its backward as one node; `FastBatchNorm` and
 # `FastRunningBatchNorm` hand their training step to it.
@@ -1019,10 +1003,9 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    <details><summary>Answer</summary>
 #
-#    Normalising follows the paper: the batch is the data being normalised, so its own (biased,
-#    divide-by-n) variance gives the output variance exactly 1. The running variance is used in
-#    evaluation as an estimate of the population's variance, and the unbiased one (divide by n - 1)
-#    is the better estimate. PyTorch does both, so matching it needs both.
+#    The batch's own (biased, divide-by-n) variance gives the normalised batch variance exactly 1, as
+#    the paper says. The running variance estimates the population's variance for evaluation, and
+#    the unbiased one (divide by n - 1) is the better estimate. PyTorch does both.
 #
 #    </details>
 #
@@ -1040,10 +1023,9 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    <details><summary>Answer</summary>
 #
-#    Two values per channel give a noisy mean and a variance often near zero (exactly zero on 1 x 1
-#    maps where both images agree), so the layer amplifies by up to 1/sqrt(eps), forward and
-#    backward, and the running statistics average wildly different batches. A larger eps lowers the
-#    ceiling of that amplification; it does not make two images' statistics good.
+#    The variance is often near zero (exactly zero on 1 x 1 maps where both images agree), so the
+#    layer amplifies by up to 1/sqrt(eps), forward and backward, and the running statistics average
+#    wildly different batches. A larger eps lowers that ceiling; it does not make the statistics good.
 #
 #    </details>
 #
@@ -1084,10 +1066,8 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    <details><summary>Answer</summary>
 #
-#    Autograd records ten small operations for our batch norm and replays each; one node with a
-#    derived formula does the same work in fewer passes. `torch.autograd.gradcheck` compares it with
-#    finite differences in float64, and the float32 layers are compared with the autograd versions
-#    on the same inputs.
+#    One autograd node instead of ten small ones, and fewer passes over the data. `gradcheck`
+#    compares it with finite differences in float64; the float32 layers match the autograd ones.
 #
 #    </details>
 #
