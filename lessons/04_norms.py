@@ -220,10 +220,9 @@ ax.legend(fontsize=8);
 # Momentum 0.9 jumps with every batch's noise; 0.1 settles within about 25 batches; 0.01 is still
 # climbing after 200, so its "std over the last 100" measures that climb, not noise.
 #
-# The running statistics are not parameters - the optimiser must not train them - but they are
-# part of the model's state, saved with it and moved with it: `register_buffer`. All the lesson's
-# norm layers get their `mults` and `adds` from a small base class, `Norm`; `BatchNorm` adds the
-# buffers.
+# The running statistics are not parameters (the optimiser must not train them) but part of the
+# model's state, saved and moved with it: `register_buffer`. All the lesson's norms get `mults` and
+# `adds` from a small base class, `Norm`; `BatchNorm` adds the buffers.
 #
 # *Exercise `04-batchnorm-init`, Exercise `04-batchnorm-update`, Exercise `04-batchnorm-forward`*. In
 # training, `forward` normalises with the statistics `update_stats` returns, and autograd carries
@@ -432,10 +431,9 @@ bn_table = seed_table({"BatchNorm (ours)": dict(norm=BatchNorm), "nn.BatchNorm2d
                        "NoGradBatchNorm (notebook's)": dict(norm=NoGradBatchNorm)})
 
 # %% [markdown]
-# Two epochs on 10,000 images at learning rate 1.0 (40 steps of 512). Ours and PyTorch's compute
-# the same function to rounding; over the run that rounding grows until their difference is of the
-# size of the spread between seeds - compare the two. The no-grad row says what the gradient through
-# the statistics is worth here: a lower mean and a much larger spread. (fast.ai's notebook: 0.9707
+# Two epochs on 10,000 images at learning rate 1.0 (40 steps of 512). Ours and PyTorch's differ
+# only by rounding, which grows over the run to about the size of the spread between seeds. The
+# no-grad row shows what the gradient through the statistics is worth: a lower mean, a larger spread. (fast.ai's notebook: 0.9707
 # for its no-grad layer, 0.9813 for `nn.BatchNorm2d`, 3 epochs on all 50,000 images.)
 #
 # One longer run: all 50,000 images, three epochs, the learning rate rising linearly from 0.6 to 2.0
@@ -532,11 +530,10 @@ bs2_table = seed_table({f"nn.BatchNorm2d, eps {eps:g}": dict(norm=partial(nn.Bat
                                                              epochs=1, n_train=4000) for eps in (1e-5, 1e-2, 1e-1)})
 
 # %% [markdown]
-# Compare each eps's mean with the others against the spreads, and all of them with section 3's
-# accuracies at batch size 512. One unlucky pair of images amplified hundreds of times can throw the
-# weights anywhere. The validation loss shows the other damage: evaluation uses running statistics
-# averaged over batch statistics that jump from one pair to the next, describing no batch the layer
-# trained on - with the default eps the median loss is by far the largest. A larger eps bounds the
+# Compare the means against the spreads, and all of them with section 3's accuracies at batch size
+# 512: one pair of images amplified hundreds of times can throw the weights anywhere. The validation
+# loss shows more damage: evaluation uses running averages of batch statistics that jump from one
+# pair to the next - with the default eps its median is by far the largest. A larger eps bounds the
 # blow-up; it does not give batch norm good statistics from two images. Section 6 does.
 #
 # **Recurrent networks.** An RNN applies the same layer at every time step. Batch norm would need
@@ -653,7 +650,8 @@ print(f"logits for different images differ by at most {(logits - logits[0]).abs(
 #
 # Layer norm does train - the lecture's verdict: "trains, but worse than batch norm". The same runs
 # as in section 3 (two epochs on 10,000 images, three seeds) at learning rates 0.1, 0.4 and batch
-# norm's 1.0, with section 3's batch-norm row for reference:
+# norm's 1.0, with section 3's batch-norm row for reference. (`layer_norm(nf)` returns `LayerNorm()`, which has
+# no per-channel parameters, so that `conv_layer` can pass it the channel count.)
 
 # %%
 norms_table = seed_table({"BatchNorm, lr 0.1": dict(norm=BatchNorm, lr=0.1),
@@ -666,20 +664,19 @@ print(f"{'BatchNorm, lr 1.0 (section 3)':34s} {' '.join(f'{a:6.4f}' for a in acc
       f"{statistics.mean(accs):7.4f} {statistics.stdev(accs):7.4f}")
 
 # %% [markdown]
-# At learning rate 0.1 layer norm keeps up with batch norm (compare the means with the spreads);
-# the difference is in how hard they can be pushed. Batch norm's best row is at learning rate 1.0,
-# where layer norm diverges (a `nan` loss, and the accuracy of always answering 0); layer norm's best
-# row here, at 0.4, stays below batch norm's at 1.0: it trains, but worse. Layer norm gives the
+# At learning rate 0.1 layer norm keeps up with batch norm (compare means and spreads); the
+# difference is how hard they can be pushed. At 1.0, batch norm's best, layer norm diverges (a `nan`
+# loss; the accuracy of always answering 0), and its best row, at 0.4, stays below batch norm's at
+# 1.0: it trains, but worse. Layer norm gives the
 # whole layer one mean and variance and a scalar `mults` and `adds`, so it cannot rescale one channel
 # against another. Group norm, with per-channel `mults` and `adds` and four groups, sits between the
 # two without looking at another image - a common choice when batches must be small.
 #
 # ## 6. RunningBatchNorm
 #
-# Batch norm fails at batch size 2 because it normalises with two images' statistics in training,
-# and with averages over many batches in evaluation. fast.ai's idea: use the moving averages **in
-# training too**. Each batch is then normalised with statistics built from many batches, and
-# training and evaluation normalise alike. Four details make it work.
+# Batch norm fails at batch size 2 because it trains with two images' statistics and evaluates with
+# averages over many batches. fast.ai's idea: use the moving averages **in training too**, so that
+# training and evaluation normalise alike, with statistics built from many batches. Four details make it work.
 #
 # **1. Average sums, not means and variances.** Batches can differ in size, and a mean of means
 # would weight a small batch like a big one. So the layer keeps moving averages of each channel's
@@ -832,8 +829,8 @@ print(f"the first output that is not finite: step {first_bad}")
 # %% [markdown]
 # A common factor cancels out of the mean and variance, as above - until it leaves float32's range.
 # The product of momenta 0.1 falls tenfold every step; dividing by it overflows the sums of squares
-# to infinity, and $\infty / \infty$ is `nan`. (Read as 0.9, the product stays in range and cancels:
-# that layer is RunningBatchNorm itself.) Neither reading reproduces the video's 91%.
+# to infinity, and $\infty / \infty$ is `nan`. (Read as 0.9, the product stays in range over 100 steps
+# and cancels as above.) The words alone do not tell us what the video's code did.
 #
 # Now batch size 2, learning rate 0.4, one epoch on 4,000 images as in section 4, three seeds
 # (fast.ai: lecture 91%, notebook 0.9723 after a full epoch of 50,000 images):
@@ -847,9 +844,9 @@ rbn_table = seed_table({
 
 # %% [markdown]
 # On the same 2,000 steps RunningBatchNorm trains where batch norm (ours here; section 4 has
-# PyTorch's) does not: compare the means and the gap with the spreads. `TranscriptRunningBatchNorm`
-# goes `nan` as above; a network with `nan` weights has `argmax` pick class 0 for every image, so its
-# accuracy is the share of zeros in the validation set.
+# PyTorch's) does not: compare the gap with the spreads. `TranscriptRunningBatchNorm` goes `nan` as
+# above; with `nan` weights `argmax` picks class 0 for every image, so its accuracy is the share of
+# zeros in the validation set.
 #
 # ### The one-epoch toy problem
 #
