@@ -1006,17 +1006,7 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    </details>
 #
-# 2. Why compute the variance in two passes rather than as E[x²] - E[x]²?
-#
-#    <details><summary>Answer</summary>
-#
-#    When the mean is large against the spread, E[x²] and E[x]² are large, nearly equal numbers, and
-#    float32 keeps only about seven digits of each: their difference loses the variance and can even
-#    be negative (section 1's table). Subtracting the mean first keeps the small numbers small.
-#
-#    </details>
-#
-# 3. What goes wrong with batch norm at batch size 2, and what does a larger eps change?
+# 2. What goes wrong with batch norm at batch size 2, and what does a larger eps change?
 #
 #    <details><summary>Answer</summary>
 #
@@ -1026,7 +1016,7 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    </details>
 #
-# 4. Why can instance norm not classify with this CNN, while layer norm can?
+# 3. Why can instance norm not classify with this CNN, while layer norm can?
 #
 #    <details><summary>Answer</summary>
 #
@@ -1037,7 +1027,7 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    </details>
 #
-# 5. RunningBatchNorm keeps averages of sums and counts. Why does debiasing them change nothing?
+# 4. RunningBatchNorm keeps averages of sums and counts. Why does debiasing them change nothing?
 #
 #    <details><summary>Answer</summary>
 #
@@ -1048,18 +1038,18 @@ for bs, reps in [(2, 200), (512, 5)]:
 #
 #    </details>
 #
-# 6. Why must `running_mean_var` clamp the variance at 0, and why does RunningBatchNorm need it where
-#    `BatchNorm` does not?
+# 5. `batch_stats` takes two passes; why can RunningBatchNorm not, and what guard does it need?
 #
 #    <details><summary>Answer</summary>
 #
-#    RunningBatchNorm keeps only sums, so it must use E[x²] - E[x]², which rounds negative on a
-#    channel that hardly varies; below -eps the square root gives `nan`. BatchNorm sees the values and
-#    can subtract the mean first (two passes), which is never negative.
+#    When the mean is large against the spread, E[x²] and E[x]² are large, nearly equal float32
+#    numbers whose difference loses the variance and can be negative (section 1's table); below -eps
+#    the square root gives `nan`. `batch_stats` sees the values and subtracts the mean first.
+#    RunningBatchNorm keeps only sums, so it must use E[x²] - E[x]² and clamp the result at 0.
 #
 #    </details>
 #
-# 7. What does a hand-written backward (`BatchNormFunction`) buy, and how do you know it is right?
+# 6. What does a hand-written backward (`BatchNormFunction`) buy, and how do you know it is right?
 #
 #    <details><summary>Answer</summary>
 #
