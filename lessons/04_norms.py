@@ -173,8 +173,9 @@ fig.tight_layout()
 #
 # ## 2. Running statistics, buffers and PyTorch's momentum
 #
-# A prediction should not depend on which other images share its batch. So in training the layer also keeps **running** estimates of each
-# channel's mean and variance, and in evaluation mode normalises with those. They are an
+# At inference there may be a single image, and a prediction should not depend on which other
+# images share its batch. So in training the layer also keeps **running** estimates of each channel's
+# mean and variance, and in evaluation mode normalises with those. They are an
 # exponentially weighted moving average: each batch moves the estimate a fraction $m$ of the way,
 #
 # $$\text{running} \leftarrow (1 - m)\,\text{running} + m\,\text{batch},$$
@@ -393,8 +394,8 @@ for label, layers in telemetry.items():
 #
 # ### Training runs, over seeds
 #
-# Runs that differ only in the seed end at different accuracies, so each comparison in this lesson is a table over three seeds with the mean and the
-# spread (standard deviation over seeds). To keep the lesson quick, most runs train on the first
+# Runs that differ only in the seed end at different accuracies, so each comparison in this lesson
+# is a table over three seeds with the mean and the spread (standard deviation over seeds). To keep the lesson quick, most runs train on the first
 # 10,000 training images; validation is always on the 10,000 validation images. `train` is lesson
 # 03's runner:
 
@@ -433,8 +434,9 @@ bn_table = seed_table({"BatchNorm (ours)": dict(norm=BatchNorm), "nn.BatchNorm2d
 # %% [markdown]
 # Two epochs on 10,000 images at learning rate 1.0 (40 steps of 512). Ours and PyTorch's differ
 # only by rounding, which grows over the run to about the size of the spread between seeds. The
-# no-grad row shows what the gradient through the statistics is worth: a lower mean, a larger spread. (fast.ai's notebook: 0.9707
-# for its no-grad layer, 0.9813 for `nn.BatchNorm2d`, 3 epochs on all 50,000 images.)
+# no-grad row shows what the gradient through the statistics is worth: a lower mean, a larger
+# spread. (fast.ai's notebook: 0.9707 for its no-grad layer, 0.9813 for `nn.BatchNorm2d`, 3 epochs on
+# all 50,000 images.)
 #
 # One longer run: all 50,000 images, three epochs, the learning rate rising linearly from 0.6 to 2.0
 # over the first 30% and falling to 0.1 over the rest - a warm-up that lets batch norm take a larger
@@ -650,8 +652,8 @@ print(f"logits for different images differ by at most {(logits - logits[0]).abs(
 #
 # Layer norm does train - the lecture's verdict: "trains, but worse than batch norm". The same runs
 # as in section 3 (two epochs on 10,000 images, three seeds) at learning rates 0.1, 0.4 and batch
-# norm's 1.0, with section 3's batch-norm row for reference. (`layer_norm(nf)` returns `LayerNorm()`, which has
-# no per-channel parameters, so that `conv_layer` can pass it the channel count.)
+# norm's 1.0, with section 3's batch-norm row for reference. (`layer_norm(nf)` returns `LayerNorm()`, which
+# has no per-channel parameters, so that `conv_layer` can pass it the channel count.)
 
 # %%
 norms_table = seed_table({"BatchNorm, lr 0.1": dict(norm=BatchNorm, lr=0.1),
@@ -667,16 +669,16 @@ print(f"{'BatchNorm, lr 1.0 (section 3)':34s} {' '.join(f'{a:6.4f}' for a in acc
 # At learning rate 0.1 layer norm keeps up with batch norm (compare means and spreads); the
 # difference is how hard they can be pushed. At 1.0, batch norm's best, layer norm diverges (a `nan`
 # loss; the accuracy of always answering 0), and its best row, at 0.4, stays below batch norm's at
-# 1.0: it trains, but worse. Layer norm gives the
-# whole layer one mean and variance and a scalar `mults` and `adds`, so it cannot rescale one channel
-# against another. Group norm, with per-channel `mults` and `adds` and four groups, sits between the
+# 1.0: it trains, but worse. Layer norm gives the whole layer one mean and variance and a scalar
+# `mults` and `adds`, so it cannot rescale one channel against another. Group norm, with per-channel `mults` and `adds` and four groups, sits between the
 # two without looking at another image - a common choice when batches must be small.
 #
 # ## 6. RunningBatchNorm
 #
 # Batch norm fails at batch size 2 because it trains with two images' statistics and evaluates with
 # averages over many batches. fast.ai's idea: use the moving averages **in training too**, so that
-# training and evaluation normalise alike, with statistics built from many batches. Four details make it work.
+# training and evaluation normalise alike, with statistics built from many batches. Four details
+# make it work.
 #
 # **1. Average sums, not means and variances.** Batches can differ in size, and a mean of means
 # would weight a small batch like a big one. So the layer keeps moving averages of each channel's
