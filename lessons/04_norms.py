@@ -395,9 +395,9 @@ for label, layers in telemetry.items():
 # ### Training runs, over seeds
 #
 # Runs that differ only in the seed end at different accuracies, so each comparison in this lesson
-# is a table over three seeds with the mean and the spread (standard deviation over seeds). To keep the lesson quick, most runs train on the first
-# 10,000 training images; validation is always on the 10,000 validation images. `train` is lesson
-# 03's runner:
+# is a table over three seeds with the mean and the spread (standard deviation over seeds). To keep
+# the lesson quick, most runs train on the first 10,000 training images; validation is always on the
+# 10,000 validation images. `train` is lesson 03's runner:
 
 # %%
 def train(norm, bs=512, lr=1.0, epochs=2, n_train=10_000, seed=0, sched=None):
@@ -652,8 +652,9 @@ print(f"logits for different images differ by at most {(logits - logits[0]).abs(
 #
 # Layer norm does train - the lecture's verdict: "trains, but worse than batch norm". The same runs
 # as in section 3 (two epochs on 10,000 images, three seeds) at learning rates 0.1, 0.4 and batch
-# norm's 1.0, with section 3's batch-norm row for reference. (`layer_norm(nf)` returns `LayerNorm()`, which
-# has no per-channel parameters, so that `conv_layer` can pass it the channel count.)
+# norm's 1.0, with section 3's batch-norm row for reference. (`layer_norm(nf)` returns
+# `LayerNorm()`, which has no per-channel parameters, so that `conv_layer` can pass it the channel
+# count.)
 
 # %%
 norms_table = seed_table({"BatchNorm, lr 0.1": dict(norm=BatchNorm, lr=0.1),
@@ -670,8 +671,9 @@ print(f"{'BatchNorm, lr 1.0 (section 3)':34s} {' '.join(f'{a:6.4f}' for a in acc
 # difference is how hard they can be pushed. At 1.0, batch norm's best, layer norm diverges (a `nan`
 # loss; the accuracy of always answering 0), and its best row, at 0.4, stays below batch norm's at
 # 1.0: it trains, but worse. Layer norm gives the whole layer one mean and variance and a scalar
-# `mults` and `adds`, so it cannot rescale one channel against another. Group norm, with per-channel `mults` and `adds` and four groups, sits between the
-# two without looking at another image - a common choice when batches must be small.
+# `mults` and `adds`, so it cannot rescale one channel against another. Group norm, with per-channel
+# `mults` and `adds` and four groups, sits between the two without looking at another image - a
+# common choice when batches must be small.
 #
 # ## 6. RunningBatchNorm
 #
