@@ -87,7 +87,6 @@ from solutions.l04_norms import (
 )
 from solutions.l04_variants import NoGradBatchNorm, TranscriptRunningBatchNorm
 
-lesson_start = time.perf_counter()
 mnist = mnist_databunch()
 x_train, y_train = mnist.train_ds.x.view(-1, 1, 28, 28), mnist.train_ds.y
 x_valid, y_valid = mnist.valid_ds.x.view(-1, 1, 28, 28), mnist.valid_ds.y
@@ -1079,5 +1078,3 @@ for bs, reps in [(2, 200), (512, 5)]:
 # and `TranscriptRunningBatchNorm` (our reading of the lecture's description).
 # **Exercises**: `exercises/l04_norms.py`; grade them with `make grade LESSON=04`.
 
-# %%
-print(f"the whole lesson took {time.perf_counter() - lesson_start:.0f} s")
