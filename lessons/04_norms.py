@@ -784,8 +784,8 @@ print(f"variance {fmt(v)}: after 4 items {fmt(clamp_var(v, 4))}, after 20 items 
 # %% [markdown]
 # Put together. In training, `update_stats` returns this step's averages with the gradient of the
 # current batch's share (older shares are constants), so gradients flow through the statistics as in
-# batch norm; the buffers store the averages without a gradient. *Exercise `04-rbn-update`, Exercise
-# `04-rbn-forward`*. Then the three channels that broke the unguarded variance, now through the
+# batch norm; the buffers store the averages without a gradient. *Exercise `04-rbn-update`,
+# Exercise `04-rbn-forward`*. Then the three channels that broke the unguarded variance, now through the
 # whole layer:
 
 # %%
