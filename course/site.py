@@ -478,8 +478,8 @@ def mathjax_files() -> list[tuple[str, Path]]:
 # The lecture the course follows (named once on the home page and in each lesson's header).
 LECTURE = ("lesson 10 of fast.ai's *Deep Learning from the Foundations* (Practical Deep Learning for Coders "
            "2019, part 2)", "https://course19.fast.ai/videos/?lesson=10")
-# How a lesson mentions one of its exercises in its prose (COMMON conventions): "Exercise `NN-id`".
-MENTION = re.compile(r"\b[Ee]xercise `(?P<id>\d\d-[\w-]+)`")
+# How a lesson mentions one of its exercises in its prose: "Exercise `NN-id`", possibly wrapped after "Exercise".
+MENTION = re.compile(r"\b[Ee]xercise(?:[ \t]+|[ \t]*\n[ \t]*)`(?P<id>\d\d-[\w-]+)`")
 _HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<text>.+?)[ \t]*#*[ \t]*$", re.M)
 # A folded answer of the "Check your understanding" questions, as lesson owners write it.
 _ANSWER = re.compile(r"^(?P<indent>[ \t]*)<details>\s*<summary>(?P<summary>.*?)</summary>[ \t]*\n"
