@@ -73,7 +73,7 @@ def test_callbacks_are_read_again_at_each_fit():
 def test_progress_callback_prints_one_line_per_epoch_or_draws_a_bar(capsys):
     lines = []
     l03.Runner(cbs=[l03.ProgressCallback(bar=False, report=lines.append)]).fit(2, tiny_learner())
-    assert [line.split(":")[0] for line in lines] == ["epoch 0 of 2", "epoch 1 of 2"]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1 of 2", "epoch 2 of 2"]
     assert all("running training loss" in line for line in lines)
     l03.Runner(cbs=[l03.ProgressCallback(bar=True, report=lines.append)]).fit(1, tiny_learner())
-    assert "epoch 0 of 1" in capsys.readouterr().err  # tqdm draws on stderr
+    assert "epoch 1 of 1" in capsys.readouterr().err  # tqdm draws on stderr

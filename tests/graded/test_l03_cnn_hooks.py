@@ -781,8 +781,8 @@ def test_append_grad_stats_records_the_rms_of_grad_output(mod):
 
 
 @pytest.mark.exercise("03-grad-stats", points=2,
-                      hint="Register it with Hook(..., backward=True) or register_full_backward_hook, and compare "
-                           "with the output's .grad.")
+                      hint="In a real backward pass grad_output is what flows in from the layers after the module; "
+                           "it is all the size needs, whatever grad_input holds.")
 def test_append_grad_stats_in_a_backward_pass(mod):
     model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3))
     holders = [SimpleNamespace() for _ in model]
