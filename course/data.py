@@ -1,18 +1,14 @@
-"""MNIST for the course: download, verify, cache, parse and split.
+"""MNIST for the course: download, verify, cache, parse and split (docs/data.md).
 
 The loader uses ONE folder: the `data_dir` argument, else ``$COURSE_DATA_DIR``, else the user cache
 ``$XDG_CACHE_HOME/callbacks-to-norms/mnist`` (``~/.cache/...``). A file there (``NAME.gz`` or ``NAME``) is used
-only when the sha256 of its decompressed bytes is the one pinned in `SHA256`. A missing file is downloaded
-from the first of `MIRRORS` (or ``$COURSE_MNIST_MIRRORS``, comma separated) that serves a good copy, checked
-in memory, written to a temporary file and renamed into place. The loader downloads only into a folder
-that holds no MNIST file yet or that it downloaded into before (a marker file says so): a folder filled by
-somebody else, like a read-only shared one, is never written to. Every failure raises `MNISTError`, whose
-message says what happened and what to do. ``python -m course.data`` checks the data and describes it.
+only when the sha256 of its decompressed bytes is the one pinned in `SHA256`. A missing file is downloaded, into
+a writable folder only, from the first of `MIRRORS` (or ``$COURSE_MNIST_MIRRORS``, comma separated) that serves
+a good copy. Every failure raises `MNISTError`, whose message says what happened and what to do.
 """
 
 import hashlib
 import http.client
-import math
 import os
 import struct
 import sys
@@ -43,8 +39,7 @@ N_TRAIN = 50_000  # the first 50,000 training images train, the last 10,000 vali
 TIMEOUT_S = 30  # per network operation: a dead mirror cannot hang a lesson
 DEADLINE_S = 300  # per file and mirror: after PROJECT_AFTER_S, a rate that cannot make it is given up
 PROJECT_AFTER_S = 10
-MAX_BYTES = 64 << 20  # more than any MNIST file (train-images: 47 MB), so a gzip bomb stops here
-MARKER = ".callbacks-to-norms-cache"  # "the loader downloaded into this folder": it may add files
+MAX_BYTES = 64 << 20  # more than any MNIST file (train-images: 47 MB): a gzip bomb stops here
 
 
 class MNISTError(RuntimeError):
@@ -52,13 +47,13 @@ class MNISTError(RuntimeError):
 
 
 def resolve_data_dir(data_dir=None) -> Path:
-    """The folder the loader reads and, when allowed, downloads into (see the module docstring)."""
+    """The folder the loader reads and, when writable, downloads into (see the module docstring)."""
     if data_dir is not None:
         return Path(data_dir).expanduser()
     if env := os.environ.get("COURSE_DATA_DIR"):
         if not Path(env).expanduser().is_dir():
             raise MNISTError(f"COURSE_DATA_DIR={env} {'is not a folder' if Path(env).exists() else 'does not exist'}"
-                             f". Fix the path (a typo?), create the folder to download MNIST into, or unset "
+                             ". Fix the path (a typo?), create the folder to download MNIST into, or unset "
                              "COURSE_DATA_DIR to use the default cache.")
         return Path(env).expanduser()
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callbacks-to-norms" / "mnist"
@@ -68,46 +63,37 @@ def get_mnist(data_dir=None, normalize=True):
     """The course's split `(x_train, y_train, x_valid, y_valid)`: the first `N_TRAIN` training images
     train, the rest validate. Images are (N, 784) float32 in [0, 1], with `normalize` shifted and scaled
     by the TRAINING split's pixel mean and std; labels are int64."""
-    images, labels = _load_set(TRAIN_IMAGES, TRAIN_LABELS, resolve_data_dir(data_dir))
-    x_train, x_valid = _to_float(images[:N_TRAIN]), _to_float(images[N_TRAIN:])  # slices of their own
+    folder = resolve_data_dir(data_dir)
+    images, labels = _load(TRAIN_IMAGES, folder), _load(TRAIN_LABELS, folder).long()
+    x_train, x_valid = _to_float(images[:N_TRAIN]), _to_float(images[N_TRAIN:])  # storages of their own
     if normalize:
         mean, std = x_train.mean().item(), x_train.std().item()
         for x in (x_train, x_valid):
             x.sub_(mean).div_(std)
-    return x_train, labels[:N_TRAIN].long(), x_valid, labels[N_TRAIN:].long()
+    return x_train, labels[:N_TRAIN], x_valid, labels[N_TRAIN:]
 
 
 def get_mnist_test(data_dir=None, normalize=True):
     """The official test set `(x_test, y_test)`, shaped and normalised like `get_mnist`'s training split.
-    It is optional: `MNISTError` when it is neither on disk nor downloadable (`has_test_set` asks)."""
+    It is optional: `MNISTError` when it is neither on disk nor downloadable."""
     folder = resolve_data_dir(data_dir)
     try:
-        images, labels = _load_set(TEST_IMAGES, TEST_LABELS, folder)
+        x_test, y_test = _to_float(_load(TEST_IMAGES, folder)), _load(TEST_LABELS, folder).long()
     except MNISTError as e:
         raise MNISTError(f"The MNIST test set is not available. {e}\nThe test set is optional: training and "
-                         "validation work without it (has_test_set() tells whether it is on disk).") from None
-    x_test = _to_float(images)
+                         "validation work without it.") from None
     if normalize:
         x_train = get_mnist(folder, normalize=False)[0]
         x_test.sub_(x_train.mean().item()).div_(x_train.std().item())
-    return x_test, labels.long()
-
-
-def has_test_set(data_dir=None) -> bool:
-    """Whether both test-set files are on disk (unverified, so cheap); never downloads."""
-    return all(_find(name, resolve_data_dir(data_dir)) for name in (TEST_IMAGES, TEST_LABELS))
+    return x_test, y_test
 
 
 def _to_float(images):
     return images.reshape(len(images), -1).float().div_(255)
 
 
-def _load_set(images_name, labels_name, folder):
-    return _load(images_name, folder), _load(labels_name, folder)
-
-
 def _load(name, folder):
-    """The verified uint8 tensor of file `name`, downloaded first when missing."""
+    """The uint8 tensor of file `name`, verified (downloaded first when missing)."""
     path = _find(name, folder) or _download(name, folder)
     try:
         if path.stat().st_size > MAX_BYTES:
@@ -115,20 +101,21 @@ def _load(name, folder):
         data = _decompress(path.read_bytes())
         _check_sha256(data, name)
     except ValueError as e:
-        todo = ("Delete it and run again to download a fresh copy." if (folder / MARKER).exists()
-                else "Replace it with a good copy, or point COURSE_DATA_DIR at another folder.")
-        raise MNISTError(f"{path} is unusable: {e}. {todo}") from None
+        raise MNISTError(f"{path} is unusable: {e}. Delete it (the loader then downloads a fresh copy) or "
+                         "replace it with a good copy.") from None
     except OSError as e:
         raise MNISTError(f"Cannot read {path}: {e}. Check the file and its permissions.") from None
-    return _parse_idx(data, path)
+    ndim = data[3]  # IDX: 00 00 08 <ndim>, ndim big-endian uint32 sizes, the bytes (the checksum vouches)
+    return torch.tensor(np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)).reshape(struct.unpack_from(
+        f">{ndim}I", data, 4))
 
 
 def _find(name, folder):
     """The path of `name` in `folder`, uncompressed or gzipped; None if absent."""
     for path in (folder / name, folder / f"{name}.gz"):
         if path.exists() and not path.is_file():
-            raise MNISTError(f"{path} is a {'folder' if path.is_dir() else 'special file'}, not the data file "
-                             f"{path.name}. Move it away; the loader then downloads {name}.gz there.")
+            raise MNISTError(f"{path} is not a file but a {'folder' if path.is_dir() else 'special file'}. Move "
+                             f"it away; the loader then downloads {name}.gz there.")
         if path.exists():
             return path
     return None
@@ -156,33 +143,18 @@ def _check_sha256(data, name):
                          f"expected {SHA256[name]}); it is corrupt or not that file")
 
 
-def _parse_idx(data, where):
-    """Tensor from IDX bytes: 00 00 08 <ndim>, ndim big-endian uint32 sizes, then the uint8 data."""
-    if data[:3] != b"\0\0\x08" or len(data) < 4:
-        raise MNISTError(f"{where} is not an IDX file of unsigned bytes (MNIST's type): it starts with "
-                         f"{data[:4].hex(' ') or 'nothing'}, not 00 00 08 <ndim>. Replace it.")
-    start = 4 + 4 * data[3]
-    if len(data) < start:
-        raise MNISTError(f"{where} is truncated: its IDX header is cut short. Replace it.")
-    dims = struct.unpack_from(f">{data[3]}I", data, 4)
-    if len(data) - start != math.prod(dims):
-        raise MNISTError(f"{where} does not match its IDX header: sizes {dims} need {math.prod(dims)} bytes of "
-                         f"data, it holds {len(data) - start}. Replace it.")
-    return torch.tensor(np.frombuffer(data, np.uint8, offset=start)).reshape(dims)
-
-
 def _download(name, folder):
     """Download `name`.gz into `folder` from the first mirror that serves a good copy; its path."""
-    if reason := _refusal(folder):
-        raise MNISTError(f"{name} is not in {folder}, and the loader will not download it there: {reason}. Put "
-                         f"{name}.gz into that folder, or set COURSE_DATA_DIR to a writable folder to download into.")
+    if folder.exists() and not (os.access(folder, os.W_OK) and folder.stat().st_mode & 0o222):  # root: the bits
+        raise MNISTError(f"{name} is not in {folder}, and the loader cannot download it there: the folder is not "
+                         f"writable. Put {name}.gz into it, or set COURSE_DATA_DIR to a writable folder.")
     failures = []
     for mirror in [m.strip() for m in os.environ.get("COURSE_MNIST_MIRRORS", "").split(",") if m.strip()] or MIRRORS:
         url = f"{mirror.rstrip('/')}/{name}.gz"
         print(f"Downloading {url} into {folder}", file=sys.stderr)
         try:
             raw = _fetch(url, f"{name}.gz")
-            _check_sha256(_decompress(raw), name)
+            _check_sha256(_decompress(raw), name)  # a cut download fails here: gzip checks its length
             return _write(folder, f"{name}.gz", raw)  # the folder is made only now: a failure leaves nothing
         except (OSError, ValueError, http.client.HTTPException) as e:  # OSError: URLError, timeouts
             failures.append(f"  {url}: {e}")
@@ -191,20 +163,11 @@ def _download(name, folder):
                      "COURSE_DATA_DIR to a folder that already holds the MNIST files.")
 
 
-def _refusal(folder):
-    """Why the loader must not download into `folder`, or None."""
-    if any(p.is_file() for n in SHA256 for p in (folder / n, folder / f"{n}.gz")) and not (folder / MARKER).exists():
-        return "it holds MNIST files the loader did not download, so it is treated as read-only"
-    if folder.exists() and not (os.access(folder, os.W_OK) and folder.stat().st_mode & 0o222):  # root: the bits
-        return "it is not writable"
-    return None
-
-
 def _fetch(url, label):
     """The bytes at `url`, with a progress bar on stderr; a mirror too slow to make `DEADLINE_S` is given up."""
-    started = time.monotonic()
+    started, chunks, got = time.monotonic(), [], 0
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-        total, chunks, got = int(response.headers.get("Content-Length") or 0) or None, [], 0
+        total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, desc=f"  {label}", unit="B", unit_scale=True, file=sys.stderr) as bar:
             while chunk := response.read1(1 << 16):
                 chunks.append(chunk)
@@ -214,10 +177,6 @@ def _fetch(url, label):
                 if elapsed > PROJECT_AFTER_S and elapsed * (total or got) / got > DEADLINE_S:
                     raise TimeoutError(f"gave up after {elapsed:.0f} s with {_size(got)} of {_size(total)} "
                                        f"(the limit is {DEADLINE_S:g} s a file): the mirror is too slow or stalled")
-                if got > MAX_BYTES:
-                    raise ValueError(f"it sends more than {_size(MAX_BYTES)}, more than any MNIST file")
-    if total and got < total:
-        raise ConnectionError(f"the connection closed after {_size(got)} of {_size(total)}")
     return b"".join(chunks)
 
 
@@ -230,7 +189,6 @@ def _write(folder, filename, raw):
     tmp = folder / f".{filename}.{os.getpid()}.part"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / MARKER).touch()
         with open(tmp, "wb") as out:  # mode 0666 minus the umask, like any file the user makes
             out.write(raw)
             os.fsync(out.fileno())  # the rename must not land before the data
@@ -243,22 +201,18 @@ def _write(folder, filename, raw):
     return folder / filename
 
 
-def main() -> int:
-    """Load the training set and describe it; 1 with the error message on failure."""
+def main() -> None:
+    """``python -m course.data``: check the data and describe it; exit 1 with the error's message."""
     try:
-        folder = resolve_data_dir()
-        splits = get_mnist(folder)
+        splits = get_mnist()
     except MNISTError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(f"MNIST from {folder} ({'$COURSE_DATA_DIR' if os.environ.get('COURSE_DATA_DIR') else 'the cache'}), "
-          "checksums verified")
+        sys.exit(f"error: {e}")
+    test = all(_find(name, resolve_data_dir()) for name in (TEST_IMAGES, TEST_LABELS))
+    print(f"MNIST from {resolve_data_dir()}, checksums verified; test set {'' if test else 'not '}on disk")
     for label, x, y in (("train", *splits[:2]), ("valid", *splits[2:])):
         print(f"x_{label} {tuple(x.shape)} {x.dtype}, y_{label} {tuple(y.shape)} {y.dtype}; normalised "
               f"mean/std {x.mean():.4f}/{x.std():.4f}; class counts {y.bincount(minlength=10).tolist()}")
-    print(f"test set: {'available' if has_test_set(folder) else 'absent (optional)'} in {folder}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
