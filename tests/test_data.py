@@ -11,6 +11,7 @@ import socket
 import struct
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -26,36 +27,25 @@ FILES = {n: bytes([0, 0, 8, t.ndim]) + struct.pack(f">{t.ndim}I", *t.shape) + t.
 GZ = {name: gzip.compress(raw, mtime=0) for name, raw in FILES.items()}
 
 
-class Trickle(bytes):
-    """A body the server sends a byte every 0.2 s: a mirror that never quite stalls."""
+class Mirrors(http.server.SimpleHTTPRequestHandler):
+    """Serves the mirrors' folders; one named `slow` sends a byte every 0.2 s (a mirror that never quite stalls)."""
+    def copyfile(self, source, outputfile):
+        try:
+            while "/slow/" in self.path and (byte := source.read(1)):
+                outputfile.write(byte)
+                outputfile.flush()
+                time.sleep(0.2)
+            super().copyfile(source, outputfile)
+        except OSError:  # the client gave up
+            pass
 
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    """Serves `server.routes`: path -> body, or (body, declared Content-Length) to cut a file short."""
-    def do_GET(self):
+    def log_request(self, *args):
         self.server.hits.append(self.path)
-        if (body := self.server.routes.get(self.path)) is None:
-            return self.send_error(404)
-        body, length = body if isinstance(body, tuple) else (body, len(body))
-        self.send_response(200)
-        self.send_header("Content-Length", str(length))
-        self.end_headers()
-        chunks = [body[i:i + 1] for i in range(len(body))] if isinstance(body, Trickle) else [body]
-        for chunk in chunks:
-            try:
-                self.wfile.write(chunk)
-                self.wfile.flush()
-            except OSError:  # the client gave up
-                return
-            time.sleep(0.2 if len(chunks) > 1 else 0)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(autouse=True)
 def web(monkeypatch, tmp_path):
-    """A server (for the generated files' checksums, a 15/5 split, a private cache, no real mirrors or proxies)."""
+    """The mirrors' server; the generated files' checksums, a 15/5 split, a private cache, no proxies."""
     for name, raw in FILES.items():
         monkeypatch.setitem(data.SHA256, name, hashlib.sha256(raw).hexdigest())
     monkeypatch.setattr(data, "N_TRAIN", N_TRAIN)
@@ -64,8 +54,8 @@ def web(monkeypatch, tmp_path):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads, server.routes, server.hits = True, {}, []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Mirrors, directory=tmp_path / "www"))
+    server.daemon_threads, server.hits, server.root = True, [], tmp_path / "www"
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield server
     server.shutdown()
@@ -80,10 +70,13 @@ def refused_url():
         return f"http://127.0.0.1:{s.getsockname()[1]}/"
 
 
-def mirrors(monkeypatch, web, *served):
-    """Serve each {name: body} as a mirror and make them, in order, the loader's mirrors; their URLs."""
-    urls = [f"http://127.0.0.1:{web.server_address[1]}/{i}/" for i in range(len(served))]
-    web.routes.update({f"/{i}/{name}.gz": body for i, files in enumerate(served) for name, body in files.items()})
+def mirrors(monkeypatch, web, **served):
+    """Serve each mirror's {name: body} and make them, in order, the loader's mirrors; their URLs."""
+    for mirror, files in served.items():
+        (web.root / mirror).mkdir(parents=True)
+        for name, body in files.items():
+            (web.root / mirror / f"{name}.gz").write_bytes(body)
+    urls = [f"http://127.0.0.1:{web.server_address[1]}/{mirror}/" for mirror in served]
     monkeypatch.setenv("COURSE_MNIST_MIRRORS", ",".join(urls))
     return urls
 
@@ -93,7 +86,7 @@ def listing(folder):
 
 
 def test_a_download_is_cached_and_verified(web, refused_url, monkeypatch, tmp_path, capsys):
-    urls = mirrors(monkeypatch, web, {}, GZ)
+    urls = mirrors(monkeypatch, web, dead={}, good=GZ)
     monkeypatch.setenv("COURSE_MNIST_MIRRORS", ",".join([refused_url, *urls]))
     previous = os.umask(0o022)
     try:
@@ -103,7 +96,7 @@ def test_a_download_is_cached_and_verified(web, refused_url, monkeypatch, tmp_pa
     cache = tmp_path / "xdg" / "callbacks-to-norms" / "mnist"
     assert listing(cache) == [f"{TI}.gz", f"{TL}.gz"]
     assert (cache / f"{TI}.gz").stat().st_mode & 0o777 == 0o644  # readable like any file the user makes
-    assert web.hits == [f"/0/{TI}.gz", f"/1/{TI}.gz", f"/0/{TL}.gz", f"/1/{TL}.gz"]  # dead mirrors skipped
+    assert web.hits == [f"/dead/{TI}.gz", f"/good/{TI}.gz", f"/dead/{TL}.gz", f"/good/{TL}.gz"]  # dead: skipped
     assert x_train.shape == (N_TRAIN, 784) and x_valid.shape == (5, 784) and y_train.dtype == torch.int64
     err = capsys.readouterr().err
     assert all(f"  {name}.gz: 100%|" in err for name in (TI, TL))  # tqdm's bars
@@ -118,27 +111,26 @@ def test_a_download_is_cached_and_verified(web, refused_url, monkeypatch, tmp_pa
         data.get_mnist()
     (cache / f"{TI}.gz").unlink()
     (cache / f".{TI}.gz.123.part").write_bytes(b"half a file")  # an interrupted download: never read
-    assert torch.equal(data.get_mnist()[0], x_train) and web.hits == [f"/0/{TI}.gz", f"/1/{TI}.gz"]
+    assert torch.equal(data.get_mnist()[0], x_train) and web.hits == [f"/dead/{TI}.gz", f"/good/{TI}.gz"]
 
 
 @pytest.mark.parametrize("served, message", [
-    ({TI: GZ[TI][:len(GZ[TI]) // 2]}, "it is not a valid gzip file; it is truncated"),
-    ({TI: (GZ[TI][:len(GZ[TI]) // 2], len(GZ[TI]))}, "it is not a valid gzip file; it is truncated"),
-    ({TI: gzip.compress(FILES[TI][:-1])}, "its content does not match the pinned checksum of train-images"),
-    ({TI: Trickle(GZ[TI])}, r"gave up after \d+ s .*the limit is 2 s a file\): the mirror is too slow or stalled"),
+    ({"cut": {TI: GZ[TI][:len(GZ[TI]) // 2]}}, "it is not a valid gzip file; it is truncated"),
+    ({"bad": {TI: gzip.compress(FILES[TI][:-1])}}, "its content does not match the pinned checksum of train-images"),
+    ({"slow": {TI: GZ[TI]}}, r"gave up after \d+ s .*the limit is 2 s a file\): the mirror is too slow or stalled"),
     (None, ".*Connection refused"),
-], ids=["truncated", "cut", "checksum", "trickle", "no network"])
+], ids=["truncated", "checksum", "trickle", "no network"])
 def test_a_failed_download_says_why_and_leaves_nothing(web, refused_url, monkeypatch, tmp_path, served, message):
     monkeypatch.setattr(data, "DEADLINE_S", 2)
     monkeypatch.setattr(data, "PROJECT_AFTER_S", 0.5)
-    url = mirrors(monkeypatch, web, served)[0] if served else refused_url
+    url = mirrors(monkeypatch, web, **served)[0] if served else refused_url
     monkeypatch.setenv("COURSE_MNIST_MIRRORS", url)
     started = time.monotonic()
     with pytest.raises(MNISTError, match=rf"(?s)Could not download {TI}.gz from any mirror:\n  {url}{TI}.gz: "
                                          rf"{message}.*Check your internet connection.*COURSE_DATA_DIR"):
         data.get_mnist()
     assert time.monotonic() - started < 10
-    assert listing(tmp_path) == []  # no file, no temporary file, not even the cache folder
+    assert not (tmp_path / "xdg").exists()  # no file, no temporary file, not even the cache folder
 
 
 @pytest.mark.parametrize("name, raw, message", [
@@ -180,18 +172,19 @@ def test_a_folder_of_idx_files_is_used_as_is(web, monkeypatch, tmp_path):
 
 
 def test_a_read_only_folder_is_never_written_to(web, monkeypatch, tmp_path):
+    (folder := tmp_path / "shared").mkdir()
     for name in (TI, TL):
-        (tmp_path / f"{name}.gz").write_bytes(GZ[name])
-    mirrors(monkeypatch, web, GZ)
-    tmp_path.chmod(0o555)
+        (folder / f"{name}.gz").write_bytes(GZ[name])
+    mirrors(monkeypatch, web, good=GZ)
+    folder.chmod(0o555)
     try:
-        assert data.get_mnist(tmp_path)[0].shape == (N_TRAIN, 784)
+        assert data.get_mnist(folder)[0].shape == (N_TRAIN, 784)
         with pytest.raises(MNISTError, match="(?s)The MNIST test set is not available. t10k-images-idx3-ubyte is "
-                                             f"not in {tmp_path}.*not writable.*The test set is optional"):
-            data.get_mnist_test(tmp_path)
+                                             f"not in {folder}.*not writable.*The test set is optional"):
+            data.get_mnist_test(folder)
     finally:
-        tmp_path.chmod(0o755)
-    assert listing(tmp_path) == [f"{TI}.gz", f"{TL}.gz"] and web.hits == []
+        folder.chmod(0o755)
+    assert listing(folder) == [f"{TI}.gz", f"{TL}.gz"] and web.hits == []
 
 
 def test_the_data_folder_setting(monkeypatch, tmp_path, capsys):
