@@ -10,7 +10,6 @@ a good copy. Every failure raises `MNISTError`, whose message says what happened
 import hashlib
 import http.client
 import os
-import struct
 import sys
 import time
 import urllib.request
@@ -106,8 +105,8 @@ def _load(name, folder):
     except OSError as e:
         raise MNISTError(f"Cannot read {path}: {e}. Check the file and its permissions.") from None
     ndim = data[3]  # IDX: 00 00 08 <ndim>, ndim big-endian uint32 sizes, the bytes (the checksum vouches)
-    return torch.tensor(np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)).reshape(struct.unpack_from(
-        f">{ndim}I", data, 4))
+    dims = np.frombuffer(data, ">u4", ndim, offset=4).tolist()
+    return torch.tensor(np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)).reshape(dims)
 
 
 def _find(name, folder):
