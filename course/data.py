@@ -1,37 +1,22 @@
-"""MNIST for the course: download, verify, cache, parse and split.
+"""MNIST for the course: download, verify, cache, parse and split (docs/data.md).
 
-The loader works with ONE folder, the first of:
-
-1. the `data_dir` argument;
-2. ``$COURSE_DATA_DIR`` (e.g. a folder that already holds the files: CI sets it to ``../shared/data``);
-3. the user cache, ``$XDG_CACHE_HOME/callbacks-to-norms/mnist`` (``~/.cache/...`` without XDG_CACHE_HOME).
-
-A file found there (``NAME.gz`` or the uncompressed ``NAME``) is used only after the sha256 of its
-decompressed bytes matches the pinned one in `SHA256` (checked once per process). A missing file is
-downloaded from the first of `MIRRORS` (or ``$COURSE_MNIST_MIRRORS``, comma separated) that serves a
-good copy: it is verified in memory, written to a temporary file in the same folder and renamed into
-place, so an interrupted download never leaves a file under the final name. The loader downloads only
-into a folder that holds no MNIST files yet, or that it downloaded into before (it leaves a marker
-file): a folder filled by somebody else, like the read-only shared data folder, is never written to.
-
-Every failure raises `MNISTError`, whose message says what happened and what to do.
-
-``python -m course.data`` checks the data and prints where it came from and what it looks like.
+The loader uses ONE folder: the `data_dir` argument, else ``$COURSE_DATA_DIR``, else the user cache
+``$XDG_CACHE_HOME/callbacks-to-norms/mnist`` (``~/.cache/...``). A file there (``NAME.gz`` or ``NAME``) is used
+only when the sha256 of its decompressed bytes is the one pinned in `SHA256`. A missing file is downloaded, into
+a writable folder only, from the first of `MIRRORS` (or ``$COURSE_MNIST_MIRRORS``, comma separated) that serves
+a good copy. Every failure raises `MNISTError`, whose message says what happened and what to do.
 """
 
-import contextlib
 import hashlib
 import http.client
-import math
 import os
-import struct
 import sys
-import tempfile
 import time
 import urllib.request
 import zlib
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -42,23 +27,18 @@ MIRRORS = (
 )
 TRAIN_IMAGES, TRAIN_LABELS = "train-images-idx3-ubyte", "train-labels-idx1-ubyte"
 TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
-# sha256 of the DECOMPRESSED bytes: the mirrors' .gz files differ byte for byte (recompression),
-# the IDX content does not. Tests replace these to serve small generated files.
+# of the DECOMPRESSED bytes: the mirrors' .gz files differ byte for byte, their content does not
 SHA256 = {
     TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
-N_TRAIN = 50_000  # the course split: the first 50,000 training images train, the last 10,000 validate
-TIMEOUT_S = 30  # per network operation, so a dead mirror cannot hang a lesson
-DEADLINE_S = 300  # per file and mirror, so a mirror that trickles (a byte every few seconds) cannot either;
-PROJECT_AFTER_S = 10  # from then on, a download whose rate so far would need longer is given up at once
-MAX_BYTES = 64 << 20  # an IDX file larger than this is not MNIST's (its largest, train-images, is 47 MB)
-
-_MARKER = ".callbacks-to-norms-cache"  # "the loader downloaded into this folder": it may add files
-_GZIP_MAGIC = b"\x1f\x8b"
-_verified: set[tuple] = set()  # (path, size, mtime, sha256) of files already checked by this process
+N_TRAIN = 50_000  # the first 50,000 training images train, the last 10,000 validate
+TIMEOUT_S = 30  # per network operation: a dead mirror cannot hang a lesson
+DEADLINE_S = 300  # per file and mirror: after PROJECT_AFTER_S, a rate that cannot make it is given up
+PROJECT_AFTER_S = 10
+MAX_BYTES = 64 << 20  # more than any MNIST file (train-images: 47 MB): a gzip bomb stops here
 
 
 class MNISTError(RuntimeError):
@@ -66,158 +46,87 @@ class MNISTError(RuntimeError):
 
 
 def resolve_data_dir(data_dir=None) -> Path:
-    """The folder the loader reads and, when allowed, downloads into (see the module docstring)."""
+    """The folder the loader reads and, when writable, downloads into (see the module docstring)."""
     if data_dir is not None:
         return Path(data_dir).expanduser()
-    if os.environ.get("COURSE_DATA_DIR"):
-        folder = Path(os.environ["COURSE_DATA_DIR"]).expanduser()
-        if not folder.is_dir():
-            what = "is not a folder" if folder.exists() else "does not exist"
-            raise MNISTError(f"COURSE_DATA_DIR={os.environ['COURSE_DATA_DIR']} {what}. Fix the path (a typo?), "
-                             f"create the folder to download MNIST into (mkdir -p {folder}), or unset "
+    if env := os.environ.get("COURSE_DATA_DIR"):
+        if not Path(env).expanduser().is_dir():
+            raise MNISTError(f"COURSE_DATA_DIR={env} {'is not a folder' if Path(env).exists() else 'does not exist'}"
+                             ". Fix the path (a typo?), create the folder to download MNIST into, or unset "
                              "COURSE_DATA_DIR to use the default cache.")
-        return folder
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "callbacks-to-norms" / "mnist"
-
-
-def read_idx(path_or_bytes) -> torch.Tensor:
-    """Parse an IDX file (a path, gzipped or not, or its bytes) into a uint8 tensor of its dimensions."""
-    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-        raw, where = bytes(path_or_bytes), "the IDX bytes"
-    else:
-        where = Path(path_or_bytes)
-        raw = _read(where)
-    try:
-        data = _decompress(raw)
-    except ValueError as e:
-        raise MNISTError(f"{where} is unusable: {e}.") from None
-    return _parse_idx(data, where)
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callbacks-to-norms" / "mnist"
 
 
 def get_mnist(data_dir=None, normalize=True):
-    """The course's MNIST split: `(x_train, y_train, x_valid, y_valid)`.
+    """The course's split `(x_train, y_train, x_valid, y_valid)`: the first `N_TRAIN` training images
+    train, the rest validate. Images are (N, 784) float32 in [0, 1], with `normalize` shifted and scaled
+    by the TRAINING split's pixel mean and std; labels are int64."""
+    folder = resolve_data_dir(data_dir)
+    images, labels = _load(TRAIN_IMAGES, folder), _load(TRAIN_LABELS, folder).long()
+    x_train, x_valid = _to_float(images[:N_TRAIN]), _to_float(images[N_TRAIN:])  # storages of their own
+    if normalize:
+        mean, std = x_train.mean().item(), x_train.std().item()
+        for x in (x_train, x_valid):
+            x.sub_(mean).div_(std)
+    return x_train, labels[:N_TRAIN], x_valid, labels[N_TRAIN:]
 
-    The first `N_TRAIN` (50,000) training images train, the rest (10,000) validate. Images are
-    flattened to (N, 784) float32 in [0, 1]; with `normalize`, both sets are shifted and scaled by the
-    TRAINING split's pixel mean and std. Labels are int64.
-    """
-    images, labels, _ = _load_set(TRAIN_IMAGES, TRAIN_LABELS, resolve_data_dir(data_dir))
-    return _split(images, labels, N_TRAIN, normalize)
 
-
-def get_mnist_test(data_dir=None, normalize=True, train_stats=None):
-    """The official 10,000-image test set `(x_test, y_test)`, shaped and normalised like `get_mnist`.
-
-    `train_stats` is the training split's `(mean, std)` of pixels in [0, 1]; when None (and
-    `normalize`), it is computed from the training set. The test set is optional: this raises
-    `MNISTError` when it is neither on disk nor downloadable; `has_test_set` asks without downloading.
-    """
+def get_mnist_test(data_dir=None, normalize=True):
+    """The official test set `(x_test, y_test)`, shaped and normalised like `get_mnist`'s training split.
+    It is optional: `MNISTError` when it is neither on disk nor downloadable."""
     folder = resolve_data_dir(data_dir)
     try:
-        images, labels, _ = _load_set(TEST_IMAGES, TEST_LABELS, folder)
+        x_test, y_test = _to_float(_load(TEST_IMAGES, folder)), _load(TEST_LABELS, folder).long()
     except MNISTError as e:
-        raise MNISTError(
-            f"The MNIST test set is not available. {e}\n"
-            "The test set is optional: training and validation work without it "
-            "(has_test_set() tells, without downloading, whether it is on disk).") from None
-    x_test, y_test = _to_float(images), labels.long()
+        raise MNISTError(f"The MNIST test set is not available. {e}\nThe test set is optional: training and "
+                         "validation work without it.") from None
     if normalize:
-        if train_stats is None:
-            train_images, _, _ = _load_set(TRAIN_IMAGES, TRAIN_LABELS, folder)
-            train_stats = _stats(_to_float(train_images[:N_TRAIN]))
-        mean, std = train_stats
-        x_test.sub_(mean).div_(std)
+        x_train = get_mnist(folder, normalize=False)[0]
+        x_test.sub_(x_train.mean().item()).div_(x_train.std().item())
     return x_test, y_test
 
 
-def has_test_set(data_dir=None) -> bool:
-    """Whether both test-set files are on disk (unverified, so cheap); never downloads."""
-    folder = resolve_data_dir(data_dir)
-    return all(_find(name, folder) is not None for name in (TEST_IMAGES, TEST_LABELS))
-
-
-def _split(images, labels, n_train, normalize):
-    """Split a training set (uint8 images, labels) into the course's train/valid tensors."""
-    # Slicing before converting gives each set its own storage (saving x_valid saves only x_valid).
-    x_train, x_valid = _to_float(images[:n_train]), _to_float(images[n_train:])
-    if normalize:
-        mean, std = _stats(x_train)
-        x_train.sub_(mean).div_(std)
-        x_valid.sub_(mean).div_(std)
-    return x_train, labels[:n_train].long(), x_valid, labels[n_train:].long()
-
-
 def _to_float(images):
-    """(N, 28, 28) uint8 -> (N, 784) float32 in [0, 1]."""
     return images.reshape(len(images), -1).float().div_(255)
 
 
-def _stats(x):
-    """Pixel mean and std of a float image tensor, as Python floats."""
-    return x.mean().item(), x.std().item()
-
-
-def _load_set(images_name, labels_name, folder):
-    """Matching (images, labels, paths) from `folder`, downloading what is missing."""
-    images, images_path = _load(images_name, folder)
-    labels, labels_path = _load(labels_name, folder)
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
-        raise MNISTError(
-            f"{images_path} and {labels_path} do not form an MNIST set: images {tuple(images.shape)}, "
-            f"labels {tuple(labels.shape)}; expected (N, 28, 28) and (N,). Replace them with the "
-            "original files.")
-    return images, labels, (images_path, labels_path)
-
-
 def _load(name, folder):
-    """The verified uint8 tensor of file `name` and the path it came from."""
+    """The uint8 tensor of file `name`, verified (downloaded first when missing)."""
     path = _find(name, folder) or _download(name, folder)
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, SHA256[name])
     try:
-        data = _decompress(_read(path))
-        if key not in _verified:
-            _check_sha256(data, name)
-            _verified.add(key)
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"it holds {_size(path.stat().st_size)}, more than any MNIST file")
+        data = _decompress(path.read_bytes())
+        _check_sha256(data, name)
     except ValueError as e:
-        todo = ("Delete it and run again to download a fresh copy." if (folder / _MARKER).exists()
-                else "Replace it with a good copy, or point COURSE_DATA_DIR at another folder.")
-        raise MNISTError(f"{path} is unusable: {e}. {todo}") from None
-    return _parse_idx(data, path), path
+        raise MNISTError(f"{path} is unusable: {e}. Delete it (the loader then downloads a fresh copy) or "
+                         "replace it with a good copy.") from None
+    except OSError as e:
+        raise MNISTError(f"Cannot read {path}: {e}. Check the file and its permissions.") from None
+    ndim = data[3]  # IDX: 00 00 08 <ndim>, ndim big-endian uint32 sizes, the bytes (the checksum vouches)
+    dims = np.frombuffer(data, ">u4", ndim, offset=4).tolist()
+    return torch.tensor(np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)).reshape(dims)
 
 
 def _find(name, folder):
-    """The path of `name` in `folder`, uncompressed (fastest to read) or gzipped; None if absent."""
+    """The path of `name` in `folder`, uncompressed or gzipped; None if absent."""
     for path in (folder / name, folder / f"{name}.gz"):
-        if path.is_file():
+        if path.exists() and not path.is_file():
+            raise MNISTError(f"{path} is not a file but a {'folder' if path.is_dir() else 'special file'}. Move "
+                             f"it away; the loader then downloads {name}.gz there.")
+        if path.exists():
             return path
-        if path.exists():  # a folder (or a device, a socket) under a data file's name
-            raise MNISTError(f"{path} is a {'folder' if path.is_dir() else 'special file'}, not the data "
-                             f"file {path.name}. Move it away or delete it; the loader then downloads {name}.gz "
-                             "there (or put the real file in its place).")
     return None
 
 
-def _read(path):
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise MNISTError(f"{path} holds {_size(path.stat().st_size)}, more than any MNIST file "
-                             f"({_size(MAX_BYTES)} at most): it is not an MNIST file. Replace it.")
-        return path.read_bytes()
-    except OSError as e:
-        raise MNISTError(f"Cannot read {path}: {e}. Check the file and its permissions.") from None
-
-
 def _decompress(raw):
-    """IDX bytes from a file's bytes: gunzipped when gzip (told by its magic number, not its name),
-    in a stream that stops past `MAX_BYTES`, so a small file that would inflate to gigabytes is
-    refused after reading a few megabytes of it."""
-    if raw[:2] != _GZIP_MAGIC:
+    """The IDX bytes of a file (gunzipped when its magic number says gzip), refused past `MAX_BYTES`."""
+    if raw[:2] != b"\x1f\x8b":
         return raw
-    stream = zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16: a gzip header and trailer
+    stream = zlib.decompressobj(16 + zlib.MAX_WBITS)  # 16: with a gzip header and trailer
     try:
-        data = stream.decompress(raw, MAX_BYTES + 1)
+        data = stream.decompress(raw, MAX_BYTES + 1)  # a stream: a bomb is never inflated further
     except zlib.error as e:
         raise ValueError(f"it is not a valid gzip file; it is truncated or corrupt ({e})") from None
     if len(data) > MAX_BYTES:
@@ -228,196 +137,81 @@ def _decompress(raw):
 
 
 def _check_sha256(data, name):
-    digest, expected = hashlib.sha256(data).hexdigest(), SHA256[name]
-    if digest != expected:
-        raise ValueError(f"its content does not match the pinned checksum of {name} "
-                         f"(sha256 {digest}, expected {expected}); it is corrupt or not that file")
-
-
-def _parse_idx(data, where):
-    """Tensor from IDX bytes: magic 00 00 08 <ndim>, ndim big-endian uint32 sizes, then uint8 data."""
-    if len(data) < 4 or data[:2] != b"\0\0":
-        raise MNISTError(f"{where} is not an IDX file: it does not start with the IDX magic number "
-                         f"00 00 <type> <ndim> (got {data[:4].hex(' ') or 'nothing'}). Replace it.")
-    dtype, ndim = data[2], data[3]
-    if dtype != 0x08:
-        raise MNISTError(f"{where} holds IDX type 0x{dtype:02x}; only unsigned bytes (0x08), "
-                         "MNIST's type, are supported.")
-    start = 4 + 4 * ndim
-    if len(data) < start:
-        raise MNISTError(f"{where} is truncated: its IDX header is cut short. Replace it.")
-    dims = struct.unpack(f">{ndim}I", data[4:start])
-    if len(data) - start != math.prod(dims):
-        raise MNISTError(f"{where} does not match its IDX header: dimensions {dims} need "
-                         f"{math.prod(dims)} bytes of data, it holds {len(data) - start}. Replace it.")
-    if math.prod(dims) == 0:  # torch.frombuffer refuses an empty buffer
-        return torch.empty(dims, dtype=torch.uint8)
-    # bytearray: frombuffer wants a writable buffer, and the copy frees the file's bytes.
-    return torch.frombuffer(bytearray(data[start:]), dtype=torch.uint8).reshape(dims)
-
-
-def _mirrors():
-    chosen = os.environ.get("COURSE_MNIST_MIRRORS", "").split(",")
-    chosen = [m.strip() for m in chosen if m.strip()] or MIRRORS
-    return [m if m.endswith("/") else m + "/" for m in chosen]
-
-
-def _refusal(folder):
-    """Why the loader must not download into `folder`, or None when it may."""
-    if not folder.exists():
-        return None
-    present = [p.name for name in SHA256 for p in (folder / name, folder / f"{name}.gz") if p.is_file()]
-    if present and not (folder / _MARKER).exists():
-        return (f"it holds MNIST files the loader did not download ({', '.join(present)}), so it is "
-                "treated as read-only")
-    # The mode bits as well as access(): root may write anywhere, but a folder marked read-only is
-    # read-only for the course.
-    if not os.access(folder, os.W_OK) or not folder.stat().st_mode & 0o222:
-        return "it is not writable"
-    return None
+    if (digest := hashlib.sha256(data).hexdigest()) != SHA256[name]:
+        raise ValueError(f"its content does not match the pinned checksum of {name} (sha256 {digest}, "
+                         f"expected {SHA256[name]}); it is corrupt or not that file")
 
 
 def _download(name, folder):
-    """Download `name`.gz into `folder` from the first mirror serving a verified copy; its path.
-
-    Folders it had to create are removed again when no mirror serves a good copy.
-    """
-    reason = _refusal(folder)
-    if reason is not None:
-        raise MNISTError(
-            f"{name} is not in {folder}, and the loader will not download it there: {reason}. "
-            f"Put {name}.gz (or {name}) into that folder, or set COURSE_DATA_DIR to a writable "
-            "folder to download into.")
-    created = [p for p in (folder, *folder.parents) if not p.exists()]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise MNISTError(f"Cannot create the data folder {folder} to download {name} into ({e}). "
-                         "Set COURSE_DATA_DIR to a writable folder, or to one holding the MNIST files.") from None
+    """Download `name`.gz into `folder` from the first mirror that serves a good copy; its path."""
+    if folder.exists() and not (os.access(folder, os.W_OK) and folder.stat().st_mode & 0o222):  # root: the bits
+        raise MNISTError(f"{name} is not in {folder}, and the loader cannot download it there: the folder is not "
+                         f"writable. Put {name}.gz into it, or set COURSE_DATA_DIR to a writable folder.")
     failures = []
-    try:
-        for mirror in _mirrors():
-            url = f"{mirror}{name}.gz"
-            print(f"Downloading {url} into {folder}", file=sys.stderr)
-            try:
-                raw = _fetch(url, f"{name}.gz")
-                _check_sha256(_decompress(raw), name)
-            except (OSError, ValueError, http.client.HTTPException) as e:
-                # OSError covers URLError, HTTPError and timeouts; HTTPException a connection cut mid-file.
-                failures.append(f"  {url}: {e}")
-                continue
-            path = _write_atomically(folder, f"{name}.gz", raw)
-            created = []
-            return path
-    finally:
-        for path in created:  # the folders this failed download made: leave nothing behind
-            with contextlib.suppress(OSError):
-                path.rmdir()
-    raise MNISTError(
-        f"Could not download {name}.gz from any mirror:\n" + "\n".join(failures) + "\n"
-        "Check your internet connection (or set COURSE_MNIST_MIRRORS to mirrors you can reach), "
-        "or set COURSE_DATA_DIR to a folder that already holds the MNIST files.")
-
-
-class TooSlow(OSError):
-    """A download that ran past DEADLINE_S."""
+    for mirror in [m.strip() for m in os.environ.get("COURSE_MNIST_MIRRORS", "").split(",") if m.strip()] or MIRRORS:
+        url = f"{mirror.rstrip('/')}/{name}.gz"
+        print(f"Downloading {url} into {folder}", file=sys.stderr)
+        try:
+            raw = _fetch(url, f"{name}.gz")
+            _check_sha256(_decompress(raw), name)  # a cut download fails here: gzip checks its length
+            return _write(folder, f"{name}.gz", raw)  # the folder is made only now: a failure leaves nothing
+        except (OSError, ValueError, http.client.HTTPException) as e:  # OSError: URLError, timeouts
+            failures.append(f"  {url}: {e}")
+    raise MNISTError(f"Could not download {name}.gz from any mirror:\n" + "\n".join(failures) + "\nCheck your "
+                     "internet connection (or set COURSE_MNIST_MIRRORS to mirrors you can reach), or set "
+                     "COURSE_DATA_DIR to a folder that already holds the MNIST files.")
 
 
 def _fetch(url, label):
-    """The bytes at `url`, within DEADLINE_S overall, showing progress on stderr (tqdm).
-
-    A mirror that sends a byte every few seconds never trips the per-read timeout; the deadline
-    stops it, and once PROJECT_AFTER_S have passed, so does a rate that cannot make the deadline.
-    """
-    started = time.monotonic()
+    """The bytes at `url`, with a progress bar on stderr; a mirror too slow to make `DEADLINE_S` is given up."""
+    started, chunks, got = time.monotonic(), [], 0
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        chunks, got = [], 0
-        with tqdm(total=total, desc=f"  {label}", unit="B", unit_scale=True, file=sys.stderr, leave=True) as bar:
+        with tqdm(total=total, desc=f"  {label}", unit="B", unit_scale=True, file=sys.stderr) as bar:
             while chunk := response.read1(1 << 16):
                 chunks.append(chunk)
                 got += len(chunk)
                 bar.update(len(chunk))
                 elapsed = time.monotonic() - started
-                projected = elapsed * total / got if total else elapsed
-                if (elapsed > DEADLINE_S or (elapsed > PROJECT_AFTER_S and projected > DEADLINE_S)) and got != total:
-                    raise TooSlow(f"gave up after {elapsed:.0f} s with {_size(got)} of {_size(total)} received "
-                                  f"({_size(got / elapsed)}/s; the limit is {DEADLINE_S:g} s a file): the mirror is "
-                                  "too slow or has stalled")
-                if got > MAX_BYTES:
-                    raise ValueError(f"it sends more than {_size(MAX_BYTES)}, more than any MNIST file")
-    if total is not None and got < total:
-        raise http.client.IncompleteRead(b"".join(chunks), total - got)
+                if elapsed > PROJECT_AFTER_S and elapsed * (total or got) / got > DEADLINE_S:
+                    raise TimeoutError(f"gave up after {elapsed:.0f} s with {_size(got)} of {_size(total)} "
+                                       f"(the limit is {DEADLINE_S:g} s a file): the mirror is too slow or stalled")
     return b"".join(chunks)
 
 
 def _size(n):
-    if n is None:
-        return "?"
-    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
+    return "?" if n is None else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
-def _write_atomically(folder, filename, raw):
-    """Write verified bytes to a temporary file in `folder`, then rename it to `filename`
-    (readable like any file the user makes: mkstemp's 0600 widened to 0666 minus the umask)."""
-    target = folder / filename
+def _write(folder, filename, raw):
+    """Write `raw` to a temporary file in `folder`, then rename it: an interrupted write leaves no `filename`."""
+    tmp = folder / f".{filename}.{os.getpid()}.part"
     try:
-        (folder / _MARKER).touch()
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(raw)
-                out.flush()
-                os.fsync(out.fileno())  # the rename must not land before the data does
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):  # a failed write: leave nothing behind
-                os.unlink(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as out:  # mode 0666 minus the umask, like any file the user makes
+            out.write(raw)
+            os.fsync(out.fileno())  # the rename must not land before the data
+        os.replace(tmp, folder / filename)
     except OSError as e:
-        raise MNISTError(f"Cannot write {target} ({e}). Free some disk space, or set "
+        raise MNISTError(f"Cannot write {folder / filename} ({e}). Free some disk space, or set "
                          "COURSE_DATA_DIR to a writable folder.") from None
-    return target
+    finally:
+        tmp.unlink(missing_ok=True)
+    return folder / filename
 
 
-def _umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def main() -> int:
-    """Load the training set, print what was found; 1 with the error message on failure."""
-    origin = "$COURSE_DATA_DIR" if os.environ.get("COURSE_DATA_DIR") else "the default cache"
-    start = time.perf_counter()
+def main() -> None:
+    """``python -m course.data``: check the data and describe it; exit 1 with the error's message."""
     try:
-        folder = resolve_data_dir()
-        images, labels, paths = _load_set(TRAIN_IMAGES, TRAIN_LABELS, folder)
-        x_train, y_train, x_valid, y_valid = _split(images, labels, N_TRAIN, normalize=True)
+        splits = get_mnist()
     except MNISTError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    seconds = time.perf_counter() - start
-    raw = _to_float(images)
-    print(f"MNIST from {folder} ({origin}), checksums verified:")
-    for path in paths:
-        print(f"  {path.name}")
-    print(f"training set: {tuple(images.shape)} uint8 images, loaded in {seconds:.2f} s")
-    print(f"class counts: {' '.join(str(int(c)) for c in labels.bincount(minlength=10))}")
-    print("pixel mean/std after /255: all {:.4f}/{:.4f}, training split {:.4f}/{:.4f}".format(
-        *_stats(raw), *_stats(raw[:N_TRAIN])))
-    for label, x, y in (("train", x_train, y_train), ("valid", x_valid, y_valid)):
-        print(f"x_{label} {tuple(x.shape)} {x.dtype}, y_{label} {tuple(y.shape)} {y.dtype}; "
-              f"normalised mean/std {x.mean():.4f}/{x.std():.4f}")
-    if has_test_set(folder):
-        print(f"test set: available in {folder}")
-    else:
-        reason = _refusal(folder)
-        then = ("get_mnist_test() would try to download it there" if reason is None
-                else f"the loader will not download it there ({reason})")
-        print(f"test set: not in {folder} (optional); {then}")
-    return 0
+        sys.exit(f"error: {e}")
+    test = all(_find(name, resolve_data_dir()) for name in (TEST_IMAGES, TEST_LABELS))
+    print(f"MNIST from {resolve_data_dir()}, checksums verified; test set {'' if test else 'not '}on disk")
+    for label, x, y in (("train", *splits[:2]), ("valid", *splits[2:])):
+        print(f"x_{label} {tuple(x.shape)} {x.dtype}, y_{label} {tuple(y.shape)} {y.dtype}; normalised "
+              f"mean/std {x.mean():.4f}/{x.std():.4f}; class counts {y.bincount(minlength=10).tolist()}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,9 +1,9 @@
-"""Where the course's files are: part of the runtime (content and tools import it; it imports nothing of the course)."""
+"""Where the course's files are (runtime: content and tools import it; it imports nothing of the course)."""
 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS, EXERCISES, GRADED = ROOT / "solutions", ROOT / "exercises", ROOT / "tests" / "graded"
+SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
 
 
 def shown(path: Path) -> Path:

@@ -7,9 +7,9 @@ import torch
 
 
 def set_seed(seed: int = 42, deterministic: bool = True) -> None:
-    """Seed Python's, NumPy's and PyTorch's random generators, and switch PyTorch's deterministic
-    kernels on (or, with `deterministic=False`, off); an op with no deterministic kernel warns."""
+    """Seed Python's, NumPy's and PyTorch's (CUDA's too) generators; switch PyTorch's deterministic kernels
+    on (`deterministic=False`: off). An op with no deterministic kernel warns."""
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)  # seeds CUDA too, when present
+    torch.manual_seed(seed)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)

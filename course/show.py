@@ -1,8 +1,7 @@
 """Show library code inside a lesson, so lessons never keep a second copy of it.
 
-Code that holds an exercise (a `# BEGIN SOLUTION NN-id` region) is folded behind a "Show our version"
-control (an HTML `<details>` element, which JupyterLab and the course site both render), so that a
-learner reading top to bottom can write it first. Other code stays in view.
+Code that holds an exercise (a `# BEGIN SOLUTION NN-id` region) is folded behind a "Show our version" control
+(an HTML `<details>`, which JupyterLab and the course site render), so that a learner can write it first.
 """
 
 import html
@@ -24,47 +23,24 @@ def source(obj) -> str:
     return textwrap.dedent("\n".join(line for line in lines if not (BEGIN.match(line) or END.match(line))))
 
 
-def exercises_in(obj) -> list[str]:
-    """The exercise ids of the solution regions inside `obj`'s source, in order."""
-    ids = [m["id"] for line in inspect.getsource(obj).splitlines() if (m := BEGIN.match(line))]
-    return list(dict.fromkeys(ids))
-
-
-def _where(obj) -> str:
-    return f"`{shown(Path(inspect.getsourcefile(obj)))}`, line {inspect.getsourcelines(obj)[1]}"
-
-
-def markdown(obj) -> str:
-    """`obj`'s source as a Markdown code block, with the file and line it comes from."""
-    return f"{_where(obj)}:\n\n```python\n{source(obj)}\n```"
-
-
-def folded_html(obj) -> str:
-    """`obj`'s source, highlighted, inside a closed `<details>` whose summary names its exercises."""
+def show_source(*objs, fold: bool = True) -> None:
+    """Display the source of each object with the file and line it comes from; exercise code folded
+    (`fold=False` shows it in full: an earlier lesson's exercise, which the learner has written)."""
+    from IPython import get_ipython
+    from IPython.display import HTML, Markdown, display
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import PythonLexer
 
-    ids = ", ".join(f"<code>{i}</code>" for i in exercises_in(obj))
-    where = html.escape(_where(obj).replace("`", ""))
-    code = highlight(source(obj), PythonLexer(), HtmlFormatter(noclasses=True, style="friendly"))
-    return (f'<details class="course-solution"><summary><strong>Show our version</strong> '
-            f"(exercise {ids}: try it yourself first)</summary>\n"
-            f'<p class="course-source">{where}:</p>\n{code}</details>')
-
-
-def show_source(*objs, fold: bool = True) -> None:
-    """Display the source of each object with the file and lines it comes from; exercise code folded.
-
-    `fold=False` shows exercise code in full: for an earlier lesson's exercise that this lesson
-    discusses (the learner has written it already)."""
     for obj in objs:
-        try:
-            from IPython import get_ipython
-            from IPython.display import HTML, Markdown, display
-            if get_ipython() is not None:
-                display(HTML(folded_html(obj)) if fold and exercises_in(obj) else Markdown(markdown(obj)))
-                continue
-        except ImportError:
-            pass
-        print(markdown(obj))
+        where = f"`{shown(Path(inspect.getsourcefile(obj)))}`, line {inspect.getsourcelines(obj)[1]}"
+        ids = dict.fromkeys(m["id"] for line in inspect.getsource(obj).splitlines() if (m := BEGIN.match(line)))
+        if get_ipython() is None:
+            print(f"{where}:\n\n```python\n{source(obj)}\n```")
+        elif fold and ids:
+            code = highlight(source(obj), PythonLexer(), HtmlFormatter(noclasses=True, style="friendly"))
+            display(HTML(f'<details class="course-solution"><summary><strong>Show our version</strong> (exercise '
+                         f'{", ".join(f"<code>{i}</code>" for i in ids)}: try it yourself first)</summary>\n'
+                         f'<p class="course-source">{html.escape(where.replace("`", ""))}:</p>\n{code}</details>'))
+        else:
+            display(Markdown(f"{where}:\n\n```python\n{source(obj)}\n```"))
