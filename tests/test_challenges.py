@@ -23,24 +23,19 @@ from solutions.l03_cnn_hooks import Callback, Learner, ParamScheduler, Runner, f
 BATCH_SIZE = 4
 LOSS, CBS, RUNNER = nn.functional.cross_entropy, [], Runner
 
-
 def model():
     return nn.Sequential(Lambda(flatten), nn.Linear(784, 10))
-
 
 def opt(model):
     return torch.optim.SGD(model.parameters(), lr=0.1)
 
-
 def prepare(data):
     pass
-
 
 def learn_run(data):
     prepare(data)
     m = model()
     return Learner(m, opt(m), LOSS, data), RUNNER(cb_funcs=CBS)
-
 
 def on(event, f):  # a callback that calls f(callback) at `event`
     return type("On", (Callback,), {event: lambda self: f(self)})
@@ -50,7 +45,6 @@ class Standardise(nn.Linear):  # a normalisation under another name
     def forward(self, x):
         out = nn.functional.linear(x, self.weight)
         return (out - out.mean(1, keepdim=True)) / out.std(1, keepdim=True) + self.bias
-
 
 def loss_of(cb):
     return nn.functional.cross_entropy(cb.model(cb.run.xb), cb.run.yb)

@@ -22,6 +22,7 @@ import platform
 import secrets
 import statistics
 import subprocess
+import types
 import warnings
 from collections import namedtuple
 from dataclasses import dataclass, field
@@ -141,20 +142,8 @@ def data_dirs(data_dir=None) -> list[str]:
     return sorted(os.path.realpath(f) for f in {course.data.resolve_data_dir(data_dir), cache})
 
 
-@dataclass
-class Entry:
-    """An entry: its name, its module (`learn_run`, `BATCH_SIZE`, `EPOCHS`, a docstring) and its file."""
-    name: str
-    module: object
-    source: Path
-
-    @property
-    def summary(self) -> str:
-        return (self.module.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ").strip()
-
-    @property
-    def description(self) -> str:
-        return (self.module.__doc__ or "").strip().partition("\n\n")[2].strip()
+# an entry: its name, its module (`learn_run`, `BATCH_SIZE`, `EPOCHS`, a docstring) and its file
+Entry = namedtuple("Entry", "name module source")
 
 
 def find_entry(challenge: Challenge, ref: str | Path) -> Path:
@@ -194,7 +183,7 @@ def describe_entry(spec) -> Entry:
         doc = ast.get_docstring(ast.parse(path.read_bytes()))
     except (OSError, SyntaxError, ValueError) as e:
         raise EntryError(f"cannot read the entry {path}: {e}") from None
-    return Entry(path.stem, type("EntryDoc", (), {"__doc__": doc or ""}), path)
+    return Entry(path.stem, types.SimpleNamespace(__doc__=doc), path)
 
 
 def settings(challenge: Challenge, entry: Entry) -> tuple[int, int]:
@@ -322,11 +311,12 @@ def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, 
         raise EntryError(f"no seed of {info.name} finished:\n" + "\n".join(f"seed {s}: {m}" for s, m in failed.items()))
     runs.sort(key=lambda r: r["seed"])
     tested, source = split.x_test is not None, Path(info.source).resolve()
+    doc = (info.module.__doc__ or "").strip()  # its first paragraph is the summary, the rest the description
     return {
         "challenge": challenge.name, "entry": info.name,
         "source": source.relative_to(ROOT).as_posix() if source.is_relative_to(ROOT) else str(source),
         "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
-        "summary": info.summary, "description": info.description,
+        "summary": doc.split("\n\n")[0].replace("\n", " ").strip(), "description": doc.partition("\n\n")[2].strip(),
         "seeds": [r["seed"] for r in runs], "standard_seeds": [r["seed"] for r in runs] == list(SEEDS),
         "failed_seeds": {str(s): m for s, m in failed.items()}, "runs": runs,
         "valid_accuracy": spread([r["valid_accuracy"] for r in runs]),
