@@ -11,7 +11,8 @@
 
 The variants of a figure run in interleaved rounds, who goes first rotating, so a drift in the
 machine's load hits them alike; each prints its median and its median ratio to the first variant.
-`--quick` shrinks every run to a few seconds: a check that the script works, not a measurement.
+`--quick` shrinks the judge and runner figures to seconds and runs one round (a lesson still runs
+whole: pick a short one with `--lessons 00`): a check that the script works, not a measurement.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def main(argv=None) -> int:
     parser.add_argument("topics", nargs="*", help=f"from {', '.join(TOPICS)} (default: all)")
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 5; lessons: 1)")
     parser.add_argument("--lessons", nargs="+", default=[], help="lesson numbers or paths (default: all)")
-    parser.add_argument("--quick", action="store_true", help="a few seconds per figure: checks the script")
+    parser.add_argument("--quick", action="store_true", help="small runs, one round: checks the script")
     args = parser.parse_args(argv)
     if set(args.topics) - set(TOPICS):
         parser.error(f"no benchmark {', '.join(sorted(set(args.topics) - set(TOPICS)))}; they are {', '.join(TOPICS)}")
