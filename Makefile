@@ -77,7 +77,7 @@ challenge: setup
 ablation: setup
 	$(PY) -m course.challenges ablation
 
-## Run every benchmark script (course/bench/*.py) and print its figures and ratios.
+## Run every benchmark (course/bench.py) and print its figures and ratios.
 bench: setup
 	$(PY) -m course.bench
 

@@ -1,10 +1,10 @@
-"""The challenge judge: a cheat entry of every kind is refused with its rule named, a fair entry of
-every challenge is scored, and the records, the leaderboard and the command line work. Tiny
-synthetic images only (never MNIST); every seed runs in a fresh process, as in a real run."""
+"""The challenge judge: a cheat entry of every kind is refused with its rule named, fair entries are
+scored, and the records, the leaderboard and the command line work. Tiny synthetic images only
+(never MNIST); every seed runs in a fresh process, as in a real run."""
 
 import contextlib
 import json
-import textwrap
+import os
 
 import pytest
 import torch
@@ -13,6 +13,42 @@ from course import challenges as ch
 from course.challenges import ablation, leaderboard
 
 N_TRAIN, N_VALID = 24, 12
+ENTRY = '''"""A test entry.
+
+What it does."""
+import torch
+from functools import partial
+from torch import nn
+from solutions.l03_cnn_hooks import Callback, Learner, ParamScheduler, Runner, flatten, Lambda
+BATCH_SIZE = 4
+LOSS, CBS, RUNNER = nn.functional.cross_entropy, [], Runner
+
+def model():
+    return nn.Sequential(Lambda(flatten), nn.Linear(784, 10))
+
+def opt(model):
+    return torch.optim.SGD(model.parameters(), lr=0.1)
+
+def prepare(data):
+    pass
+
+def learn_run(data):
+    prepare(data)
+    m = model()
+    return Learner(m, opt(m), LOSS, data), RUNNER(cb_funcs=CBS)
+
+def on(event, f):  # a callback that calls f(callback) at `event`
+    return type("On", (Callback,), {event: lambda self: f(self)})
+
+
+class Standardise(nn.Linear):  # a normalisation under another name
+    def forward(self, x):
+        out = nn.functional.linear(x, self.weight)
+        return (out - out.mean(1, keepdim=True)) / out.std(1, keepdim=True) + self.bias
+
+def loss_of(cb):
+    return nn.functional.cross_entropy(cb.model(cb.run.xb), cb.run.yb)
+'''
 
 
 def make(n, seed):
@@ -30,29 +66,10 @@ def split():
     return ch.Split(*make(N_TRAIN, 0), *make(N_VALID, 1))
 
 
-HEADER = '''"""A test entry.
-
-What it does."""
-import torch
-from functools import partial
-from torch import nn
-from solutions.l03_cnn_hooks import Callback, Learner, ParamScheduler, Runner, flatten, Lambda
-BATCH_SIZE = 4
-'''
-
-MODEL = "nn.Sequential(Lambda(flatten), nn.Linear(784, 10))"
-LEARN_RUN = """
-def learn_run(data):
-    model = MODEL
-    return Learner(model, OPT, LOSS, data), Runner(cb_funcs=CBS)
-"""
-
-
-def write_entry(tmp_path, body="", cbs="[]", model=MODEL, opt="torch.optim.SGD(model.parameters(), lr=0.1)",
-                loss="nn.functional.cross_entropy", learn_run=LEARN_RUN, name="entry"):
-    path = tmp_path / f"{name}.py"
-    source = learn_run.replace("MODEL", model).replace("OPT", opt).replace("LOSS", loss).replace("CBS", cbs)
-    path.write_text(HEADER + textwrap.dedent(body) + source)
+def write_entry(folder, source="", name="entry"):
+    """The fair entry above, with `source` appended: it may redefine any of its names."""
+    path = folder / f"{name}.py"
+    path.write_text(ENTRY + "\n" + source + "\n")
     return path
 
 
@@ -60,60 +77,169 @@ def score(name, path, split, seeds=(0,), **kwargs):
     return ch.score(ch.CHALLENGES[name], path, split, seeds=seeds, report=lambda *a: None, **kwargs)
 
 
-def refused(rule, path, split, name="one-epoch"):
-    with pytest.raises(ch.RuleViolation) as info:
-        score(name, path, split)
-    assert info.value.rule == rule, str(info.value)
-    message = str(info.value)
-    assert f"rule '{rule}'" in message and "\n" not in message  # one line, naming the rule
-    return info.value.detail
+@pytest.fixture(scope="module")
+def fair(tmp_path_factory):
+    """Seed 0's validation accuracy of the fair entry."""
+    path = write_entry(tmp_path_factory.mktemp("fair"))
+    return score("one-epoch", path, ch.Split(*make(N_TRAIN, 0), *make(N_VALID, 1)))["runs"][0]["valid_accuracy"]
 
 
 # ------------------------------------------------------------------------------- accepted
 
+SAME = "scores what the fair entry scores"
+ACCEPTED = {  # what an entry does: (challenge, source, what its record must show)
+    "sees the sizes of the data, no image": ("one-epoch", """
+def prepare(data):
+    assert len(data.train_ds) == 24 and len(data.train_dl) == 6 and len(data.valid_ds) == 0 and data.c_out == 10
+    assert not any(isinstance(v, torch.Tensor) for o in (data, data.train_dl, data.valid_dl) for v in vars(o).values())
+""", SAME),
+    # the judge computes the loss and the gradient itself and never calls the Runner's fit
+    "smooths run.loss and overrides the Runner's fit": ("one-epoch", """
+CBS = [on("after_loss", lambda cb: setattr(cb.run, "loss", cb.loss * 0.9 - 0.1 * cb.pred.log_softmax(-1).mean()))]
+class RUNNER(Runner):
+    def fit(self, epochs, learn):
+        raise AssertionError("never called")
+    one_batch = all_batches = fit
+""", SAME),
+    # the entry's process never evaluates, and the judge's modules are private copies
+    "patches the judge": ("one-epoch", """
+import builtins, course.challenges
+course.challenges.accuracy = lambda *a: 1.0
+course.challenges.evaluate = lambda *a: {"valid_accuracy": 1.0, "test_accuracy": 1.0}
+course.challenges.CHALLENGES = {}
+torch.equal = lambda a, b: True
+builtins.any = lambda *a: False
+""", SAME),
+    "diverges": ("one-epoch", "def opt(model): return torch.optim.SGD(model.parameters(), lr=1e38)", "at most 0.5"),
+    "normalises outside beat-98": ("one-epoch", """
+def model(): return nn.Sequential(nn.BatchNorm2d(1), Lambda(flatten), nn.Linear(784, 10))""", "scored"),
+    "has a layer named like a norm in beat-98": ("beat-98", """
+class MyNorm(nn.Identity): pass
+def model(): return nn.Sequential(MyNorm(), Lambda(flatten), nn.Linear(784, 10))""", "scored"),
+    "trains 2 epochs of beat-98's 8": ("beat-98", "EPOCHS = 2", "12 steps"),
+}
 
-def test_a_fair_entry_is_scored(tmp_path, split):
-    record = score("one-epoch", write_entry(tmp_path), split, seeds=(0, 1))
-    assert record["challenge"] == "one-epoch" and record["entry"] == "entry" and record["summary"] == "A test entry."
-    assert [r["seed"] for r in record["runs"]] == [0, 1] and record["standard_seeds"] is False
-    assert all(r["steps"] == N_TRAIN // 4 and r["batch_size"] == 4 for r in record["runs"])
-    accs = [r["valid_accuracy"] for r in record["runs"]]
-    assert record["valid_accuracy"]["mean"] == pytest.approx(sum(accs) / 2) and min(accs) > 0.5
-    assert record["test_accuracy"] is None and record["test_set"] == "not scored"
-    assert record["hardware"]["torch_threads"] >= 1 and record["versions"]["torch"] == torch.__version__
-    assert len(record["course"]["commit"]) == 40 and record["course"]["clean"] in (True, False)
-    json.dumps(record)  # plain JSON
+
+@pytest.mark.parametrize("what", list(ACCEPTED))
+def test_a_fair_entry_is_scored(tmp_path, split, fair, what):
+    name, source, expected = ACCEPTED[what]
+    run = score(name, write_entry(tmp_path, source), split)["runs"][0]
+    acc = run["valid_accuracy"]
+    assert {SAME: acc == fair, "at most 0.5": 0 <= acc <= 0.5, "scored": 0 <= acc <= 1,  # at most 0.5: NaN logits
+            "12 steps": run["steps"] == 12 == 2 * N_TRAIN // 4 and run["epochs"] == 2}[expected], run
 
 
-def test_a_seed_reproduces_its_run(tmp_path, split):
-    path = write_entry(tmp_path)
-    first, second = score("one-epoch", path, split), score("one-epoch", path, split)
-    assert first["runs"][0]["valid_accuracy"] == second["runs"][0]["valid_accuracy"]
+# ------------------------------------------------------------------------------ refusals
+
+CHEATS = {  # what an entry does: (rule it breaks, source[, what the refusal says[, challenge: one-epoch]])
+    # rule 'data': MNIST's files, the data loader, the batches
+    "opens an MNIST file": ("data", "open('/somewhere/train-images-idx3-ubyte.gz', 'rb')"),
+    "loads MNIST": ("data", "import course.data; course.data.get_mnist(DATA_DIR)"),
+    "reloads the loader": ("data", "import importlib, course.data; importlib.reload(course.data).get_mnist(DATA_DIR)"),
+    "iterates its data": ("data", "def prepare(data): [x for x in data.train_dl]"),
+    "fits in learn_run": ("data", "def prepare(data): m = model(); Runner().fit(1, Learner(m, opt(m), LOSS, data))"),
+    "swaps the batch": ("data", "CBS = [on('begin_batch', lambda cb: setattr(cb.run, 'xb', cb.xb.flip(0)))]"),
+    "augments the batch in place": ("data", "CBS = [on('begin_batch', lambda cb: cb.xb.add_(1))]"),
+    # rule 'sandbox': the judge's memory, files, processes
+    "asks for a frame": ("sandbox", "import sys; sys._getframe()"),
+    "inspects the stack": ("sandbox", "CBS = [on('begin_fit', lambda cb: __import__('inspect').stack())]"),
+    "reads a traceback's frame": ("sandbox", "try: 1 / 0\nexcept ZeroDivisionError as e: e.__traceback__.tb_frame"),
+    "lists the gc's objects": ("sandbox", "import gc; gc.get_objects()"),
+    "finds the gc's referrers": ("sandbox", "import gc; gc.get_referrers(torch)"),
+    "uses ctypes": ("sandbox", "import ctypes; ctypes.CDLL(None).getpid"),
+    "runs a process": ("sandbox", "import subprocess; subprocess.run(['true'])"),
+    "calls os.system": ("sandbox", "import os; os.system('true')"),
+    "writes a file": ("sandbox", "open(__file__ + '.cache', 'w')"),
+    "starts a thread": ("sandbox", "import threading; threading.Thread(target=print).start()"),
+    "installs a signal handler": ("sandbox", "import signal; signal.signal(signal.SIGALRM, print)"),
+    "installs a tracer": ("sandbox", "import sys; sys.settrace(lambda *a: None)"),
+    "patches torch.Tensor": ("sandbox", "CBS = [on('begin_fit', lambda cb: setattr(torch.Tensor, 'add_', "
+                                        "lambda self, *a, **k: self))]"),
+    "reads its parent's memory": ("sandbox", "import os; open(f'/proc/{os.getppid()}/mem', 'rb')"),
+    # rule 'steps': parameters change only through the judge's step
+    "steps a second time": ("steps", "CBS = [on('after_step', lambda cb: (loss_of(cb).backward(), cb.opt.step()))]"),
+    "updates by hand": ("steps", "CBS = [on('after_batch', lambda cb: "
+                                 "[p.data.mul_(2) for p in cb.model.parameters()])]"),
+    "trains in after_fit": ("steps", "CBS = [on('after_fit', lambda cb: (loss_of(cb).backward(), cb.opt.step()))]"),
+    "steps a second optimiser": ("steps", "CBS = [on('after_batch', lambda cb: (loss_of(cb).backward(), "
+                                          "torch.optim.SGD(cb.model.parameters(), lr=0.1).step()))]"),
+    "trains on more batches": ("steps", """
+class Again(Callback):
+    def after_batch(self):
+        if not getattr(self, "busy", False):
+            self.busy = True
+            self.run.one_batch(self.xb, self.yb)
+CBS = [Again]"""),
+    "accumulates gradients in a hook": ("steps", "CBS = [on('begin_fit', lambda cb: [p.register_hook(lambda g: g * 2) "
+                                                 "for p in cb.model.parameters()])]"),
+    "trains in a forward": ("steps", """
+class Learns(nn.Linear):
+    def forward(self, x):
+        with torch.no_grad(): self.weight.mul_(1.01)
+        return super().forward(x)
+def model(): return nn.Sequential(Lambda(flatten), Learns(784, 10))"""),
+    # rules 'optimiser', 'loss', 'eval', 'runner': what the judge would not do
+    "asks for Adam": ("optimiser", "def opt(model): return torch.optim.Adam(model.parameters())"),
+    "asks for momentum": ("optimiser", "def opt(model): return torch.optim.SGD(model.parameters(), momentum=0.9)"),
+    "spoofs a solutions optimiser": ("optimiser", """
+class SGDM(torch.optim.SGD): __module__ = 'solutions.l02_exceptions'
+def opt(model): return SGDM(model.parameters(), lr=0.1, momentum=0.9)"""),
+    "switches momentum on": ("optimiser", "CBS = [partial(ParamScheduler, 'momentum', lambda pos: 0.9)]"),
+    "asks for label smoothing": ("loss", "LOSS = nn.CrossEntropyLoss(label_smoothing=0.1)"),
+    "wraps the loss": ("loss", "LOSS = lambda pred, y: nn.functional.cross_entropy(pred, y) * 2"),
+    "normalises with the batch at evaluation": ("eval", """
+def model(): return nn.Sequential(Lambda(flatten), nn.Linear(784, 10),
+                                  Lambda(lambda x: (x - x.mean(0)) / (x.var(0, correction=0) + 1e-5).sqrt()))"""),
+    "returns another runner": ("runner", "RUNNER = lambda cb_funcs: object()"),
+    # rules 'epochs' and 'batch-size'
+    "trains 2 epochs": ("epochs", "EPOCHS = 2", "EPOCHS = 2"),
+    "trains 2 epochs of tiny-batch": ("epochs", "BATCH_SIZE = 2\nEPOCHS = 2", "EPOCHS = 2", "tiny-batch"),
+    "trains 9 epochs of beat-98": ("epochs", "EPOCHS = 9", "EPOCHS = 9", "beat-98"),
+    "trains at batch size 32 in tiny-batch": ("batch-size", "BATCH_SIZE = 32", "BATCH_SIZE = 32", "tiny-batch"),
+    # rule 'no-norm' (beat-98): a normalisation under any name
+    **{f"normalises with {what} in beat-98": ("no-norm", f"def model(): return nn.Sequential({layers})",
+                                               "normalises", "beat-98") for what, layers in {
+        "nn.BatchNorm2d": "nn.BatchNorm2d(1), Lambda(flatten), nn.Linear(784, 10)",
+        "the course's BatchNorm": "__import__('solutions.l04_norms').l04_norms.BatchNorm(1), Lambda(flatten), "
+                                  "nn.Linear(784, 10)",
+        "torch.native_batch_norm": "Lambda(flatten), nn.Linear(784, 32), Lambda(lambda x: torch.native_batch_norm("
+                                   "x, None, None, None, None, True, 0.1, 1e-5)[0]), nn.Linear(32, 10)",
+        "F.normalize": "Lambda(flatten), nn.Linear(784, 32), Lambda(nn.functional.normalize), nn.Linear(32, 10)",
+        "a hand-written standardisation": "Lambda(flatten), Standardise(784, 10)",
+        "layer norm on the input": "Lambda(lambda x: nn.functional.layer_norm(x, x.shape[1:])), Lambda(flatten), "
+                                   "nn.Linear(784, 10)",
+    }.items()},
+}
 
 
-def test_the_test_set_is_scored_when_given(tmp_path, split):
-    split.x_test, split.y_test = split.x_valid, split.y_valid
-    record = score("one-epoch", write_entry(tmp_path), split)
-    assert record["test_set"] == "scored" and record["n_test"] == N_VALID
-    assert record["test_accuracy"]["mean"] == record["valid_accuracy"]["mean"]
-    assert "test" in ch.describe(record) and "test" not in ch.describe(record, test=False)
+@pytest.mark.parametrize("cheat", list(CHEATS))
+def test_a_cheat_is_refused_with_its_rule_named(tmp_path, split, cheat, monkeypatch):
+    rule, source, said, name = (lambda rule, source, said="", name="one-epoch": (rule, source, said, name))(
+        *CHEATS[cheat])
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not really")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    path = write_entry(tmp_path, f"DATA_DIR = {str(tmp_path / 'data')!r}\n{source}")
+    with pytest.raises(ch.RuleViolation) as info:
+        score(name, path, split)
+    message = str(info.value)
+    assert info.value.rule == rule and f"rule '{rule}'" in message and "\n" not in message, message  # one line
+    assert info.value.detail.startswith("seed 0: ") and said in info.value.detail and len(info.value.detail) > 20
 
 
-def test_a_diverged_run_is_scored(tmp_path, split):
-    record = score("one-epoch", write_entry(tmp_path, opt="torch.optim.SGD(model.parameters(), lr=1e38)"), split)
-    assert 0 <= record["runs"][0]["valid_accuracy"] <= 0.5  # NaN logits: argmax is some class
+def test_an_unusable_entry_is_explained(tmp_path, split):
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    with pytest.raises(ch.EntryError, match="learn_run"):
+        score("one-epoch", tmp_path / "empty.py", split)
+    with pytest.raises(ch.EntryError, match="reference entry"):
+        ch.find_entry(ch.CHALLENGES["one-epoch"], "no-such-entry")
 
 
 def test_a_failing_seed_is_reported_and_the_others_kept(tmp_path, split):
-    body = """
-    class FailOnSeed1(Callback):
-        def begin_fit(self):
-            if torch.initial_seed() == 1:
-                raise ValueError("seed 1 fails")
-    """
+    source = "def prepare(data):\n    if torch.initial_seed() == 1: raise ValueError('seed 1 fails')"
     said = []
-    record = ch.score(ch.CHALLENGES["one-epoch"], write_entry(tmp_path, body, cbs="[FailOnSeed1]"), split,
-                      seeds=(0, 1), report=said.append)
+    record = ch.score(ch.CHALLENGES["one-epoch"], write_entry(tmp_path, source), split, seeds=(0, 1),
+                      report=said.append)
     assert record["seeds"] == [0] and "ValueError: seed 1 fails" in record["failed_seeds"]["1"]
     assert any("seed 1 failed" in line for line in said) and any("seed 0: valid" in line for line in said)
 
@@ -121,15 +247,8 @@ def test_a_failing_seed_is_reported_and_the_others_kept(tmp_path, split):
 def test_no_seed_process_outlives_its_run(tmp_path, split):
     """Seeds that have not finished when the run ends (an error, a refusal, Ctrl-C) are killed."""
     import multiprocessing.forkserver
-    import os
-    body = """
-    import time
-    class Slow(Callback):
-        def begin_fit(self):
-            if torch.initial_seed() == 1:
-                time.sleep(600)
-    """
-    seeds = ch.run_seeds(ch.CHALLENGES["one-epoch"], str(write_entry(tmp_path, body, cbs="[Slow]")), split.x_train,
+    source = "import time\ndef prepare(data):\n    if torch.initial_seed() == 1: time.sleep(600)"
+    seeds = ch.run_seeds(ch.CHALLENGES["one-epoch"], str(write_entry(tmp_path, source)), split.x_train,
                          split.y_train, seeds=(0, 1), jobs=2, n_threads=1)
     seed, header, _ = next(seeds)
     assert seed == 0 and "token" in header
@@ -146,253 +265,7 @@ def test_no_seed_process_outlives_its_run(tmp_path, split):
     assert children() == []
 
 
-def test_the_entry_gets_the_sizes_of_the_data_and_no_image(tmp_path, split):
-    learn_run = LEARN_RUN.replace("def learn_run(data):", """def learn_run(data):
-    assert len(data.train_ds) == %d and len(data.train_dl) == %d and len(data.valid_ds) == 0 and data.c_out == 10
-    assert not any(isinstance(v, torch.Tensor) for o in (data, data.train_dl, data.valid_dl) for v in vars(o).values())
-""" % (N_TRAIN, N_TRAIN // 4))
-    assert score("one-epoch", write_entry(tmp_path, learn_run=learn_run), split)
-
-
-def test_what_a_callback_does_to_the_loss_or_the_runner_does_not_count(tmp_path, split):
-    """The judge computes the loss and the gradient itself and never calls the Runner's fit: label
-    smoothing applied to `run.loss`, a Runner whose fit and one_batch cheat, change nothing."""
-    fair = score("one-epoch", write_entry(tmp_path, name="fair"), split)["runs"][0]["valid_accuracy"]
-    body = """
-    class Smooth(Callback):
-        def after_loss(self):
-            self.run.loss = self.run.loss * 0.9 + 0.1 * -self.run.pred.log_softmax(-1).mean()
-    class MyRunner(Runner):
-        def fit(self, epochs, learn):
-            raise AssertionError("never called")
-        one_batch = all_batches = fit
-    """
-    path = write_entry(tmp_path, body, cbs="[Smooth]",
-                       learn_run=LEARN_RUN.replace("Runner(cb_funcs", "MyRunner(cb_funcs"))
-    assert score("one-epoch", path, split)["runs"][0]["valid_accuracy"] == fair
-
-
-def test_patching_the_judge_changes_nothing(tmp_path, split):
-    """The entry's process never evaluates, and the judge's modules are private copies."""
-    fair = score("one-epoch", write_entry(tmp_path, name="fair"), split)["runs"][0]["valid_accuracy"]
-    body = """
-    import builtins, course.challenges
-    course.challenges.accuracy = lambda *a: 1.0
-    course.challenges.evaluate = lambda *a: {"valid_accuracy": 1.0, "test_accuracy": 1.0}
-    course.challenges.CHALLENGES = {}
-    torch.equal = lambda a, b: True
-    builtins.any = lambda *a: False
-    """
-    assert score("one-epoch", write_entry(tmp_path, body), split)["runs"][0]["valid_accuracy"] == fair
-
-
-# ------------------------------------------------------------------------------ refusals
-
-SUPPORT = """
-def loss_of(cb):
-    return nn.functional.cross_entropy(cb.model(cb.run.xb), cb.run.yb)
-"""
-
-CHEATS = {
-    # rule 'data': MNIST's files, the data loader, the batches
-    "opens an MNIST file": ("data", "open('/somewhere/train-images-idx3-ubyte.gz', 'rb')", None),
-    "loads MNIST": ("data", "import course.data; course.data.get_mnist(DATA_DIR)", None),
-    "reloads the loader": ("data", "import importlib, course.data; importlib.reload(course.data).get_mnist(DATA_DIR)",
-                           None),
-    "iterates its data": ("data", None, "[x for x in data.train_dl]"),
-    "fits in learn_run": ("data", None, "Runner().fit(1, Learner(model, OPT, LOSS, data))"),
-    "swaps the batch": ("data", """
-        class Swap(Callback):
-            def begin_batch(self):
-                self.run.xb = self.xb.flip(0)
-        """, "[Swap]"),
-    "augments the batch in place": ("data", """
-        class Noise(Callback):
-            def begin_batch(self):
-                self.xb.add_(torch.randn_like(self.xb))
-        """, "[Noise]"),
-    # rule 'sandbox': the judge's memory, files, processes
-    "asks for a frame": ("sandbox", "import sys; sys._getframe()", None),
-    "inspects the stack": ("sandbox", """
-        class Look(Callback):
-            def begin_fit(self):
-                import inspect; inspect.stack()
-        """, "[Look]"),
-    "reads a traceback's frame": ("sandbox", """
-        try:
-            1 / 0
-        except ZeroDivisionError as e:
-            e.__traceback__.tb_frame
-        """, None),
-    "lists the gc's objects": ("sandbox", "import gc; gc.get_objects()", None),
-    "finds the gc's referrers": ("sandbox", "import gc; gc.get_referrers(torch)", None),
-    "uses ctypes": ("sandbox", "import ctypes; ctypes.CDLL(None).getpid", None),
-    "runs a process": ("sandbox", "import subprocess; subprocess.run(['true'])", None),
-    "calls os.system": ("sandbox", "import os; os.system('true')", None),
-    "writes a file": ("sandbox", "open(__file__ + '.cache', 'w')", None),
-    "starts a thread": ("sandbox", "import threading; threading.Thread(target=print).start()", None),
-    "installs a signal handler": ("sandbox", "import signal; signal.signal(signal.SIGALRM, print)", None),
-    "installs a tracer": ("sandbox", "import sys; sys.settrace(lambda *a: None)", None),
-    "patches torch.Tensor": ("sandbox", """
-        class Stay(Callback):
-            def begin_fit(self):
-                torch.Tensor.add_ = lambda self, *a, **k: self
-        """, "[Stay]"),
-    "reads its parent's memory": ("sandbox", "import os; open(f'/proc/{os.getppid()}/mem', 'rb')", None),
-    # rule 'steps': parameters change only through the judge's step
-    "steps a second time": ("steps", """
-        class Twice(Callback):
-            def after_step(self):
-                loss_of(self).backward(); self.opt.step()
-        """, "[Twice]"),
-    "updates by hand": ("steps", """
-        class ByHand(Callback):
-            def after_batch(self):
-                with torch.no_grad():
-                    for p in self.model.parameters(): p.mul_(1.01)
-        """, "[ByHand]"),
-    "trains in after_fit": ("steps", """
-        class Late(Callback):
-            def after_fit(self):
-                loss_of(self).backward(); self.opt.step()
-        """, "[Late]"),
-    "steps a second optimiser": ("steps", """
-        class Other(Callback):
-            def begin_fit(self):
-                self.other = torch.optim.SGD(self.model.parameters(), lr=0.1)
-            def after_batch(self):
-                self.other.zero_grad(); loss_of(self).backward(); self.other.step()
-        """, "[Other]"),
-    "trains on more batches": ("steps", """
-        class Again(Callback):
-            def after_batch(self):
-                if not getattr(self, 'busy', False):
-                    self.busy = True
-                    self.run.one_batch(self.xb, self.yb)
-                    self.busy = False
-        """, "[Again]"),
-    "accumulates gradients in a hook": ("steps", """
-        class Accumulate(Callback):
-            def begin_fit(self):
-                for p in self.model.parameters(): p.register_hook(lambda g: g * 2)
-        """, "[Accumulate]"),
-    "trains in a forward": ("steps", """
-        class Learns(nn.Linear):
-            def forward(self, x):
-                with torch.no_grad(): self.weight.mul_(1.01)
-                return super().forward(x)
-        """, None),
-    # rules 'optimiser' and 'loss': what the judge would not do
-    "asks for Adam": ("optimiser", None, None),
-    "asks for momentum": ("optimiser", None, None),
-    "spoofs a solutions optimiser": ("optimiser", """
-        class SGDM(torch.optim.SGD):
-            __module__ = 'solutions.l02_exceptions'
-        """, None),
-    "switches momentum on": ("optimiser", None, "[partial(ParamScheduler, 'momentum', lambda pos: 0.9)]"),
-    "asks for label smoothing": ("loss", None, None),
-    "wraps the loss": ("loss", None, None),
-    # rule 'eval': the judge evaluates each image on its own
-    "normalises with the batch at evaluation": ("eval", """
-        class BatchStats(nn.Module):
-            def forward(self, x):
-                return (x - x.mean(0)) / (x.var(0, correction=0) + 1e-5).sqrt()
-        """, None),
-}
-OVERRIDES = {  # (model, optimiser, loss) where a cheat changes them
-    "trains in a forward": {"model": "nn.Sequential(Lambda(flatten), Learns(784, 10))"},
-    "asks for Adam": {"opt": "torch.optim.Adam(model.parameters())"},
-    "asks for momentum": {"opt": "torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)"},
-    "spoofs a solutions optimiser": {"opt": "SGDM(model.parameters(), lr=0.1, momentum=0.9)"},
-    "asks for label smoothing": {"loss": "nn.CrossEntropyLoss(label_smoothing=0.1)"},
-    "wraps the loss": {"loss": "lambda pred, y: nn.functional.cross_entropy(pred, y) * 2"},
-    "normalises with the batch at evaluation": {"model": "nn.Sequential(Lambda(flatten), nn.Linear(784, 10), "
-                                                         "BatchStats())"},
-}
-
-
-@pytest.mark.parametrize("cheat", list(CHEATS))
-def test_a_cheat_is_refused_with_its_rule_named(tmp_path, split, cheat, monkeypatch):
-    rule, body, extra = CHEATS[cheat]
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not really")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(data_dir))
-    body = SUPPORT + f"DATA_DIR = {str(data_dir)!r}\n" + textwrap.dedent(body or "")
-    kwargs = OVERRIDES.get(cheat, {})
-    if extra and extra.startswith("["):
-        kwargs["cbs"] = extra
-    elif extra:
-        kwargs["learn_run"] = LEARN_RUN.replace("    return", f"    {extra}\n    return")
-    detail = refused(rule, write_entry(tmp_path, body, **kwargs), split)
-    assert detail.startswith("seed 0: ") and len(detail) > 20
-
-
-NORMALISED = {
-    "nn.BatchNorm2d": "nn.Sequential(nn.BatchNorm2d(1), Lambda(flatten), nn.Linear(784, 10))",
-    "the course's BatchNorm": "nn.Sequential(BatchNorm(1), Lambda(flatten), nn.Linear(784, 10))",
-    "torch.native_batch_norm": "nn.Sequential(Lambda(flatten), nn.Linear(784, 32), Native(), nn.Linear(32, 10))",
-    "F.normalize": "nn.Sequential(Lambda(flatten), nn.Linear(784, 32), Normalize(), nn.Linear(32, 10))",
-    "hand-written standardisation": "nn.Sequential(Lambda(flatten), Standardise(784, 10))",
-    "layer norm on the input": "nn.Sequential(Lambda(lambda x: nn.functional.layer_norm(x, x.shape[1:])), "
-                               "Lambda(flatten), nn.Linear(784, 10))",
-}
-NORM_MODULES = """
-from solutions.l04_norms import BatchNorm
-class Native(nn.Module):
-    def forward(self, x):
-        return torch.native_batch_norm(x, None, None, None, None, True, 0.1, 1e-5)[0]
-class Normalize(nn.Module):
-    def forward(self, x):
-        return nn.functional.normalize(x)
-class Standardise(nn.Linear):
-    def forward(self, x):
-        out = nn.functional.linear(x, self.weight)
-        return (out - out.mean(1, keepdim=True)) / out.std(1, keepdim=True) + self.bias
-"""
-
-
-@pytest.mark.parametrize("norm", list(NORMALISED))
-def test_normalisation_is_refused_in_beat_98(tmp_path, split, norm):
-    path = write_entry(tmp_path, NORM_MODULES, model=NORMALISED[norm])
-    assert "normalises" in refused("no-norm", path, split, "beat-98")
-
-
-def test_normalisation_is_allowed_elsewhere_and_a_norm_named_layer_is_not_one(tmp_path, split):
-    model = NORMALISED["nn.BatchNorm2d"]
-    assert score("one-epoch", write_entry(tmp_path, NORM_MODULES, model=model), split)["runs"]
-    model = MODEL.replace("Lambda(flatten)", "MyNorm(), Lambda(flatten)")
-    assert score("beat-98", write_entry(tmp_path, "class MyNorm(nn.Identity): pass", model=model), split)["runs"]
-
-
-@pytest.mark.parametrize("name, setting, rule", [("one-epoch", "EPOCHS = 2", "epochs"),
-                                                 ("tiny-batch", "BATCH_SIZE = 2\nEPOCHS = 2", "epochs"),
-                                                 ("beat-98", "EPOCHS = 9", "epochs"),
-                                                 ("tiny-batch", "BATCH_SIZE = 32", "batch-size")])
-def test_settings_outside_the_rules_are_refused(tmp_path, split, name, setting, rule):
-    assert setting.split("\n")[-1] in refused(rule, write_entry(tmp_path, setting), split, name)
-
-
-def test_fewer_epochs_are_allowed_in_beat_98(tmp_path, split):
-    record = score("beat-98", write_entry(tmp_path, "EPOCHS = 2"), split)
-    assert record["runs"][0]["epochs"] == 2 and record["runs"][0]["steps"] == 2 * N_TRAIN // 4
-
-
-def test_another_runner_is_refused(tmp_path, split):
-    refused("runner", write_entry(tmp_path, learn_run=LEARN_RUN.replace("Runner(cb_funcs=CBS)", "object()")), split)
-
-
-def test_an_unusable_entry_is_explained(tmp_path, split):
-    path = tmp_path / "empty.py"
-    path.write_text("x = 1\n")
-    with pytest.raises(ch.EntryError, match="learn_run"):
-        score("one-epoch", path, split)
-    with pytest.raises(ch.EntryError, match="reference entry"):
-        ch.find_entry(ch.CHALLENGES["one-epoch"], "no-such-entry")
-
-
-# ------------------------------------------------------------ reference entries, leaderboard
-
+# ------------------------------------------------------------ reference entries, records, leaderboard
 
 REFERENCE = [(c.name, p) for c in ch.CHALLENGES.values() for p in c.entries()]
 
@@ -412,10 +285,27 @@ def test_every_result_has_an_entry():
         assert saved <= {p.stem for p in challenge.entries()}, f"{challenge.name}: results without an entry"
 
 
-def test_a_participants_result_goes_beside_the_entry(tmp_path):
-    assert ch.result_path("one-epoch", tmp_path / "deeper.py") == tmp_path / "deeper.one-epoch.json"
-    reference = ch.ENTRIES / "one-epoch" / "deeper.py"
-    assert ch.result_path("one-epoch", reference) == ch.RESULTS / "one-epoch" / "deeper.json"
+def test_a_record_reproduces_and_ranks_on_the_leaderboard(tmp_path, split, fair):
+    split.x_test, split.y_test = split.x_valid, split.y_valid
+    record = score("one-epoch", write_entry(tmp_path, name="mine"), split, seeds=(0, 1, 2))
+    assert record["runs"][0]["valid_accuracy"] == fair  # the same seed, the same run
+    assert record["test_set"] == "scored" and record["n_test"] == N_VALID
+    assert record["test_accuracy"]["mean"] == record["valid_accuracy"]["mean"]
+    assert "test" in ch.describe(record) and "test" not in ch.describe(record, test=False)
+    ch.save(record, ch.result_path("one-epoch", "mine", tmp_path / "results"))
+    other = record | {"entry": "other", "seeds": [5], "standard_seeds": False}
+    ch.save(other, ch.result_path("one-epoch", "other", tmp_path / "results"))
+    markers = "<!-- leaderboard one-epoch -->\n<!-- leaderboard rules -->\n<!-- leaderboard tiny-batch -->"
+    page = leaderboard.fill(markers, tmp_path / "results")
+    assert "| 1 | [mine](#one-epoch-mine)" in page
+    assert "| – | [other](#one-epoch-other)" in page  # other seeds: listed, not ranked
+    assert "*lecture notebook: RunningBatchNorm, bs 32, sched_lin(1.0, 0.2)*" in page  # comparison rows
+    assert all(f"**{rule}**" in page for rule in ch.RULES)
+    assert "Reference entries without a result yet: `" in page  # tiny-batch: none saved in tmp_path
+    with pytest.raises(leaderboard.LeaderboardError, match="names no challenge"):
+        leaderboard.fill("<!-- leaderboard one-epoch-typo -->", tmp_path)
+    page = (ch.ROOT / "docs" / "challenges.md").read_text()
+    assert all(f"<!-- leaderboard {name} -->" in page for name in [*ch.CHALLENGES, "ablation", "rules"])
 
 
 def test_smoke_the_ablation(tmp_path, split):
@@ -430,29 +320,6 @@ def test_smoke_the_ablation(tmp_path, split):
         ablation.run("batchnorm", 2, split)
 
 
-def test_leaderboard_from_saved_results(tmp_path, split):
-    split.x_test, split.y_test = split.x_valid, split.y_valid
-    record = score("one-epoch", write_entry(tmp_path, name="mine"), split, seeds=(0, 1, 2))
-    ch.save(record, ch.result_path("one-epoch", "mine", tmp_path / "results"))
-    other = record | {"entry": "other", "seeds": [5], "standard_seeds": False}
-    ch.save(other, ch.result_path("one-epoch", "other", tmp_path / "results"))
-    markers = "<!-- leaderboard one-epoch -->\n<!-- leaderboard rules -->\n<!-- leaderboard tiny-batch -->"
-    page = leaderboard.fill(markers, tmp_path / "results")
-    assert "[mine](#one-epoch-mine)" in page and "| 1 |" in page
-    assert "| – | [other](#one-epoch-other)" in page  # other seeds: listed, not ranked
-    assert "*lecture notebook: RunningBatchNorm, bs 32, sched_lin(1.0, 0.2)*" in page  # comparison rows
-    assert all(f"**{rule}**" in page for rule in ch.RULES)
-    assert "Reference entries without a result yet: `" in page  # tiny-batch: none saved in tmp_path
-    with pytest.raises(leaderboard.LeaderboardError, match="names no challenge"):
-        leaderboard.fill("<!-- leaderboard one-epoch-typo -->", tmp_path)
-
-
-def test_the_challenges_page_has_every_marker():
-    page = (ch.ROOT / "docs" / "challenges.md").read_text()
-    for name in [*ch.CHALLENGES, "ablation", "rules"]:
-        assert f"<!-- leaderboard {name} -->" in page
-
-
 def test_the_command_line(tmp_path, split, monkeypatch, capsys):
     from course.challenges.__main__ import main
     monkeypatch.setattr(ch, "mnist_split", lambda test=True: split)
@@ -460,13 +327,22 @@ def test_the_command_line(tmp_path, split, monkeypatch, capsys):
     assert "error: refused, rule 'batch-size'" in capsys.readouterr().err
     assert main(["run", "one-epoch", str(tmp_path / "missing.py")]) == 2
     assert "no entry file" in capsys.readouterr().err
-    path = write_entry(tmp_path, "BATCH_SIZE = 8")
-    assert main(["run", "one-epoch", str(path), "--seeds", "0", "1", "--jobs", "2"]) == 0
+    assert main(["run", "one-epoch", str(write_entry(tmp_path)), "--seeds", "0", "1", "--jobs", "2"]) == 0
     out = capsys.readouterr().out
-    assert "seed 0: valid" in out and "over seeds [0, 1]" in out and "not ranked" in out
-    assert json.loads((tmp_path / "entry.one-epoch.json").read_text())["seeds"] == [0, 1]
+    assert "seed 0: valid" in out and "over seeds [0, 1]" in out and "not ranked" in out and "; test" not in out
+    record = json.loads((tmp_path / "entry.one-epoch.json").read_text())  # beside the entry, not among results
+    assert record["challenge"] == "one-epoch" and record["entry"] == "entry" and record["summary"] == "A test entry."
+    assert [r["seed"] for r in record["runs"]] == [0, 1] and record["standard_seeds"] is False
+    assert all(r["steps"] == N_TRAIN // 4 and r["batch_size"] == 4 for r in record["runs"])
+    accs = [r["valid_accuracy"] for r in record["runs"]]
+    assert record["valid_accuracy"]["mean"] == pytest.approx(sum(accs) / 2) and min(accs) > 0.5
+    assert record["test_accuracy"] is None and record["test_set"] == "not scored"
+    assert record["hardware"]["torch_threads"] >= 1 and record["versions"]["torch"] == torch.__version__
+    assert len(record["course"]["commit"]) == 40 and record["course"]["clean"] in (True, False)
+    reference = ch.ENTRIES / "one-epoch" / "deeper.py"
+    assert ch.result_path("one-epoch", reference) == ch.RESULTS / "one-epoch" / "deeper.json"
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = capsys.readouterr().out
-    assert [s for s in ("learn_run(data)", "DeviceCallback", "Default seeds: 0 1 2", "results/<challenge>/<name>.json")
-            if s not in out] == [], out
+    assert [s for s in ("learn_run(data)", "DeviceCallback", "Default seeds: 0 1 2", "results/<challenge>/<name>.json",
+                        *(f"{rule}: " for rule in ch.RULES)) if s not in out] == [], out

@@ -1,24 +1,10 @@
 """The lecture's three toy problems as contests: rules in code, fixed seeds, results as JSON.
 
-    python -m course.challenges run one-epoch [ENTRY.py ...] [--seeds 0 1 2] [--smoke]
-    python -m course.challenges list
-    python -m course.challenges ablation [--bs 2 32] [--seeds 0]
-
-An ENTRY is a small Python file (the reference entries are in `entries/<challenge>/`) that defines
-
-    BATCH_SIZE = 64          # optional: the batch size it trains at (tiny-batch fixes it at 2)
-    EPOCHS = 8               # optional, beat-98 only: at most 8
-    def learn_run(data):     # data: a DataBunch with the sizes of the training set, no images
-        return learn, run    # a Learner on `data` and the course's Runner, e.g. from get_runner
-
-How an entry is judged, like a programming contest's judge: each seed runs in a fresh process
-(`judge.py`) that holds a copy of the 50,000 training images and nothing else, fenced in by an audit
-hook before the entry is imported. The judge drives the entry's Runner callbacks itself: it draws
-the batches (without replacement), computes the loss (plain cross-entropy) and the gradient, and
-makes the plain SGD step with the entry's learning rate; the parameters may change only there.
-It sends back the trained model as TorchScript, and this process, which never imports the entry,
-scores it: validation accuracy (what entries compete on) and, on full runs, the official test set.
-A broken rule ends the run with a `RuleViolation` that names it (`RULES`) and says what the entry did.
+An entry is a Python file that defines `learn_run(data) -> (learn, run)` (optional: `BATCH_SIZE`,
+`EPOCHS`). Each seed runs in a fresh process (`judge.py`) that holds a copy of the training images
+and nothing else, fenced in by an audit hook; the judge there feeds the batches, computes the loss
+and makes the SGD step. This process, which never imports the entry, scores the TorchScript model
+it sends back. A broken rule is a `RuleViolation` that names it (`RULES`) and says what happened.
 """
 
 from __future__ import annotations
@@ -36,7 +22,9 @@ import platform
 import secrets
 import statistics
 import subprocess
+import types
 import warnings
+from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,9 +35,8 @@ import course.data
 from course import threads
 from course.paths import ROOT
 
-HERE = Path(__file__).resolve().parent
-ENTRIES = HERE / "entries"
-RESULTS = HERE / "results"
+ENTRIES = Path(__file__).resolve().parent / "entries"
+RESULTS = ENTRIES.parent / "results"
 SEEDS = (0, 1, 2)
 EVAL_BS = 1000
 INDEPENDENCE_ITEMS = 32  # images the judge also scores one at a time
@@ -89,12 +76,7 @@ class EntryError(Exception):
     """An entry that cannot be used (missing, no `learn_run`, an error while it trained...)."""
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A published number to compare with: who, what, validation accuracy."""
-    source: str
-    recipe: str
-    accuracy: float
+Reference = namedtuple("Reference", "source recipe accuracy")  # a published number, not ranked
 
 
 @dataclass(frozen=True)
@@ -129,12 +111,9 @@ CHALLENGES = {c.name: c for c in (
 )}
 
 
-# ------------------------------------------------------------------------------------ data
-
-
 @dataclass
 class Split:
-    """The challenge's data: images (N, 1, 28, 28) float32, labels (N,) int64; the test set may be None."""
+    """Images (N, 1, 28, 28) float32 and labels (N,) int64; the test set may be None."""
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_valid: torch.Tensor
@@ -148,8 +127,7 @@ class Split:
 
 
 def mnist_split(data_dir=None, test: bool = True) -> Split:
-    """The course's split of MNIST, and with `test` the official test set, fetched like the training
-    set (mirrors, pinned checksums, cache), normalised with the training split's statistics."""
+    """The course's split of MNIST and, with `test`, the official test set (`course.data` fetches both)."""
     x_train, y_train, x_valid, y_valid = course.data.get_mnist(data_dir)
     split = Split(x_train.view(-1, 1, 28, 28), y_train, x_valid.view(-1, 1, 28, 28), y_valid)
     if test:
@@ -160,32 +138,12 @@ def mnist_split(data_dir=None, test: bool = True) -> Split:
 
 def data_dirs(data_dir=None) -> list[str]:
     """The folders an entry may not open: where MNIST is, and the loader's default cache."""
-    folders = {course.data.resolve_data_dir(data_dir), Path(os.environ.get("XDG_CACHE_HOME") or Path.home()
-                                                            / ".cache") / "callbacks-to-norms"}
-    return sorted(os.path.realpath(f) for f in folders)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "callbacks-to-norms"
+    return sorted(os.path.realpath(f) for f in {course.data.resolve_data_dir(data_dir), cache})
 
 
-# ------------------------------------------------------------------------------- entries
-
-
-@dataclass
-class Entry:
-    """An entry, loaded: its name, its module (`learn_run`, optional `BATCH_SIZE`, `EPOCHS`, a docstring
-    that says what it does and why) and where its source is."""
-    name: str
-    module: object
-    source: Path
-
-    @property
-    def summary(self) -> str:
-        return (self.module.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ").strip()
-
-    @property
-    def description(self) -> str:
-        return (self.module.__doc__ or "").strip().partition("\n\n")[2].strip()
-
-    def setting(self, name: str, default):
-        return getattr(self.module, name, default)
+# an entry: its name, its module (`learn_run`, `BATCH_SIZE`, `EPOCHS`, a docstring) and its file
+Entry = namedtuple("Entry", "name module source")
 
 
 def find_entry(challenge: Challenge, ref: str | Path) -> Path:
@@ -201,8 +159,7 @@ def find_entry(challenge: Challenge, ref: str | Path) -> Path:
 
 
 def load_entry(spec) -> Entry:
-    """Import an entry: a file's path, or ["ablation", row, batch size]. Only the judge's seed process
-    does this (`judge.py`); here, `describe_entry` reads the file without running it."""
+    """Import an entry (a file's path, or ["ablation", row, batch size]): only the seed process does."""
     if isinstance(spec, list):
         from course.challenges import ablation
         return ablation.entry(*spec[1:])
@@ -218,7 +175,7 @@ def load_entry(spec) -> Entry:
 
 
 def describe_entry(spec) -> Entry:
-    """The entry's name, docstring and source without running its code (an `ast` read of the file)."""
+    """The entry's name, docstring and file, read with `ast`: its code does not run here."""
     if isinstance(spec, list):
         return load_entry(spec)  # an ablation row: the course's own code
     path = Path(spec)
@@ -226,18 +183,18 @@ def describe_entry(spec) -> Entry:
         doc = ast.get_docstring(ast.parse(path.read_bytes()))
     except (OSError, SyntaxError, ValueError) as e:
         raise EntryError(f"cannot read the entry {path}: {e}") from None
-    return Entry(path.stem, type("EntryDoc", (), {"__doc__": doc or ""}), path)
+    return Entry(path.stem, types.SimpleNamespace(__doc__=doc), path)
 
 
 def settings(challenge: Challenge, entry: Entry) -> tuple[int, int]:
     """(batch size, epochs) the entry trains with; refuses what the challenge's rules forbid."""
-    bs = entry.setting("BATCH_SIZE", challenge.batch_size or 64)
+    bs = getattr(entry.module, "BATCH_SIZE", challenge.batch_size or 64)
     if not isinstance(bs, int) or bs < 1:
         raise EntryError(f"{entry.source}: BATCH_SIZE must be a positive int, got {bs!r}")
     if challenge.batch_size is not None and bs != challenge.batch_size:
         raise RuleViolation("batch-size", f"{challenge.name} trains at batch size {challenge.batch_size}; "
                                           f"the entry asks for BATCH_SIZE = {bs}")
-    epochs = entry.setting("EPOCHS", challenge.epochs)
+    epochs = getattr(entry.module, "EPOCHS", challenge.epochs)
     if not isinstance(epochs, int) or epochs < 1:
         raise EntryError(f"{entry.source}: EPOCHS must be a positive int, got {epochs!r}")
     if epochs > challenge.epochs or (epochs != challenge.epochs and not challenge.max_epochs):
@@ -247,27 +204,19 @@ def settings(challenge: Challenge, entry: Entry) -> tuple[int, int]:
     return bs, epochs
 
 
-# ----------------------------------------------------------------------------- processes
-
-
-def _context():
-    """Fresh processes for the seeds: forked from a server that imported the judge and nothing else
-    (fast), or spawned where there is no fork server."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["course.challenges.judge"])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
 def run_seeds(challenge: Challenge, spec, x_train: torch.Tensor, y_train: torch.Tensor, seeds, jobs: int,
               n_threads: int):
     """Yield (seed, header, model bytes) for each seed as it finishes, `jobs` at a time, each in a
-    fresh process; every process is ended when this generator is (normally, on an error, on Ctrl-C)."""
+    fresh process (forked from a server that imported only the judge); every process is ended when
+    this generator is (normally, on an error, on Ctrl-C)."""
     from course.challenges import judge
-    ctx, todo, running = _context(), list(seeds), {}
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["course.challenges.judge"])
+    else:
+        ctx = multiprocessing.get_context("spawn")
+    todo, running = list(seeds), {}
     x, y = x_train.numpy().copy(), y_train.numpy().copy()  # a fresh array: no view of anything larger
-    dirs = data_dirs()
     try:
         while todo or running:
             while todo and len(running) < max(1, jobs):
@@ -275,15 +224,13 @@ def run_seeds(challenge: Challenge, spec, x_train: torch.Tensor, y_train: torch.
                 process = ctx.Process(target=judge.main, args=(there,), daemon=True)
                 process.start()
                 there.close()
-                token = secrets.token_hex(16)
-                running[here] = (seed, process, token)
+                running[here] = (seed, process, secrets.token_hex(16))
                 with contextlib.suppress(OSError):  # a process that died at start: _receive says so
                     here.send({"challenge": challenge.name, "spec": spec, "seed": seed, "x": x, "y": y,
-                               "token": token, "threads": n_threads, "data_dirs": dirs})
+                               "token": running[here][2], "threads": n_threads, "data_dirs": data_dirs()})
             for conn in multiprocessing.connection.wait(list(running)):
                 seed, process, token = running.pop(conn)
-                header, model = _receive(conn, process, token)
-                yield seed, header, model
+                yield seed, *_receive(conn, process, token)
     finally:
         for conn, (_, process, _) in running.items():
             process.kill()
@@ -299,7 +246,7 @@ def _receive(conn, process, token: str) -> tuple[dict, bytes]:
         header, model = None, b""
     process.join()
     conn.close()
-    if header is None or not isinstance(header, dict):
+    if not isinstance(header, dict):
         code = process.exitcode
         why = (f"killed by signal {-code}" + (" (out of memory?)" if code == -9 else "") if code and code < 0
                else f"exit code {code}")
@@ -307,9 +254,6 @@ def _receive(conn, process, token: str) -> tuple[dict, bytes]:
     if "refused" not in header and "error" not in header and header.get("token") != token:
         return {"refused": "sandbox", "detail": "a result the judge did not write reached the judge"}, b""
     return header, model
-
-
-# ---------------------------------------------------------------------------- evaluation
 
 
 @torch.no_grad()
@@ -338,22 +282,14 @@ def accuracy(model, x: torch.Tensor, y: torch.Tensor) -> float:
     return correct / len(x)
 
 
-# -------------------------------------------------------------------------------- scoring
-
-
-def entry_spec(entry) -> str | list:
-    """What a seed process is told to load: a file's path, or an ablation row as a list."""
-    return list(entry) if isinstance(entry, tuple) else str(Path(entry).resolve())
-
-
 def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, jobs: int = 1,
           n_threads: int | None = None) -> dict:
     """Run an entry (a file, or ("ablation", row, bs)) once per seed, each in a fresh process, and
     score each trained model here: its result record. Each seed is reported as it finishes; a seed
     that fails is reported and left out (the record lists it), a broken rule refuses the entry."""
     n_threads, course = threads.configure(n_threads), course_commit()  # the code the seeds run
-    spec, info = entry_spec(entry), describe_entry(entry_spec(entry))
-    runs, failed = [], {}
+    spec = list(entry) if isinstance(entry, tuple) else str(Path(entry).resolve())
+    info, runs, failed = describe_entry(spec), [], {}
     for seed, header, model in run_seeds(challenge, spec, split.x_train, split.y_train, seeds, jobs, n_threads):
         if "refused" in header:
             rule = header["refused"] if header["refused"] in RULES else "sandbox"  # the entry may send one
@@ -366,22 +302,21 @@ def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, 
             scores = evaluate(model, split, challenge.norms_allowed)
         except RuleViolation as e:
             raise RuleViolation(e.rule, f"seed {seed}: {e.detail}") from None
-        run = {"seed": seed, **{k: header[k] for k in ("batch_size", "epochs", "steps", "device", "train_seconds",
-                                                      "total_seconds")},
-               **scores, "load_average": round(os.getloadavg()[0], 1)}
-        runs.append(run)
-        report(f"  {challenge.name} / {info.name}, seed {seed}: valid {run['valid_accuracy']:.4f} "
-               f"in {run['train_seconds']:.1f} s")
+        keys = ("batch_size", "epochs", "steps", "device", "train_seconds", "total_seconds")
+        runs.append({"seed": seed, **{k: header[k] for k in keys}, **scores,
+                     "load_average": round(os.getloadavg()[0], 1)})
+        report(f"  {challenge.name} / {info.name}, seed {seed}: valid {runs[-1]['valid_accuracy']:.4f} "
+               f"in {runs[-1]['train_seconds']:.1f} s")
     if not runs:
         raise EntryError(f"no seed of {info.name} finished:\n" + "\n".join(f"seed {s}: {m}" for s, m in failed.items()))
     runs.sort(key=lambda r: r["seed"])
-    tested = split.x_test is not None
-    source = Path(info.source).resolve()
+    tested, source = split.x_test is not None, Path(info.source).resolve()
+    doc = (info.module.__doc__ or "").strip()  # its first paragraph is the summary, the rest the description
     return {
         "challenge": challenge.name, "entry": info.name,
         "source": source.relative_to(ROOT).as_posix() if source.is_relative_to(ROOT) else str(source),
         "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
-        "summary": info.summary, "description": info.description,
+        "summary": doc.split("\n\n")[0].replace("\n", " ").strip(), "description": doc.partition("\n\n")[2].strip(),
         "seeds": [r["seed"] for r in runs], "standard_seeds": [r["seed"] for r in runs] == list(SEEDS),
         "failed_seeds": {str(s): m for s, m in failed.items()}, "runs": runs,
         "valid_accuracy": spread([r["valid_accuracy"] for r in runs]),
@@ -389,8 +324,9 @@ def score(challenge: Challenge, entry, split: Split, seeds=SEEDS, report=print, 
         "test_set": "scored" if tested else "not scored",
         "train_seconds": spread([r["train_seconds"] for r in runs]),
         "n_train": len(split.x_train), "n_valid": len(split.x_valid), "n_test": len(split.x_test) if tested else 0,
-        "hardware": hardware() | {"torch_threads": n_threads}, "versions": versions(), "course": course,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "hardware": hardware() | {"torch_threads": n_threads},
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
+        "course": course, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -401,39 +337,28 @@ def spread(values: list[float]) -> dict:
 
 def hardware() -> dict:
     cpu = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.partition(":")[2].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "platform": platform.platform()}
 
 
-def versions() -> dict:
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__}
-
-
 def course_commit() -> dict:
-    """The course's git commit and whether its tracked files were unchanged: a record made from other
-    library code may not reproduce with the same entry file."""
+    """The course's git commit and whether its tracked files were unchanged (the library code matters too)."""
     def git(*args):
         return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
     try:
-        return {"commit": git("rev-parse", "HEAD") or None, "clean": git("status", "--porcelain",
-                                                                        "--untracked-files=no") == ""}
+        return {"commit": git("rev-parse", "HEAD") or None,
+                "clean": git("status", "--porcelain", "--untracked-files=no") == ""}
     except OSError:  # no git
         return {"commit": None, "clean": None}
 
 
-# -------------------------------------------------------------------------------- results
-
-
 def result_path(challenge: str, entry: str | Path, results=RESULTS) -> Path:
-    """Where a record goes: results/<challenge>/<name>.json for a reference entry (a file in
-    entries/<challenge>/, or a name); next to any other entry file, as <name>.<challenge>.json, so a
-    participant's result never lands among the reference results or overwrites one."""
+    """results/<challenge>/<name>.json for a reference entry (a file in entries/<challenge>/, or a
+    name); <name>.<challenge>.json next to any other entry's file, never among the reference results."""
     path = Path(entry)
     if path.suffix == ".py" and path.resolve().parent != (ENTRIES / challenge).resolve():
         return path.with_name(f"{path.stem}.{challenge}.json")
@@ -441,7 +366,6 @@ def result_path(challenge: str, entry: str | Path, results=RESULTS) -> Path:
 
 
 def save(record: dict, path: Path) -> Path:
-    """Write a record as JSON to `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path
@@ -449,16 +373,12 @@ def save(record: dict, path: Path) -> Path:
 
 def load_results(results=RESULTS) -> dict[str, list[dict]]:
     """Every challenge's saved records, best mean validation accuracy first."""
-    out = {}
-    for name in CHALLENGES:
-        records = [json.loads(p.read_text()) for p in sorted((Path(results) / name).glob("*.json"))]
-        out[name] = sorted(records, key=lambda r: -r["valid_accuracy"]["mean"])
-    return out
+    return {name: sorted((json.loads(p.read_text()) for p in sorted((Path(results) / name).glob("*.json"))),
+                         key=lambda r: -r["valid_accuracy"]["mean"]) for name in CHALLENGES}
 
 
 def trained_on(record: dict) -> str:
-    """Where the record's runs trained: the GPU's name if they did on one, else the CPU and its threads
-    (a GPU in the machine that an entry did not use is not where it trained)."""
+    """The GPU's name if the runs trained on one, else the CPU and its threads."""
     hw = record["hardware"]
     if hw.get("gpu") and any(run.get("device", "cpu") != "cpu" for run in record["runs"]):
         return hw["gpu"]
@@ -467,8 +387,9 @@ def trained_on(record: dict) -> str:
 
 def describe(record: dict, test: bool = True) -> str:
     """One line: validation over the seeds, with `test` the test accuracy (never on a smoke run)."""
-    acc = record["valid_accuracy"]
+    acc, what = record["valid_accuracy"], record.get("row", record["entry"])
+    what = f"ablation {what} at bs {record['batch_size']}" if "row" in record else f"{record['challenge']} / {what}"
     scored = f"; test {record['test_accuracy']['mean']:.4f}" if test and record["test_accuracy"] else ""
-    return (f"{record['challenge']} / {record['entry']}: valid {acc['mean']:.4f} ± {acc['std']:.4f} "
+    return (f"{what}: valid {acc['mean']:.4f} ± {acc['std']:.4f} "
             f"(min {acc['min']:.4f}, max {acc['max']:.4f}) over seeds {record['seeds']}{scored}; "
             f"{record['train_seconds']['mean']:.1f} s per run ({trained_on(record)})")

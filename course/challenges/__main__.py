@@ -1,4 +1,4 @@
-"""`python -m course.challenges run|list|ablation` (`make challenge NAME=... [ENTRY=...] [ARGS=...]`)."""
+"""`python -m course.challenges run|ablation` (`make challenge NAME=... [ENTRY=...] [ARGS=...]`, `make ablation`)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,30 @@ SGD step itself. To train on a GPU, add solutions.l03_cnn_hooks.DeviceCallback t
 Default seeds: {' '.join(map(str, ch.SEEDS))}. Results: a reference entry's (a file in
 course/challenges/entries/<challenge>/) go to course/challenges/results/<challenge>/<name>.json;
 any other entry's next to its file, as <name>.<challenge>.json. A smoke run saves nothing and
-scores no test set. The rules: docs/challenges.md, or `python -m course.challenges list`.
-Exit status: 0 scored, 1 some seed failed (the others are saved), 2 unusable entry or data,
-3 refused (a rule broken)."""
+scores no test set. Exit status: 0 scored, 1 some seed failed (the others are saved), 2 unusable
+entry or data, 3 refused (a rule broken).
+
+The challenges:
+""" + "\n".join(f"  {c.name}: {c.goal}" for c in ch.CHALLENGES.values()) + "\n\nThe rules (docs/challenges.md):\n" \
+    + "\n".join(f"  {rule}: {text}" for rule, text in ch.RULES.items())
+
+
+def _score_all(args, jobs) -> int:
+    """Run each `score(split, seeds, jobs, report)` of `jobs` (with where its record goes) and report it."""
+    split = ch.mnist_split(test=not args.smoke)
+    if args.smoke:
+        split = split.head(*SMOKE)
+        print(f"smoke run on {SMOKE[0]} training and {SMOKE[1]} validation images: nothing is saved")
+    status = 0
+    for score, path in jobs:
+        record = score(split, seeds=args.seeds, jobs=args.jobs, report=partial(print, flush=True))
+        print(ch.describe(record, test=not args.smoke))
+        status |= bool(record["failed_seeds"])
+        if not args.smoke and not getattr(args, "no_save", False):
+            ch.save(record, path)
+            print(f"  saved {path}" + ("" if record["standard_seeds"] else
+                                       f" (seeds {record['seeds']}, not {list(ch.SEEDS)}: listed, not ranked)"))
+    return status
 
 
 def _run(args) -> int:
@@ -36,54 +57,19 @@ def _run(args) -> int:
     if not paths:
         print(f"{challenge.name} has no reference entry yet: name an entry file", file=sys.stderr)
         return 2
-    split = ch.mnist_split(test=not args.smoke)
-    if args.smoke:
-        split = split.head(*SMOKE)
-        print(f"smoke run on {SMOKE[0]} training and {SMOKE[1]} validation images: nothing is saved")
-    status = 0
-    for path in paths:
-        record = ch.score(challenge, path, split, seeds=args.seeds, jobs=args.jobs, report=partial(print, flush=True))
-        print(ch.describe(record, test=not args.smoke))
-        if record["failed_seeds"]:
-            status = 1
-        if not args.smoke and not args.no_save:
-            where = ch.result_path(challenge.name, path)
-            ch.save(record, where)
-            print(f"  saved {where}" + ("" if record["standard_seeds"] else
-                                        f" (seeds {record['seeds']}, not {list(ch.SEEDS)}: listed, not ranked)"))
-    return status
-
-
-def _list(args) -> int:
-    for challenge in ch.CHALLENGES.values():
-        bs = f"batch size {challenge.batch_size}" if challenge.batch_size else "any batch size"
-        epochs = f"{'at most ' if challenge.max_epochs else ''}{challenge.epochs} epoch(s)"
-        print(f"{challenge.name}: {challenge.goal} ({epochs}, {bs}"
-              f"{', no normalisation' if not challenge.norms_allowed else ''})")
-        for path in challenge.entries():
-            print(f"  {path.stem}: {ch.describe_entry(path).summary}")
-    print("\nrules:")
-    for rule, text in ch.RULES.items():
-        print(f"  {rule}: {text}")
-    return 0
+    return _score_all(args, [(partial(ch.score, challenge, p), ch.result_path(challenge.name, p)) for p in paths])
 
 
 def _ablation(args) -> int:
     from course.challenges import ablation
-    split = ch.mnist_split(test=not args.smoke)
-    if args.smoke:
-        split = split.head(*SMOKE)
-    for row in args.rows or list(ablation.ROWS):
-        for bs in args.bs:
-            record = ablation.run(row, bs, split, seeds=args.seeds, jobs=args.jobs)
-            print(ablation.describe(record))
-            if not args.smoke:
-                print(f"  saved {ch.save(record, ablation.result_path(row, bs)).relative_to(ch.ROOT)}")
-    return 0
+    jobs = [(row, bs) for row in args.rows or list(ablation.ROWS) for bs in args.bs]
+    for row, bs in jobs:
+        ablation.entry(row, bs)  # an unknown row or batch size: said before anything runs
+    return _score_all(args, [(partial(ablation.run, row, bs), ablation.result_path(row, bs)) for row, bs in jobs])
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course.challenges", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m course.challenges", description=ch.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="score entries (default: the challenge's reference entries) and save results",
                          epilog=ENTRY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -91,18 +77,16 @@ def main(argv=None) -> int:
     run.add_argument("entries", nargs="*", help="entry files, or names of reference entries")
     run.add_argument("--seeds", type=int, nargs="+", default=list(ch.SEEDS),
                      help=f"default {' '.join(map(str, ch.SEEDS))}; other seeds are listed, not ranked")
-    run.add_argument("--smoke", action="store_true",
-                     help=f"a quick check on {SMOKE[0]} training images; saves nothing, scores no test set")
-    run.add_argument("--jobs", type=int, default=1, help="seeds to run at once (default 1)")
     run.add_argument("--no-save", action="store_true", help="print the scores without saving the record")
-    run.set_defaults(func=_run)
-    sub.add_parser("list", help="the challenges, their reference entries and the rules").set_defaults(func=_list)
     abl = sub.add_parser("ablation", help="one epoch of the same network with each normalisation layer")
     abl.add_argument("rows", nargs="*", help="rows to run (default: all)")
     abl.add_argument("--bs", type=int, nargs="+", default=[2, 32])
     abl.add_argument("--seeds", type=int, nargs="+", default=[0])
-    abl.add_argument("--jobs", type=int, default=1, help="seeds to run at once (default 1)")
-    abl.add_argument("--smoke", action="store_true", help="a quick check on a small slice; saves nothing")
+    for p in (run, abl):
+        p.add_argument("--smoke", action="store_true",
+                       help=f"a quick check on {SMOKE[0]} training images; saves nothing, scores no test set")
+        p.add_argument("--jobs", type=int, default=1, help="seeds to run at once (default 1)")
+    run.set_defaults(func=_run)
     abl.set_defaults(func=_ablation)
     args = parser.parse_args(argv)
     try:

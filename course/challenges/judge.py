@@ -1,26 +1,14 @@
-"""One seed of an entry, judged in a fresh process of its own: fence the process in, train, export.
+"""One seed of an entry, judged in a fresh process: fence the process in, train, export.
 
-The parent (`course.challenges.score`) starts this process, sends it the task over a pipe (the
-challenge, the entry, the seed, a fresh copy of the training images and labels, the thread count)
-and reads back two messages: a JSON header and the trained model as TorchScript bytes. It never
-unpickles what this process sends, never imports the entry, and evaluates the model itself.
-
-Before the entry is imported, `Fence` is installed as an audit hook (`sys.addaudithook`: it cannot
-be removed). It ends the process at once, naming the rule, when the entry's code opens MNIST's
-files, writes a file, starts a process, opens a socket, uses ctypes, reaches a stack frame (the
-judge's are the only ones worth reaching) or the garbage collector's object lists, or installs a
-tracer. So everything the judge keeps in its locals (the parameter snapshot, the token that signs
-its result) is out of the entry's reach, and nothing survives into the next seed.
-
-The judge's own code is out of reach too: the entry cannot import this module (it is removed from
-`sys.modules` before the entry is imported, and the entry is handed none of its functions), and
-the modules and builtins it uses are private snapshots taken before the fence, so patching
-`torch`, `course.challenges` or `builtins` from the entry changes nothing the judge calls;
-patching `torch.Tensor` or `nn.Parameter` is refused.
-
-`train` owns the loop: the entry's `learn_run` gets a DataBunch with no images in it, and the
-judge feeds each batch to the entry's Runner callbacks itself, computes the loss and the gradient
-itself, and makes the SGD step itself. Between two of its steps the parameters must not change.
+The parent (`course.challenges.score`) sends the task over a pipe (challenge, entry, seed, a fresh
+copy of the training set, thread count) and reads back a JSON header and the model as TorchScript
+bytes; it never unpickles them, never imports the entry and evaluates the model itself. Before the
+entry is imported, `Fence` is installed as an audit hook (it cannot be removed): the first forbidden
+event (MNIST's files, writing, processes, sockets, ctypes, stack frames, the gc's object lists,
+tracers) sends the rule broken and ends the process. The judge's modules and builtins are private
+snapshots taken before the fence, so patching them from the entry changes nothing the judge calls.
+`train` owns the loop: it feeds each batch to the entry's Runner callbacks, computes the loss and the
+gradient and makes the SGD step itself; between two of its steps the parameters must not change.
 """
 
 from __future__ import annotations
@@ -82,24 +70,21 @@ class Fence:
             return
         self.busy = True
         try:
-            self.check(event, args)
+            if event == "open":
+                self.check_open(*args[:3])
+            elif event == "sys._getframe":
+                caller = sys._getframe(1).f_code  # who called sys._getframe
+                if not any(caller.co_filename.endswith(file) and name in (None, caller.co_name)
+                           for file, name in FRAME_USERS):
+                    self.refuse("sandbox", f"{caller.co_filename} ({caller.co_name}) asked for a stack frame")
+            elif event == "object.__getattr__" and args[1] in FRAME_ATTRIBUTES:
+                self.refuse("sandbox", f"the entry reached a stack frame ({type(args[0]).__name__}.{args[1]})")
+            elif event == "challenge.refused":
+                self.refuse(*args)
+            elif event.startswith(SANDBOX_EVENTS):
+                self.refuse("sandbox", f"the entry's code raised the audit event {event}")
         finally:
             self.busy = False
-
-    def check(self, event: str, args: tuple) -> None:
-        if event == "open":
-            self.check_open(*args[:3])
-        elif event == "sys._getframe":
-            caller = sys._getframe(2).f_code  # who called sys._getframe
-            if not any(caller.co_filename.endswith(file) and name in (None, caller.co_name)
-                       for file, name in FRAME_USERS):
-                self.refuse("sandbox", f"{caller.co_filename} ({caller.co_name}) asked for a stack frame")
-        elif event == "object.__getattr__" and args[1] in FRAME_ATTRIBUTES:
-            self.refuse("sandbox", f"the entry reached a stack frame ({type(args[0]).__name__}.{args[1]})")
-        elif event == "challenge.refused":
-            self.refuse(*args)
-        elif event.startswith(SANDBOX_EVENTS):
-            self.refuse("sandbox", f"the entry's code raised the audit event {event}")
 
     def check_open(self, path, mode, flags) -> None:
         if isinstance(path, int):
@@ -127,15 +112,13 @@ def send(conn, header: dict, payload: bytes = b"") -> None:
 
 
 def refused(rule: str, what: str):
-    """A function that has the fence refuse `rule` when called, with none of the judge's globals behind
-    it (its `__globals__` hold `sys.audit` and the message only)."""
+    """A function that has the fence refuse `rule`, with no judge globals behind it (only `sys.audit`)."""
     return eval("lambda *args, **kwargs: audit('challenge.refused', rule, what)",  # noqa: S307
                 {"audit": sys.audit, "rule": rule, "what": what})
 
 
 def private(module, *subs: str) -> types.SimpleNamespace:
-    """A copy of a module's namespace (and of its submodules `subs`, dotted): what the judge calls,
-    whatever the entry later assigns to the module's attributes."""
+    """A copy of a module's namespace (and of its submodules `subs`, dotted): what the judge calls."""
     ns = types.SimpleNamespace(**vars(module))
     for sub in {s.partition(".")[0] for s in subs}:
         inner = [s.partition(".")[2] for s in subs if s.startswith(sub + ".")]
@@ -159,8 +142,7 @@ def fence_in(conn, data_dirs: list[str]) -> Fence:
     judge.update({k: v for k, v in vars(builtins).items() if not k.startswith("__")})
     judge.update(torch=private(torch, "autograd", "jit", "random", "cuda", "_C"), nn=private(nn), F=private(F),
                  ch=private(ch), l02=private(l02), os=private(os, "path"), json=private(json), math=private(math),
-                 time=private(time), io=private(io), sys=private(sys), traceback=private(traceback),
-                 )
+                 time=private(time), io=private(io), sys=private(sys), traceback=private(traceback))
     CLASSES.extend((cls, dict(vars(cls))) for cls in (torch.Tensor, nn.Parameter, nn.Module))
     del sys.modules[__name__]
     delattr(sys.modules["course.challenges"], "judge")
@@ -170,19 +152,23 @@ def fence_in(conn, data_dirs: list[str]) -> Fence:
 
 
 def warm_up() -> None:
-    """Seeding, one step and one export of a small CNN: what torch imports lazily on first use
-    (inductor, sympy, whose imports inspect frames) is imported before the fence."""
+    """Seed, step and export a small CNN: what torch imports lazily (its imports inspect frames) comes in now."""
     set_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 26 * 26, 10))
     x = torch.randn(2, 1, 28, 28)
     with torch.random.fork_rng():
         torch.autograd.grad(CROSS_ENTROPY(model(x), torch.tensor([0, 1])), list(model.parameters()))
-        model.eval()
-        buffer = io.BytesIO()
-        torch.jit.save(torch.jit.trace(model, x, check_trace=False), buffer)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.jit.load(io.BytesIO(buffer.getvalue()))(x)
+        script(model.eval(), x)[1](x)
+
+
+def script(model: nn.Module, example: torch.Tensor) -> tuple[bytes, torch.jit.ScriptModule]:
+    """The model traced as TorchScript: its bytes, and the module loaded back from them."""
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # eval mode: RunningBatchNorm's branches are fixed
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.trace(model, example, check_trace=False), buffer)
+        return buffer.getvalue(), torch.jit.load(io.BytesIO(buffer.getvalue()))
 
 
 def main(conn) -> None:
@@ -202,9 +188,8 @@ def main(conn) -> None:
 
 
 def explain(fence: Fence, e: BaseException) -> str:
-    """An exception in a few lines (its type, its message, the last three places outside the judge
-    it went through), made without running the entry's code: the frames are read with the fence
-    lowered for the judge alone."""
+    """The exception's type, message and last three places outside the judge, made without running the
+    entry's code (the fence is lowered for the judge alone to read the frames)."""
     args = e.args if all(type(a) in (str, int, float) for a in e.args) else ("(a message the judge will not print)",)
     message = f"{type(e).__qualname__}: {', '.join(map(str, args))}"
     fence.closed = True
@@ -226,8 +211,7 @@ def unpatched() -> None:
 
 
 def modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """(name, module) of the model and every submodule, as `named_modules` lists them, read from the
-    modules' own dicts (not through their methods, which an entry may override)."""
+    """(name, module) as `named_modules` lists them, read from the modules' dicts (not their methods)."""
     found, todo = {}, [("", model)]
     while todo:
         name, m = todo.pop(0)
@@ -282,8 +266,8 @@ def identical(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 class Steps:
-    """The judge's optimiser step: plain SGD with the entry's learning rates, from the judge's own
-    gradients, and the parameters compared with a snapshot of the last step before each new one."""
+    """The judge's plain SGD step with the entry's learning rates, the parameters checked against a
+    snapshot of the last step before each new one."""
 
     def __init__(self, model: nn.Module, opt):
         self.model, self.opt, self.n = model, opt, 0
@@ -419,8 +403,8 @@ def set_mode(model: nn.Module, training: bool) -> None:
 
 @torch.no_grad()
 def no_normalisation(model: nn.Module, x: torch.Tensor, when: str) -> None:
-    """Refuse a model that normalises: scaling the input, one module's output or one module's own
-    parameters by 2 leaves its logits where they were (buffers and random state are restored)."""
+    """Refuse a model whose logits stay where they were when the input, one module's output or its own
+    parameters are scaled by 2 (buffers and random state are restored after each try)."""
     device = parameters(model)[0][1].device
     x = x.to(device)
     buffers = [(b, b.clone()) for _, m in modules(model) for _, b in own(m, "_buffers")]
@@ -461,22 +445,13 @@ def no_normalisation(model: nn.Module, x: torch.Tensor, when: str) -> None:
 
 
 def export(model: nn.Module, steps: Steps, example: torch.Tensor) -> bytes:
-    """The trained model in eval mode, on the CPU, as TorchScript bytes; checked against the
-    parameters of the judge's last step after it was written."""
+    """The trained model in eval mode, on the CPU, as TorchScript bytes, checked against the last step's."""
     unpatched()
     set_mode(model, False)
-    model.cpu()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # eval mode: RunningBatchNorm's branches are fixed
-        traced = torch.jit.trace(model, example, check_trace=False)
-    buffer = io.BytesIO()
-    torch.jit.save(traced, buffer)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        written = torch.jit.load(io.BytesIO(buffer.getvalue()))
+    model_bytes, written = script(model.cpu(), example)
     saved = dict(written.named_parameters())
     for (name, _), s in zip(steps.named, steps.snapshot):
         if name not in saved or not identical(saved[name].detach(), s.cpu()):
             raise ch.RuleViolation("steps", f"parameter {name} of the exported model is not the one the judge's "
                                             "last step left")
-    return buffer.getvalue()
+    return model_bytes

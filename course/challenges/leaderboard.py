@@ -1,9 +1,7 @@
-"""The Challenges page's tables, built from the committed results at site build time.
+"""The Challenges page's tables, from the committed results, at site build time (`course/site_hooks.py`).
 
-docs/challenges.md holds a marker where each table goes: `<!-- leaderboard NAME -->` for challenge
-NAME's leaderboard, `<!-- leaderboard ablation -->` for the normalisation ablation,
-`<!-- leaderboard rules -->` for the list of rules the challenge runner checks. The site hooks
-(course/site_hooks.py) call `fill` on every hand-written page.
+docs/challenges.md marks where each goes: `<!-- leaderboard NAME -->` for challenge NAME's table,
+`<!-- leaderboard ablation -->` for the normalisation ablation, `<!-- leaderboard rules -->` for the rules.
 """
 
 from __future__ import annotations
@@ -56,26 +54,21 @@ def ranked(record: dict) -> bool:
 
 
 def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: list[dict] = ()) -> str:
-    """The leaderboard of one challenge: its entries and the ablation's runs under its rules
-    (`ablated`), ranked by mean validation accuracy (what entries compete on), with the test accuracy
-    (the final score) beside it and the lecture's and its notebook's published numbers in between
-    (not ranked); records over other seeds than the standard ones after them, unranked; then each
-    entry's notes."""
-    rows = [(r["valid_accuracy"]["mean"], r) for r in [*records, *ablated] if ranked(r)]
-    rows += [(ref.accuracy, ref) for ref in challenge.references]
-    rows.sort(key=lambda row: -row[0])
-    rows += [(r["valid_accuracy"]["mean"], r) for r in [*records, *ablated] if not ranked(r)]
+    """One challenge's entries and ablation rows, ranked by mean validation accuracy with the test
+    accuracy beside it and the published numbers in between (not ranked), records over other seeds
+    after them (unranked), then each entry's notes."""
+    rows = sorted([*[r for r in [*records, *ablated] if ranked(r)], *challenge.references],
+                  key=lambda r: -(r.accuracy if isinstance(r, ch.Reference) else r["valid_accuracy"]["mean"]))
     out = ["| # | Entry | Validation, mean ± std | Min - max | Test, mean ± std | Seconds per run | Seeds |",
            "| ---: | --- | ---: | ---: | ---: | ---: | --- |"]
     rank = 0
-    for _, row in rows:
+    for row in rows + [r for r in [*records, *ablated] if not ranked(r)]:
         if isinstance(row, ch.Reference):
             out.append(f"| | *{row.source}: {row.recipe}* | *{_pct(row.accuracy)}* | | | | *one run* |")
             continue
         rank += ranked(row)
-        n = len(row["seeds"])
-        acc = row["valid_accuracy"]
-        link = (f"ablation: {ablation.ROWS[row['row']].label}](#ablation" if "row" in row
+        n, acc = len(row["seeds"]), row["valid_accuracy"]
+        link = (f"ablation: {ablation.ROWS[row['row']][0]}](#ablation" if "row" in row
                 else f"{row['entry']}](#{challenge.name}-{row['entry']}")
         out.append(f"| {rank if ranked(row) else '–'} | [{link}) | {_accuracy(acc, n)} | "
                    f"{_pct(acc['min'])} - {_pct(acc['max'])} | {_accuracy(row['test_accuracy'], n)} | "
@@ -85,41 +78,35 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
         out += ["", f"*Reference entries without a result yet: {', '.join(f'`{e}`' for e in unscored)} "
                     f"(`make challenge NAME={challenge.name}` scores them).*"]
     elif not records and not ablated:
-        out += ["", "*No result yet: run `make challenge NAME=" + challenge.name + "`.*"]
+        out += ["", f"*No result yet: run `make challenge NAME={challenge.name}`.*"]
     for r in records:
-        course = r.get("course") or {}
+        course, first = r.get("course") or {}, r["runs"][0]
         made = (f"course commit `{course['commit'][:10]}`{'' if course.get('clean') else ' (with local changes)'}"
                 if course.get("commit") else "course commit not recorded")
+        seeds = ", ".join(f"{run['seed']}: {_pct(run['valid_accuracy'])} in {run['train_seconds']:.1f} s"
+                          + (f" (load {run['load_average']})" if "load_average" in run else "") for run in r["runs"])
         out += ["", f"### {r['entry']} {{ #{challenge.name}-{r['entry']} }}", "", f"**{r['summary']}**", "",
                 r["description"] or "", "",
-                f"<small>`{r['source']}`, batch size {r['runs'][0]['batch_size']}, {r['runs'][0]['epochs']} "
-                f"epoch(s), {r['runs'][0]['steps']} steps; per seed: "
-                + ", ".join(f"{run['seed']}: {_pct(run['valid_accuracy'])} in {run['train_seconds']:.1f} s"
-                            + (f" (load {run['load_average']})" if "load_average" in run else "")
-                            for run in r["runs"])
-                + f"; {ch.trained_on(r)} of {r['hardware']['cpu_count']} CPUs, torch {r['versions']['torch']}, "
-                f"Python {r['versions']['python']}, {made}, {r['date'][:10]}; "
+                f"<small>`{r['source']}`, batch size {first['batch_size']}, {first['epochs']} epoch(s), "
+                f"{first['steps']} steps; per seed: {seeds}; {ch.trained_on(r)} of {r['hardware']['cpu_count']} "
+                f"CPUs, torch {r['versions']['torch']}, Python {r['versions']['python']}, {made}, {r['date'][:10]}; "
                 + ("test set scored" if r["test_accuracy"] else "test set not scored: trained before the judge "
                    "scored it, and not rerun since") + ".</small>"]
     return "\n".join(out)
 
 
 def ablation_markdown(records: dict[tuple[str, int], dict]) -> str:
-    """The ablation's table: one row per normalisation layer, one column pair per batch size."""
-    sizes = sorted({bs for _, bs in records})
+    """One row per normalisation layer, a column pair per batch size."""
     if not records:
         return "*No ablation result yet: run `make ablation`.*"
-    head = "| Normalisation | " + " | ".join(f"bs {bs}: validation | bs {bs}: s/run" for bs in sizes) + " |"
-    out = [head, "| --- |" + " ---: | ---: |" * len(sizes)]
-    for row, spec in ablation.ROWS.items():
-        cells = []
-        for bs in sizes:
-            r = records.get((row, bs))
-            cells += (["not run", ""] if r is None else
-                      [_accuracy(r["valid_accuracy"], len(r["seeds"])), f"{r['train_seconds']['mean']:.0f}"])
-        out.append(f"| {spec.label} | " + " | ".join(cells) + " |")
-    seeds = sorted({s for r in records.values() for s in r["seeds"]})
-    some = next(iter(records.values()))
-    out += ["", f"<small>Seeds {', '.join(map(str, seeds))}; {ch.trained_on(some)}, torch {some['versions']['torch']}, "
-                f"{some['date'][:10]}.</small>"]
-    return "\n".join(out)
+    sizes = sorted({bs for _, bs in records})
+    out = ["| Normalisation | " + " | ".join(f"bs {bs}: validation | bs {bs}: s/run" for bs in sizes) + " |",
+           "| --- |" + " ---: | ---: |" * len(sizes)]
+    for row, (label, _) in ablation.ROWS.items():
+        cells = [["not run", ""] if (row, bs) not in records else
+                 [_accuracy(records[row, bs]["valid_accuracy"], len(records[row, bs]["seeds"])),
+                  f"{records[row, bs]['train_seconds']['mean']:.0f}"] for bs in sizes]
+        out.append(f"| {label} | " + " | ".join(c for pair in cells for c in pair) + " |")
+    seeds, some = sorted({s for r in records.values() for s in r["seeds"]}), next(iter(records.values()))
+    return "\n".join([*out, "", f"<small>Seeds {', '.join(map(str, seeds))}; {ch.trained_on(some)}, "
+                                f"torch {some['versions']['torch']}, {some['date'][:10]}.</small>"])

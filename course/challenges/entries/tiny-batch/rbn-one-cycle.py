@@ -8,7 +8,7 @@ learning rate that ends near zero averages that noise away over the last thousan
 of leaving the weights wherever the last few images pushed them.
 
 (A first version also used GeneralRelu(leak=0.1, sub=0.4, maxv=6.) before RunningBatchNorm and
-wider layers: all three seeds diverged to chance level, 9.91%.)
+wider layers: all three seeds diverged to chance level.)
 """
 
 from functools import partial

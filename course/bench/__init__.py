@@ -1,1 +1,0 @@
-"""Benchmarks: `python -m course.bench.<topic>` prints its figures and ratios in one run."""
