@@ -134,6 +134,8 @@ def variants(root: Path = ROOT, lesson: str | None = None,
             continue
         source, shown = path.read_text(), f"solutions/{path.name}"
         regions = find_regions(source, shown)
+        if not regions:  # no exercise (comparison-only layers): nothing to grade
+            continue
         exercises = list(dict.fromkeys(r.id for r in regions))
         if "isolation" in kinds:
             found += [Variant("isolation", module, ex, "only this exercise solved",

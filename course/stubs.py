@@ -145,8 +145,10 @@ class EditedError(Exception):
 
 
 def expected(solutions: Path = SOLUTIONS) -> dict[str, str]:
-    """File name -> content for every file `exercises/` should hold."""
-    return {p.name: make_stub(p.read_text(), p.name) for p in sorted(solutions.glob("*.py"))}
+    """File name -> content for every file `exercises/` should hold: the package's `__init__.py` and
+    each module with exercises (one without, such as a lesson's comparison-only layers, has no stub)."""
+    stubs = {p.name: make_stub(p.read_text(), p.name) for p in sorted(solutions.glob("*.py"))}
+    return {name: text for name, text in stubs.items() if name == "__init__.py" or YOURS in text}
 
 
 def write(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, force: bool = False,
@@ -223,7 +225,7 @@ def main(argv=None, solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, ba
                 print("Run `make stubs` to regenerate exercises/ from solutions/ (no file there has been edited).",
                       file=sys.stderr)
                 return 1
-            print(f"exercises/ is in sync with solutions/ ({len(list(solutions.glob('*.py')))} files)")
+            print(f"exercises/ is in sync with solutions/ ({len(list(exercises.glob('*.py')))} files)")
             return 0
         written, backup = write(solutions, exercises, args.force, backups)
         if backup:
