@@ -57,7 +57,6 @@ class Region:
     function: str  # qualified name of the function the region sits in
     start: int  # line number of BEGIN (1-based)
     end: int  # line number of END
-    docstring: str | None
 
 
 def functions(tree: ast.AST):
@@ -90,10 +89,10 @@ def find_regions(source: str, filename: str = "<solution>") -> list[Region]:
             owners = [(q, f) for q, f in funcs if f.lineno < start < f.end_lineno]
             if not owners:
                 raise MarkerError(f"{filename}:{start}: region {rid} is not inside a function body")
-            qual, func = max(owners, key=lambda qf: qf[1].lineno)
+            qual = max(owners, key=lambda qf: qf[1].lineno)[0]
             if any(line.strip() and not line.startswith(indent) for line in lines[start:n - 1]):
                 raise MarkerError(f"{filename}:{start}: region {rid} has lines indented less than its marker")
-            regions.append(Region(rid, qual, start, n, ast.get_docstring(func)))
+            regions.append(Region(rid, qual, start, n))
             open_at = None
         elif LEAK.search(line):
             raise MarkerError(f"{filename}:{n}: malformed marker (use '# BEGIN SOLUTION NN-name' / '# END SOLUTION')")
