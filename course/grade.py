@@ -61,14 +61,6 @@ class GradeError(Exception):
     """Grading itself went wrong (a learner's failing exercise is not a GradeError)."""
 
 
-class NoTests(GradeError):
-    """No graded test to run."""
-
-
-class Cancelled(GradeError):
-    """The run was stopped from outside (another run of the same grading failed or was interrupted)."""
-
-
 class _Graded:
     nodeid: str
 
@@ -204,12 +196,12 @@ def run_graded(impl: str = "exercises", lesson: str | int | None = None, timeout
     files = graded_files(root, lesson)
     if not files:
         where = f"tests/graded/test_l{lesson}_*.py" if lesson else "tests/graded/test_lNN_*.py"
-        raise NoTests(f"no graded tests{f' for lesson {lesson}' if lesson else ''}: no file matches {root / where}")
+        raise GradeError(f"no graded tests{f' for lesson {lesson}' if lesson else ''}: no file matches {root / where}")
     lessons = sorted({LESSON.search(f.name)[1] for f in files})
     results = [r for run in _run_all([(impl, n) for n in lessons], files, timeout, root, grace, progress, jobs, memory)
                for r in run]
     if not results:
-        raise NoTests(f"no test marked `exercise` in {', '.join(f.name for f in files)}")
+        raise GradeError(f"no test marked `exercise` in {', '.join(f.name for f in files)}")
     return results
 
 
@@ -267,7 +259,7 @@ def _watch(proc: subprocess.Popen, report: Path, hang_after: float, cancel: thre
         except subprocess.TimeoutExpired:
             pass
         if cancel.is_set():
-            raise Cancelled("the grading run was cancelled")
+            raise GradeError("the grading run was cancelled")
         records = read_report(report)
         done = {r["nodeid"] for r in records if r["event"] == "result"}
         total = len({r["nodeid"] for r in records if r["event"] == "collected"})
