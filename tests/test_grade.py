@@ -68,9 +68,17 @@ LEARNER = {
         def test_add(mod):
             assert mod.add(1, 2) == 3
 
-        @pytest.mark.exercise("01-add")
+        @pytest.mark.exercise("01-add", points=0.5)
         def test_add_negative(mod):
             assert mod.add(-1, -2) == -3
+
+        @pytest.mark.exercise("01-add")
+        class TestAdd:
+            def test_zero(self, mod):
+                assert mod.add(0, 0) == 0
+
+        def test_not_graded():
+            pass
 
         @pytest.mark.exercise("01-mul")
         def test_mul_value(mod):
@@ -95,7 +103,8 @@ LEARNER = {
     "tests/graded/test_l02_broken.py": """
         import pytest
 
-        @pytest.mark.exercise("02-square")
+        pytestmark = pytest.mark.exercise("02-square")
+
         def test_square(mod):
             assert mod.square(3) == 9
         """,
@@ -243,7 +252,7 @@ def test_a_result_carries_its_markers_fields(graded):
 def test_table_of_the_learner_run(graded):
     table = render(list(graded.values()), width=100)
     rows = {line.split()[0]: line for line in table.splitlines() if line.strip()}
-    assert rows["01-add"].split()[1:] == ["2/2", "PASS"]
+    assert rows["01-add"].split()[1:] == ["2.5/2.5", "PASS"]
     assert rows["01-mul"].split()[1:3] == ["1/3", "PARTIAL"] and "assert '6' == 6" in rows["01-mul"]
     assert rows["01-greet"].split()[1:] == ["0/2", "FAIL", "not", "started:", "greet"]
     assert "f-string" not in table  # no hint for an exercise not started
@@ -252,7 +261,7 @@ def test_table_of_the_learner_run(graded):
     assert rows["03-leave"].split()[1:] == ["1/1", "PASS"]
     assert "ERROR: tests/graded/test_l04_typo.py could not be collected: SyntaxError" in table
     assert "53687091200 bytes" in table  # a long message may lose its middle, never the size
-    assert table.splitlines()[-1] == "Total: 4/21 points (19%); 2 of 9 exercises pass"
+    assert table.splitlines()[-1] == "Total: 4.5/21.5 points (21%); 2 of 9 exercises pass"
 
 
 def test_nothing_learner_code_started_is_left(learner, graded):
@@ -485,64 +494,23 @@ def test_e{i}(mod):
         assert any(line.rstrip().endswith("exit code 0, as from os._exit(0)") for line in table.splitlines())
 
 
-COLLECTED = {
-    "tests/graded/test_l01_many.py": """
-        import pytest
-
-        @pytest.mark.exercise("01-add", points=2, hint="Add them.")
-        def test_add(mod):
-            assert mod.add(1, 2) == 3
-
-        @pytest.mark.parametrize("a", [1, 2, 3])
-        @pytest.mark.exercise("01-neg", points=0.5)
-        def test_neg(mod, a):
-            assert mod.neg(a) == -a
-
-        def test_not_graded():
-            pass
-
-        @pytest.mark.exercise("01-add")
-        class TestAdd:
-            def test_zero(self, mod):
-                assert mod.add(0, 0) == 0
-        """,
-    "tests/graded/test_l02_more.py": """
-        import pytest
-
-        pytestmark = pytest.mark.exercise("02-two", points=3)
-
-        def test_two(mod):
-            assert mod.two() == 2
-        """,
-    "solutions/l01_many.py": "def add(a, b):\n    return a + b\n\ndef neg(a):\n    return -a\n",
-    "solutions/l02_more.py": "def two():\n    return 2\n",
-}
-
-
-def test_collect_lists_each_graded_item_with_its_points(tmp_path):
-    course = make_course(tmp_path, COLLECTED)
-    items = collect(course)
-    file = "tests/graded/test_l01_many.py"
-    assert items[:3] == [
-        Collected(f"{file}::test_add", "01-add", 2, "Add them.", "test_add", "l01_many"),
-        Collected(f"{file}::test_neg[1]", "01-neg", 0.5, "", "test_neg", "l01_many"),
-        Collected(f"{file}::test_neg[2]", "01-neg", 0.5, "", "test_neg", "l01_many"),
-    ]
-    assert [(i.nodeid.rpartition("::")[2], i.function, i.lesson) for i in items[3:]] == [
-        ("test_neg[3]", "test_neg", "01"), ("test_zero", "test_zero", "01"), ("test_two", "test_two", "02")]
-    assert items[-1].points == 3 and items[-1].module == "l02_more"
-    # the same items and points as grading scores
-    graded = run_graded("solutions", root=course, timeout=5)
-    assert {(r.nodeid, r.exercise, r.points) for r in graded} == {(i.nodeid, i.exercise, i.points) for i in items}
-    assert [i.nodeid for i in collect(course, lesson="02")] == ["tests/graded/test_l02_more.py::test_two"]
-    assert collect(course, lesson=2) == collect(course, lesson="02")
-    assert collect(course, lesson="07") == []
-
-
-def test_collect_reports_a_test_file_it_cannot_collect(tmp_path):
-    course = make_course(tmp_path, {**COLLECTED, "tests/graded/test_l03_typo.py": "def test_typo(:\n    pass\n"})
-    with pytest.raises(GradeError, match=r"tests/graded/test_l03_typo.py: SyntaxError"):
-        collect(course)
+def test_collect_lists_each_graded_item_with_the_points_grading_scores(learner, graded):
+    with pytest.raises(GradeError, match=r"tests/graded/test_l04_typo.py: SyntaxError"):
+        collect(learner)
+    items = [item for lesson in ("01", "02", "03") for item in collect(learner, lesson)]
+    by_name = {i.nodeid.rpartition("::")[2]: i for i in items}
+    file = "tests/graded/test_l01_basics.py"
+    assert items[:2] == [Collected(f"{file}::test_add", "01-add", 1, "", "test_add", "l01_basics"),
+                         Collected(f"{file}::test_add_negative", "01-add", 0.5, "", "test_add_negative", "l01_basics")]
+    assert by_name["test_mul_type"].hint == "Return a number, not its text."
+    assert (by_name["test_zero"].exercise, by_name["test_zero"].function) == ("01-add", "test_zero")  # a class's marker
+    assert (by_name["test_square"].exercise, by_name["test_square"].module) == ("02-square", "l02_broken")  # pytestmark
+    assert (by_name["test_hostile[spin]"].function, by_name["test_hostile[spin]"].lesson) == ("test_hostile", "03")
+    assert "test_not_graded" not in by_name
+    assert {(i.nodeid, i.exercise, i.points) for i in items} == {
+        (r.nodeid, r.exercise, r.points) for r in graded.values() if r.exercise}
+    assert collect(learner, lesson=2) == collect(learner, lesson="02")
+    assert collect(learner, lesson="07") == []
 
 
 @pytest.mark.parametrize("marker, message", [
