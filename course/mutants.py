@@ -1,27 +1,15 @@
-"""Prove the graded tests grade each exercise on its own, and catch plausible wrong answers.
+"""Prove the graded tests grade each exercise on its own, and catch plausible wrong answers
+(CONTRIBUTING.md, "Each exercise graded on its own; wrong answers that must fail").
 
-Two checks, one runner (``python -m course.mutants``, part of `make test`):
-
-- **Isolation.** For every exercise of every lesson, a variant of the lesson's module where only that
-  exercise's regions are solved and every other exercise is the stub; the exercise's graded tests
-  must all pass on it (a learner who writes only that exercise gets its full points).
-- **Mutants.** `tests/mutants/lNN_slug.py` lists wrong answers a learner could plausibly write::
-
-      MUTANTS = [("00-accuracy", "counts the wrong axis", {"accuracy": '''
-      def accuracy(out, yb):
-          return (out.argmax(dim=0) == yb).float().mean()
-      '''})]
-
-  Each variant is `solutions/lNN_slug.py` with the named defs replaced (methods as `Class.method`;
-  a replacement without decorators keeps the original's). At least one graded test of the mutant's
-  exercise must fail on it, and every exercise needs at least `MIN_MUTANTS` mutants.
+- **Isolation.** For every exercise, the lesson's module with only that exercise's regions solved
+  must pass all of the exercise's graded tests.
+- **Mutants.** Each wrong answer in `tests/mutants/lNN_slug.py` (`solutions/lNN_slug.py` with named
+  defs replaced) must fail at least one graded test of its exercise; `MIN_MUTANTS` per exercise.
 
 Each variant is graded in a child forked from one warmed-up process (torch, pytest and the course
-imported once): the child serves the variant as the `exercises` package and runs pytest on the
-lesson's graded test file, selecting the exercise's tests; the child runs in a process session of its
-own, killed with what it started when it ends (`course.procs`). Forks, not the grader's pytest-xdist
-sessions: a session per variant would import torch afresh (seconds) where a fork takes milliseconds.
-Files are discovered, nothing is listed per lesson: a new `tests/mutants/lNN_*.py` is picked up as it is.
+imported once), in a process session of its own that is killed when it ends (`course.procs`): the
+child serves the variant as the `exercises` package and runs the exercise's tests (`-k ID`). Forks,
+not the grader's pytest-xdist sessions: a session per variant would import torch afresh (seconds).
 
 Usage: ``python -m course.mutants [--lesson NN] [--jobs N] [--only mutant|isolation]``.
 """
@@ -83,7 +71,8 @@ class Variant:
 # ------------------------------------------------------------------------------- building variants
 
 def replace_defs(source: str, replacements: dict[str, str], filename: str = "<solution>") -> str:
-    """`source` with each def named in `replacements` (qualname -> the new def's source) replaced."""
+    """`source` with each def named in `replacements` (qualname -> the new def's source) replaced; a
+    replacement without decorators keeps the original's."""
     lines = source.splitlines()
     funcs = dict(functions(ast.parse(source, filename)))
     edits = []
