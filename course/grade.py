@@ -5,22 +5,14 @@ Usage::
     python -m course.grade [--lesson NN] [--impl exercises|solutions] [--timeout SECONDS]
     python -m course.grade --check [--lesson NN] [--timeout SECONDS]
 
-Each lesson's graded tests (`tests/graded/test_lNN_*.py`, marked `exercise`) run in a pytest
-session of their own (what one lesson's code does to its interpreter cannot change another's grade),
-in a process session of its own, under pytest-xdist with one worker: a test that kills its process
-(os._exit, a signal, out of memory) fails, and a new worker runs the rest. pytest-timeout cuts a test
-after `--timeout` seconds; one that even the timeout cannot stop (SIGALRM ignored, a bare `except`
-around a loop, a hang inside C code) is killed by the grader `GRACE` seconds later. When a run ends
-- normally, on an error, a Ctrl-C, SIGTERM or SIGHUP - every process of its session is killed, so
-nothing learner code started is left running. `course.grade_plugin` writes what happens as a JSON-lines
-report, which this module reads.
+How a run is isolated, cut and cleaned up: CONTRIBUTING.md, "How the grader runs". In short: a
+pytest session per lesson under pytest-xdist (a crashed worker fails its test and is replaced) and
+pytest-timeout (SIGALRM: an ordinary timeout costs no restart); the watchdog in `_watch` kills a test
+that even the timeout cannot stop, `GRACE` seconds later. `course.grade_plugin` writes the report.
 
-`collect()` lists the graded tests with their exercise and points, without running them: the one
-source of the points the course site shows, the same `make grade` scores.
-
-`--check` is the course's own check (`make test`): every graded test passes on `solutions/` and fails
-on the untouched stubs in `exercises/`, exercise ids match between the tests and the solution regions,
-and `pytest -k ID` selects exactly the tests of exercise ID.
+`collect()` lists the graded tests with their points without running them (the site shows them).
+`--check` (`make test`): every graded test passes on `solutions/` and fails on the stubs, exercise
+ids match the solution regions, and `pytest -k ID` selects exactly the tests of exercise ID.
 """
 
 from __future__ import annotations
