@@ -5,22 +5,14 @@ Usage::
     python -m course.grade [--lesson NN] [--impl exercises|solutions] [--timeout SECONDS]
     python -m course.grade --check [--lesson NN] [--timeout SECONDS]
 
-Each lesson's graded tests (`tests/graded/test_lNN_*.py`, marked `exercise`) run in a pytest
-session of their own (what one lesson's code does to its interpreter cannot change another's grade),
-in a process session of its own, under pytest-xdist with one worker: a test that kills its process
-(os._exit, a signal, out of memory) fails, and a new worker runs the rest. pytest-timeout cuts a test
-after `--timeout` seconds; one that even the timeout cannot stop (SIGALRM ignored, a bare `except`
-around a loop, a hang inside C code) is killed by the grader `GRACE` seconds later. When a run ends
-- normally, on an error, a Ctrl-C, SIGTERM or SIGHUP - every process of its session is killed, so
-nothing learner code started is left running. `course.grade_plugin` writes what happens as a JSON-lines
-report, which this module reads.
+How a run is isolated, cut and cleaned up: CONTRIBUTING.md, "How the grader runs". In short: a
+pytest session per lesson under pytest-xdist (a crashed worker fails its test and is replaced) and
+pytest-timeout (SIGALRM: an ordinary timeout costs no restart); the watchdog in `_watch` kills a test
+that even the timeout cannot stop, `GRACE` seconds later. `course.grade_plugin` writes the report.
 
-`collect()` lists the graded tests with their exercise and points, without running them: the one
-source of the points the course site shows, the same `make grade` scores.
-
-`--check` is the course's own check (`make test`): every graded test passes on `solutions/` and fails
-on the untouched stubs in `exercises/`, exercise ids match between the tests and the solution regions,
-and `pytest -k ID` selects exactly the tests of exercise ID.
+`collect()` lists the graded tests with their points without running them (the site shows them).
+`--check` (`make test`): every graded test passes on `solutions/` and fails on the stubs, exercise
+ids match the solution regions, and `pytest -k ID` selects exactly the tests of exercise ID.
 """
 
 from __future__ import annotations
@@ -49,7 +41,7 @@ from course import threads
 from course.grade_plugin import DIED_IMPORTING, append_record, module_of, read_report
 from course.paths import ROOT
 from course.procs import kill_session
-from course.stubs import MarkerError, Region, find_regions
+from course.stubs import MarkerError, find_regions
 
 IMPLS = ("solutions", "exercises")
 GRACE = 30.0  # seconds past --timeout before the grader kills a test's process as hung
@@ -59,14 +51,6 @@ STUB = "NotImplementedError: exercise "  # how an untouched stub fails
 
 class GradeError(Exception):
     """Grading itself went wrong (a learner's failing exercise is not a GradeError)."""
-
-
-class NoTests(GradeError):
-    """No graded test to run."""
-
-
-class Cancelled(GradeError):
-    """The run was stopped from outside (another run of the same grading failed or was interrupted)."""
 
 
 class _Graded:
@@ -204,12 +188,12 @@ def run_graded(impl: str = "exercises", lesson: str | int | None = None, timeout
     files = graded_files(root, lesson)
     if not files:
         where = f"tests/graded/test_l{lesson}_*.py" if lesson else "tests/graded/test_lNN_*.py"
-        raise NoTests(f"no graded tests{f' for lesson {lesson}' if lesson else ''}: no file matches {root / where}")
+        raise GradeError(f"no graded tests{f' for lesson {lesson}' if lesson else ''}: no file matches {root / where}")
     lessons = sorted({LESSON.search(f.name)[1] for f in files})
     results = [r for run in _run_all([(impl, n) for n in lessons], files, timeout, root, grace, progress, jobs, memory)
                for r in run]
     if not results:
-        raise NoTests(f"no test marked `exercise` in {', '.join(f.name for f in files)}")
+        raise GradeError(f"no test marked `exercise` in {', '.join(f.name for f in files)}")
     return results
 
 
@@ -267,7 +251,7 @@ def _watch(proc: subprocess.Popen, report: Path, hang_after: float, cancel: thre
         except subprocess.TimeoutExpired:
             pass
         if cancel.is_set():
-            raise Cancelled("the grading run was cancelled")
+            raise GradeError("the grading run was cancelled")
         records = read_report(report)
         done = {r["nodeid"] for r in records if r["event"] == "result"}
         total = len({r["nodeid"] for r in records if r["event"] == "collected"})
@@ -440,17 +424,6 @@ class CheckReport:
                 f"the stubs; {self.exercises} exercises, each with a region and a test, each selected by its id")
 
 
-def solution_regions(root: Path = ROOT) -> tuple[dict[str, list[Region]], list[str]]:
-    """Module name -> its solution regions, and the problems of files whose markers are broken."""
-    regions, problems = {}, []
-    for path in sorted((root / "solutions").glob("*.py")):
-        try:
-            regions[path.stem] = find_regions(path.read_text(), f"solutions/{path.name}")
-        except (MarkerError, SyntaxError) as e:
-            problems.append(f"solutions/{path.name}: {e}")
-    return regions, problems
-
-
 def check(root: Path = ROOT, timeout: float = 10, progress: Progress | None = None,
           lesson: str | None = None) -> CheckReport:
     """Check the graded tests (of one lesson, or all) against the solutions, the stubs, the solution
@@ -475,10 +448,12 @@ def check(root: Path = ROOT, timeout: float = 10, progress: Progress | None = No
             problems.append(f"`pytest -k {exercise}` also runs the tests of exercise {', '.join(others)}: "
                             "rename one, so that no id is part of another")
         problems += [f"`pytest -k {exercise}` does not select {nodeid}, a test of that exercise" for nodeid in missed]
-    regions, broken = solution_regions(root)
-    if lesson:
-        regions = {m: found for m, found in regions.items() if m[1:3] == lesson}
-    problems += broken
+    regions = {}  # module -> its solution regions
+    for path in sorted((root / "solutions").glob(f"l{lesson or ''}*.py")):
+        try:
+            regions[path.stem] = find_regions(path.read_text(), f"solutions/{path.name}")
+        except (MarkerError, SyntaxError) as e:
+            problems.append(f"solutions/{path.name}: {e}")
     tested = {(r.module, r.exercise): r.nodeid.partition("::")[0] for r in tests}
     for (module, exercise), file in tested.items():
         if module not in regions:
@@ -500,43 +475,29 @@ def _lesson(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _seconds(text: str) -> float:
-    seconds = float(text)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError("the timeout must be positive")
-    return seconds
-
-
-class Stopped(BaseException):
+class Stopped(KeyboardInterrupt):
     """A SIGTERM or SIGHUP (a `timeout` wrapper, a closed terminal): unwinds like a Ctrl-C, so the
     runs are killed and the temporary folders removed on the way out."""
 
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
 
-
-def _stop_on_signals() -> dict:
-    """Turn SIGTERM and SIGHUP into Stopped; the handlers they replace, to restore."""
-    def stop(signum, frame):
-        raise Stopped(signum)
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {signum: signal.signal(signum, stop)
-            for signum in (getattr(signal, name, None) for name in ("SIGTERM", "SIGHUP")) if signum is not None}
+def _stop(signum, frame):
+    raise Stopped(signum)
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     parser = argparse.ArgumentParser(prog="python -m course.grade", description=__doc__.split("\n")[0])
     parser.add_argument("--lesson", type=_lesson, help="grade only this lesson (e.g. 01)")
     parser.add_argument("--impl", choices=IMPLS, help="package to grade (default: exercises)")
-    parser.add_argument("--timeout", type=_seconds, default=10.0, help="seconds per test (default: 10)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per test (default: 10)")
     parser.add_argument("--check", action="store_true", help="check the course itself: tests pass on solutions, "
                         "fail on stubs, ids match and select their own tests")
     args = parser.parse_args(argv)
     if args.check and args.impl:
         parser.error("--check runs both packages; drop --impl")
-    previous = _stop_on_signals()
+    if args.timeout <= 0:
+        parser.error("the timeout must be positive")
+    stops = (signal.SIGTERM, signal.SIGHUP) if threading.current_thread() is threading.main_thread() else ()
+    previous = {signum: signal.signal(signum, _stop) for signum in stops}  # restored on the way out
     temp_base()
     try:
         if args.check:
@@ -545,12 +506,12 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     except GradeError as e:
         print(f"grading failed: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # the runs were killed on the way out (see _run_lesson)
+    except Stopped as e:  # the runs were killed on the way out (see _run_lesson), the folders removed
+        print(f"\ngrading stopped by {signal.Signals(e.args[0]).name}", file=sys.stderr)
+        return 128 + e.args[0]
+    except KeyboardInterrupt:  # likewise
         print("\ngrading interrupted", file=sys.stderr)
         return 130
-    except Stopped as e:  # likewise; and the temporary folders were removed
-        print(f"\ngrading stopped by {signal.Signals(e.signum).name}", file=sys.stderr)
-        return 128 + e.signum
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

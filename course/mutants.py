@@ -1,29 +1,17 @@
-"""Prove the graded tests grade each exercise on its own, and catch plausible wrong answers.
+"""Prove the graded tests grade each exercise on its own, and catch plausible wrong answers
+(CONTRIBUTING.md, "Each exercise graded on its own; wrong answers that must fail").
 
-Two checks, one runner (``python -m course.mutants``, part of `make test`):
-
-- **Isolation.** For every exercise of every lesson, a variant of the lesson's module where only that
-  exercise's regions are solved and every other exercise is the stub; the exercise's graded tests
-  must all pass on it (a learner who writes only that exercise gets its full points).
-- **Mutants.** `tests/mutants/lNN_slug.py` lists wrong answers a learner could plausibly write::
-
-      MUTANTS = [("00-accuracy", "counts the wrong axis", {"accuracy": '''
-      def accuracy(out, yb):
-          return (out.argmax(dim=0) == yb).float().mean()
-      '''})]
-
-  Each variant is `solutions/lNN_slug.py` with the named defs replaced (methods as `Class.method`;
-  a replacement without decorators keeps the original's). At least one graded test of the mutant's
-  exercise must fail on it, and every exercise needs at least `MIN_MUTANTS` mutants.
+- **Isolation.** For every exercise, the lesson's module with only that exercise's regions solved
+  must pass all of the exercise's graded tests.
+- **Mutants.** Each wrong answer in `tests/mutants/lNN_slug.py` (`solutions/lNN_slug.py` with named
+  defs replaced) must fail at least one graded test of its exercise; `MIN_MUTANTS` per exercise.
 
 Each variant is graded in a child forked from one warmed-up process (torch, pytest and the course
-imported once): the child serves the variant as the `exercises` package and runs pytest on the
-lesson's graded test file, selecting the exercise's tests; the child runs in a process session of its
-own, killed with what it started when it ends (`course.procs`). Forks, not the grader's pytest-xdist
-sessions: a session per variant would import torch afresh (seconds) where a fork takes milliseconds.
-Files are discovered, nothing is listed per lesson: a new `tests/mutants/lNN_*.py` is picked up as it is.
+imported once), in a process session of its own that is killed when it ends (`course.procs`): the
+child serves the variant as the `exercises` package and runs the exercise's tests (`-k ID`). Forks,
+not the grader's pytest-xdist sessions: a session per variant would import torch afresh (seconds).
 
-Usage: ``python -m course.mutants [--lesson NN] [--jobs N] [--only mutants|isolation]``.
+Usage: ``python -m course.mutants [--lesson NN] [--jobs N] [--only mutant|isolation]``.
 """
 
 from __future__ import annotations
@@ -33,6 +21,7 @@ import ast
 import gc
 import importlib
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -82,7 +71,8 @@ class Variant:
 # ------------------------------------------------------------------------------- building variants
 
 def replace_defs(source: str, replacements: dict[str, str], filename: str = "<solution>") -> str:
-    """`source` with each def named in `replacements` (qualname -> the new def's source) replaced."""
+    """`source` with each def named in `replacements` (qualname -> the new def's source) replaced; a
+    replacement without decorators keeps the original's."""
     lines = source.splitlines()
     funcs = dict(functions(ast.parse(source, filename)))
     edits = []
@@ -134,6 +124,8 @@ def variants(root: Path = ROOT, lesson: str | None = None,
             continue
         source, shown = path.read_text(), f"solutions/{path.name}"
         regions = find_regions(source, shown)
+        if not regions:  # no exercise (comparison-only layers): nothing to grade
+            continue
         exercises = list(dict.fromkeys(r.id for r in regions))
         if "isolation" in kinds:
             found += [Variant("isolation", module, ex, "only this exercise solved",
@@ -176,20 +168,6 @@ def variants(root: Path = ROOT, lesson: str | None = None,
 
 # ------------------------------------------------------------------------------------ grading them
 
-class _Select:
-    """pytest plugin: keep only the graded tests of one exercise."""
-
-    def __init__(self, exercise: str):
-        self.exercise = exercise
-
-    def pytest_collection_modifyitems(self, config, items):
-        mark = lambda item: item.get_closest_marker("exercise")
-        drop = [i for i in items if not (mark(i) and mark(i).args and mark(i).args[0] == self.exercise)]
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = [i for i in items if i not in drop]
-
-
 def _warm_up() -> None:
     """Import once, in the parent, what every child needs: the forks then start in milliseconds."""
     import _pytest.python  # noqa: F401
@@ -221,10 +199,11 @@ def _child(variant: Variant, tmp: Path) -> int:
     os.dup2(log, 1)
     os.dup2(log, 2)
     test_file = ROOT / "tests" / "graded" / f"test_{variant.module}.py"
-    # --assert=plain: only the outcomes count here, and rewriting the test file costs each child ~0.4s
-    return pytest.main([str(test_file), "--impl=exercises", "-m", "exercise", f"--rootdir={ROOT}", "-q",
-                        "-p", "no:cacheprovider", "--assert=plain", f"--grade-report={tmp / 'report.jsonl'}",
-                        f"--timeout={TIMEOUT}", "--timeout-method=signal"], plugins=[_Select(variant.exercise)])
+    # `-k ID` selects exactly the exercise's tests (`course.grade --check` proves it); --assert=plain: only
+    # the outcomes count here, and rewriting the test file costs each child ~0.4s
+    return pytest.main([str(test_file), "--impl=exercises", "-m", "exercise", "-k", variant.exercise,
+                        f"--rootdir={ROOT}", "-q", "-p", "no:cacheprovider", "--assert=plain",
+                        f"--grade-report={tmp / 'report.jsonl'}", f"--timeout={TIMEOUT}", "--timeout-method=signal"])
 
 
 def _start(variant: Variant) -> tuple[int, Path]:
@@ -256,9 +235,7 @@ def _finish(variant: Variant, tmp: Path, status: str) -> None:
     elif not variant.outcomes:
         log = (tmp / "log.txt").read_text() if (tmp / "log.txt").exists() else ""
         variant.error = "no graded test of the exercise ran: " + " | ".join(log.strip().splitlines()[-3:])
-    for p in sorted(tmp.rglob("*"), reverse=True):
-        p.rmdir() if p.is_dir() else p.unlink()
-    tmp.rmdir()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def grade(todo: list[Variant], jobs: int = 2, limit: float = TIMEOUT * 3) -> None:

@@ -57,7 +57,6 @@ class Region:
     function: str  # qualified name of the function the region sits in
     start: int  # line number of BEGIN (1-based)
     end: int  # line number of END
-    docstring: str | None
 
 
 def functions(tree: ast.AST):
@@ -90,10 +89,10 @@ def find_regions(source: str, filename: str = "<solution>") -> list[Region]:
             owners = [(q, f) for q, f in funcs if f.lineno < start < f.end_lineno]
             if not owners:
                 raise MarkerError(f"{filename}:{start}: region {rid} is not inside a function body")
-            qual, func = max(owners, key=lambda qf: qf[1].lineno)
+            qual = max(owners, key=lambda qf: qf[1].lineno)[0]
             if any(line.strip() and not line.startswith(indent) for line in lines[start:n - 1]):
                 raise MarkerError(f"{filename}:{start}: region {rid} has lines indented less than its marker")
-            regions.append(Region(rid, qual, start, n, ast.get_docstring(func)))
+            regions.append(Region(rid, qual, start, n))
             open_at = None
         elif LEAK.search(line):
             raise MarkerError(f"{filename}:{n}: malformed marker (use '# BEGIN SOLUTION NN-name' / '# END SOLUTION')")
@@ -145,8 +144,10 @@ class EditedError(Exception):
 
 
 def expected(solutions: Path = SOLUTIONS) -> dict[str, str]:
-    """File name -> content for every file `exercises/` should hold."""
-    return {p.name: make_stub(p.read_text(), p.name) for p in sorted(solutions.glob("*.py"))}
+    """File name -> content for every file `exercises/` should hold: the package's `__init__.py` and
+    each module with exercises (one without, such as a lesson's comparison-only layers, has no stub)."""
+    stubs = {p.name: make_stub(p.read_text(), p.name) for p in sorted(solutions.glob("*.py"))}
+    return {name: text for name, text in stubs.items() if name == "__init__.py" or YOURS in text}
 
 
 def write(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, force: bool = False,
@@ -223,7 +224,7 @@ def main(argv=None, solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, ba
                 print("Run `make stubs` to regenerate exercises/ from solutions/ (no file there has been edited).",
                       file=sys.stderr)
                 return 1
-            print(f"exercises/ is in sync with solutions/ ({len(list(solutions.glob('*.py')))} files)")
+            print(f"exercises/ is in sync with solutions/ ({len(list(exercises.glob('*.py')))} files)")
             return 0
         written, backup = write(solutions, exercises, args.force, backups)
         if backup:

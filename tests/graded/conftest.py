@@ -52,6 +52,24 @@ def _in(module, f, owner=None):
     return g
 
 
+def _same_events(got: list[str], expected: list[str], what: str = "events") -> None:
+    """Fail at the first event that differs, with a few events around it."""
+    if got == expected:
+        return
+    i = next((k for k, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+    lo = max(i - 2, 0)
+    raise AssertionError(f"{what}: event {i} is {got[i] if i < len(got) else 'missing'!r}, expected "
+                         f"{expected[i] if i < len(expected) else 'no more events'!r} (got ...{got[lo:i + 3]}..., "
+                         f"expected ...{expected[lo:i + 3]}...; {len(got)} events, expected {len(expected)})")
+
+
+@pytest.fixture
+def same_events():
+    """`same_events(got, expected, what="events")`: compare the events a runner called with those expected,
+    failing at the first that differs (lessons 00 and 02 trace a runner with the same check)."""
+    return _same_events
+
+
 @pytest.fixture
 def mod(mod, ref, request, monkeypatch):
     mark = request.node.get_closest_marker("exercise")

@@ -40,17 +40,6 @@ def raises(exc, call, what):
     raise AssertionError(f"{what}: expected {exc.__name__}, got no exception (returned {out!r})")
 
 
-def same_events(got, expected, what="events"):
-    """Fail at the first event that differs, with a few events around it."""
-    if got == expected:
-        return
-    i = next((k for k, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
-    lo = max(i - 2, 0)
-    raise AssertionError(f"{what}: event {i} is {got[i] if i < len(got) else 'missing'!r}, expected "
-                         f"{expected[i] if i < len(expected) else 'no more events'!r} (got ...{got[lo:i + 3]}..., "
-                         f"expected ...{expected[lo:i + 3]}...; {len(got)} events, expected {len(expected)})")
-
-
 class EventLog:
     """Stands in for a callback: records every event the runner calls, in order."""
 
@@ -187,7 +176,7 @@ VALID_BATCH = ["begin_batch", "after_pred", "after_loss", "after_batch"]
 
 
 @pytest.mark.exercise("00-runner", points=3, hint="Follow the event list in the Runner's docstring; no backward or step outside training.")
-def test_runner_calls_every_event_in_order(mod):
+def test_runner_calls_every_event_in_order(mod, same_events):
     log = EventLog()
     learn = tiny_learner(mod)
     run = mod.Runner(cbs=[log])
@@ -223,7 +212,7 @@ def test_runner_trains_only_on_training_batches(mod):
 
 
 @pytest.mark.exercise("00-runner", points=2, hint="A True from begin_epoch skips training; from after_epoch it ends the fit.")
-def test_runner_cancels_by_returning_true(mod):
+def test_runner_cancels_by_returning_true(mod, same_events):
     log = EventLog(cancel_at={"begin_epoch", "after_epoch"})
     mod.Runner(cbs=[log]).fit(3, tiny_learner(mod))
     same_events(log.events, ["begin_fit", "begin_epoch", "begin_validate"] + VALID_BATCH + ["after_epoch", "after_fit"],
@@ -244,7 +233,7 @@ def test_runner_cancels_by_returning_true(mod):
                                                      "after_batch"] * 3 + ["begin_validate"] + VALID_BATCH
      + ["after_epoch", "after_fit"]),
 ])
-def test_runner_cancels_at_every_level(mod, cancel_at, expected):
+def test_runner_cancels_at_every_level(mod, cancel_at, expected, same_events):
     log = EventLog(cancel_at={cancel_at})
     mod.Runner(cbs=[log]).fit(1, tiny_learner(mod))
     same_events(log.events, expected, f"events with True from {cancel_at}")
@@ -273,7 +262,7 @@ def test_runner_true_at_after_step_skips_zero_grad(mod):
 
 
 @pytest.mark.exercise("00-runner", points=1, hint="all_batches checks `stop` before each batch and resets it after the pass.")
-def test_runner_stop_ends_the_pass_and_is_reset(mod):
+def test_runner_stop_ends_the_pass_and_is_reset(mod, same_events):
     log = EventLog()
 
     class StopAfterFirst(mod.Callback):

@@ -22,17 +22,6 @@ def near(got, expected, what, rel=1e-6, abs=1e-12):
     assert got == pytest.approx(expected, rel=rel, abs=abs), f"{what}: got {got!r}, expected {expected!r}"
 
 
-def same_events(got, expected, what="events"):
-    """Fail at the first event that differs, with a few events around it."""
-    if got == expected:
-        return
-    i = next((k for k, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
-    lo = max(i - 2, 0)
-    raise AssertionError(f"{what}: event {i} is {got[i] if i < len(got) else 'missing'!r}, expected "
-                         f"{expected[i] if i < len(expected) else 'no more events'!r} (got ...{got[lo:i + 3]}..., "
-                         f"expected ...{expected[lo:i + 3]}...; {len(got)} events, expected {len(expected)})")
-
-
 def raises(exc, call, what):
     """Call `call()`; fail, saying what happened, unless it raises `exc`."""
     try:
@@ -159,7 +148,7 @@ def test_runner_call_calls_every_callback_through_its_call(mod):
 
 @pytest.mark.exercise("02-callback-call", points=1,
                       hint="In this Runner a callback's return value cancels nothing: only exceptions do.")
-def test_a_true_from_every_event_cancels_nothing(mod):
+def test_a_true_from_every_event_cancels_nothing(mod, same_events):
     class SaysTrue(mod.Callback):
         def __call__(self, event):
             super().__call__(event)
@@ -176,7 +165,7 @@ def test_a_true_from_every_event_cancels_nothing(mod):
 
 @pytest.mark.exercise("02-cancel-batch", points=2,
                       hint="Same steps as lesson 00's one_batch, but the cancelling is done by an exception.")
-def test_one_batch_events_in_training_and_validation(mod):
+def test_one_batch_events_in_training_and_validation(mod, same_events):
     log, learn = EventLog(), tiny_learner(mod)
     run = mod.Runner(cbs=[log])
     ready(run, learn)
@@ -196,7 +185,7 @@ def test_one_batch_events_in_training_and_validation(mod):
 
 @pytest.mark.exercise("02-cancel-batch", points=2,
                       hint="Catch the batch-level cancel inside one_batch, announce it, and make sure after_batch always runs.")
-def test_cancel_batch_skips_the_rest_of_the_batch(mod):
+def test_cancel_batch_skips_the_rest_of_the_batch(mod, same_events):
     for k, at in enumerate(BATCH[:-1]):
         log, learn = EventLog((at, 1, mod.CancelBatchException())), tiny_learner(mod)
         run = mod.Runner(cbs=[log])
@@ -213,7 +202,7 @@ def test_cancel_batch_skips_the_rest_of_the_batch(mod):
 
 @pytest.mark.exercise("02-cancel-batch", points=2,
                       hint="Catch only CancelBatchException; after_batch runs whatever is raised.")
-def test_one_batch_lets_other_exceptions_through_after_after_batch(mod):
+def test_one_batch_lets_other_exceptions_through_after_after_batch(mod, same_events):
     for exc in (ValueError("a bug"), mod.CancelEpochException(), mod.CancelTrainException()):
         log, learn = EventLog(("after_loss", 1, exc)), tiny_learner(mod)
         run = mod.Runner(cbs=[log])
@@ -249,7 +238,7 @@ def test_a_cancelled_batch_leaves_no_gradients_to_the_next(mod):
 
 @pytest.mark.exercise("02-cancel-epoch", points=2,
                       hint="Record how many batches the pass has, then catch the pass-level cancel around the whole loop.")
-def test_cancel_epoch_ends_the_pass(mod):
+def test_cancel_epoch_ends_the_pass(mod, same_events):
     log, learn = EventLog(), tiny_learner(mod, n=10, bs=2)
     run = mod.Runner(cbs=[log])
     ready(run, learn)
@@ -276,7 +265,7 @@ def test_cancel_epoch_ends_the_pass(mod):
 
 @pytest.mark.exercise("02-cancel-epoch", points=2,
                       hint="A skipped batch does not end the pass; CancelTrainException and errors are not caught here.")
-def test_all_batches_goes_on_after_a_cancelled_batch_and_lets_the_rest_through(mod):
+def test_all_batches_goes_on_after_a_cancelled_batch_and_lets_the_rest_through(mod, same_events):
     log, learn = EventLog(("begin_batch", 1, mod.CancelBatchException())), tiny_learner(mod)
     run = mod.Runner(cbs=[log])
     ready(run, learn)
@@ -296,7 +285,7 @@ def test_all_batches_goes_on_after_a_cancelled_batch_and_lets_the_rest_through(m
 
 @pytest.mark.exercise("02-cancel-train", points=2,
                       hint="The loop of lesson 00's fit, without checking what the events return; let go of the learner at the end.")
-def test_fit_calls_every_event_in_order(mod):
+def test_fit_calls_every_event_in_order(mod, same_events):
     log, learn = EventLog(), tiny_learner(mod)
     run = mod.Runner(cbs=[log])
     run.fit(1, learn)
@@ -307,7 +296,7 @@ def test_fit_calls_every_event_in_order(mod):
 
 @pytest.mark.exercise("02-cancel-train", points=2,
                       hint="The fit-level cancel is caught in fit and announced; the clean-up runs however the fit ends.")
-def test_cancel_train_ends_the_fit(mod):
+def test_cancel_train_ends_the_fit(mod, same_events):
     log = EventLog(("after_step", 2, mod.CancelTrainException()))
     run = mod.Runner(cbs=[log])
     try:
@@ -330,7 +319,7 @@ def test_cancel_train_ends_the_fit(mod):
 
 @pytest.mark.exercise("02-cancel-train", points=2,
                       hint="A cancelled batch or pass is handled below fit: the epoch loop just carries on.")
-def test_fit_carries_on_after_a_cancelled_batch_or_pass(mod):
+def test_fit_carries_on_after_a_cancelled_batch_or_pass(mod, same_events):
     log = EventLog(("begin_batch", 2, mod.CancelEpochException()), ("after_pred", 4, mod.CancelBatchException()))
     mod.Runner(cbs=[log]).fit(2, tiny_learner(mod))
     epoch0 = (["begin_epoch"] + BATCH + ["begin_batch", "after_batch", "after_cancel_epoch"]
@@ -362,7 +351,7 @@ def test_fit_validates_without_gradients(mod):
 
 @pytest.mark.exercise("02-cancel-train", points=2,
                       hint="Don't catch ordinary exceptions: the clean-up events run, then the error goes on to the caller.")
-def test_an_error_in_a_callback_propagates_after_after_fit(mod):
+def test_an_error_in_a_callback_propagates_after_after_fit(mod, same_events):
     class Broken(mod.Callback):
         def after_loss(self):
             raise ValueError("broken metric")
@@ -386,7 +375,7 @@ def test_an_error_in_a_callback_propagates_after_after_fit(mod):
 
 @pytest.mark.exercise("02-stop-after", points=2,
                       hint="Report the step first (if asked), then end the whole fit once step n has run.")
-def test_stop_after_step(mod):
+def test_stop_after_step(mod, same_events):
     reported, log = [], EventLog()
     run = mod.Runner(cbs=[log, mod.StopAfterStep(6, report=reported.append)])
     run.fit(3, tiny_learner(mod, n=20, bs=4))  # 5 batches an epoch: steps 0-4, validation, steps 5 and 6

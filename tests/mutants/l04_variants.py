@@ -1,3 +1,0 @@
-"""solutions/l04_variants.py holds comparison-only layers and no exercises: nothing to mutate."""
-
-MUTANTS = []
