@@ -33,6 +33,8 @@ def raises(exc, call, what):
     """Call `call()`; fail, saying what happened, unless it raises `exc`."""
     try:
         out = call()
+    except NotImplementedError:  # the untouched stub (a RuntimeError too): graded "not started"
+        raise
     except exc:
         return
     except Exception as e:  # noqa: BLE001  (any other exception is the wrong answer)
