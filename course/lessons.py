@@ -210,7 +210,7 @@ class _LoopWithoutSignals(asyncio.SelectorEventLoop):
     """An event loop that refuses signal handlers, so nbclient keeps out of Ctrl-C (its handler shuts the
     kernel down while a cell runs and prints tracebacks; it gives up quietly when it cannot add one)."""
 
-    def add_signal_handler(self, sig, callback, *args):
+    def add_signal_handler(self, *args):
         raise RuntimeError("course.lessons handles Ctrl-C itself")
 
     remove_signal_handler = add_signal_handler
