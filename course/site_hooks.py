@@ -5,10 +5,12 @@
 - on_files: each lesson's page, plots, notebook, exercises and solutions pages; MathJax;
 - on_page_markdown: fill the hand-written pages' markers (lesson map, leaderboards, links);
 - on_page_content: a sidebar entry with raw TeX or a dead anchor is a warning (strict: an error);
+- on_page_context: the footer's previous/next links say which lesson a page belongs to;
 - on_serve: start the lesson executor; a lesson executed into build/executed rebuilds its page.
 """
 
 import threading
+from types import SimpleNamespace
 
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
@@ -79,6 +81,17 @@ def on_page_content(html, page, config, files):
     for problem in site.toc_problems(page.toc):
         site.log.warning(f"course: {page.file.src_uri}: {problem}")
     return html
+
+
+def on_page_context(context, page, config, nav):
+    """The footer's previous/next links name the lesson of a "Lesson", "Exercises" or "Solutions" page."""
+    titles = {uri: f"{kind} {lesson.number}: {lesson.title}" for lesson in state["lessons"] for kind, uri in (
+        ("Lesson", lesson.page), ("Exercises for lesson", lesson.exercises_page),
+        ("Solutions for lesson", lesson.solutions_page))}
+    for side in ("previous_page", "next_page"):
+        if (other := getattr(page, side)) is not None and other.file.src_uri in titles:
+            setattr(page, side, SimpleNamespace(url=other.url, title=titles[other.file.src_uri]))
+    return context
 
 
 def on_serve(server, config, builder):

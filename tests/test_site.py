@@ -211,9 +211,10 @@ def unavailable(reason: str):
 def server():
     if not (SITE / "index.html").exists():
         unavailable("no built site at build/site: run `make site` first")
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
-    handler.log_message = lambda *args: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(SITE)))
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
@@ -261,8 +262,8 @@ def site_pages() -> list[str]:
 
 
 # What the browser sees of a page: problems (images not loaded, math not typeset or left raw, sidebar
-# entries with no anchor or with TeX, folded code under 4.5:1 contrast, output text under 13 px, exercise
-# ids broken over lines, and at 1280 px code or tables that do not fit or outputs with room for fewer
+# entries with no anchor or with TeX or sticky, folded code under 4.5:1 contrast, output text under 13 px,
+# exercise ids or names broken over lines, and at 1280 px code or tables that do not fit or outputs with room for fewer
 # than 100 characters), and its nav links, links, ids and "Exercise `NN-id`" mentions.
 FACTS = r"""({desktop, lesson}) => {
   const problems = [], visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
@@ -305,8 +306,10 @@ FACTS = r"""({desktop, lesson}) => {
     const px = parseFloat(getComputedStyle(el).fontSize);
     if (px < 13) problems.push(`text under 13 px (${px} px): ${cut(el)}`);
   }
-  document.querySelectorAll("a.exercise-id").forEach((a) => a.getClientRects().length > 1 &&
-    problems.push(`exercise id broken over lines: ${a.textContent}`));
+  document.querySelectorAll("a.exercise-id, td code").forEach((a) => a.getClientRects().length > 1 &&
+    problems.push(`exercise id or name broken over lines: ${a.textContent}`));
+  document.querySelectorAll(".md-sidebar--primary .md-nav__link").forEach((a) => getComputedStyle(a).position
+    === "sticky" && problems.push(`the sidebar's "${cut(a)}" is sticky: it covers the entries under it`));
   for (const el of desktop ? document.querySelectorAll("article pre, article table") : []) {
     if (!visible(el)) continue;
     const box = el.tagName === "TABLE" ? (el.closest(".md-typeset__scrollwrap") || el.parentElement) : el;
@@ -340,9 +343,9 @@ def test_every_page_at_each_size_and_scheme(open_page, server, size, scheme):
     problems, facts, plot = [], {}, None
     for path in site_pages():
         page, found = open_page(path, size, scheme)
-        facts[path] = page.evaluate(FACTS, {"desktop": size == "desktop", "lesson": path in lessons})
         page.screenshot(path=str(SHOTS / f"{size}-{scheme}-{path.strip('/').replace('/', '-') or 'index'}.png"),
-                        full_page=size == "desktop", animations="disabled")
+                        full_page=size == "desktop", animations="disabled", timeout=60_000)
+        facts[path] = page.evaluate(FACTS, {"desktop": size == "desktop", "lesson": path in lessons})
         if plot is None and path in lessons and page.locator("article a.glightbox img").count():
             plot = _open_a_plot(page, size, scheme)
             problems += [f"/{path}: {p}" for p in plot]
