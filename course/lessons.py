@@ -33,7 +33,6 @@ from course.paths import ROOT, shown
 from course.procs import kill_session
 
 LESSONS = ROOT / "lessons"
-NAME = re.compile(r"\d\d_\w+\.py")  # lessons/NN_slug.py
 EXECUTED = ROOT / "build" / "executed"
 CELL_TIMEOUT = 1800  # seconds one cell may run: lesson 04 trains its 13 networks in one cell
 # What a lesson's outputs depend on besides its own text: a change here re-executes every lesson.
@@ -50,18 +49,13 @@ def all_lessons() -> list[Path]:
 
 
 def find(ref: str | Path) -> Path:
-    """A lesson from its path (lessons/NN_slug.py) or its two-digit number."""
-    if str(ref).isdigit():
-        matches = [p for p in all_lessons() if p.name.startswith(f"{int(ref):02d}_")]
-        if len(matches) != 1:
-            raise LessonError(f"no lesson numbered {ref}; lessons: {', '.join(p.stem for p in all_lessons())}")
-        return matches[0]
-    path = Path(ref).resolve()
-    if path.parent != LESSONS or not NAME.fullmatch(path.name):
-        raise LessonError(f"{ref} is not a lesson: a lesson is lessons/NN_slug.py (or its number NN)")
-    if not path.is_file():
-        raise LessonError(f"no lesson file {ref}")
-    return path
+    """A lesson from its number (`01`) or its path (lessons/NN_slug.py)."""
+    number = str(ref).isdigit()
+    found = [p for p in all_lessons() if (p.name[:2] == f"{int(ref):02d}" if number else p == Path(ref).resolve())]
+    if len(found) != 1:
+        raise LessonError((f"no lesson numbered {ref}" if number else f"{ref} is not a lesson: a lesson is "
+                           "lessons/NN_slug.py (or its number NN)") + f"; lessons: {[p.stem for p in all_lessons()]}")
+    return found[0]
 
 
 def notebook(path: Path) -> nbformat.NotebookNode:

@@ -112,11 +112,9 @@ class Lesson:
 
     @cached_property
     def title(self) -> str:
-        """The first heading, without "Lesson NN -" (the navigation shows the number apart)."""
-        if not (m := HEADING.search(self.markdown())):
-            return self.stem[3:].replace("_", " ").capitalize()
-        title = re.sub(r"[`*]", "", re.sub(r"^lesson\s*\d+\s*[-:.\u2013\u2014]*\s*", "", m["text"], flags=re.I))
-        return title[:1].upper() + title[1:]
+        """Its first heading, "# Lesson NN - Title", without "Lesson NN -" (the navigation shows the number)."""
+        return re.sub(r"^lesson\s*\d+\s*[-:.\u2013\u2014]*\s*|[`*]", "", HEADING.search(self.markdown())["text"],
+                      flags=re.I)
 
     @property
     def label(self) -> str:
