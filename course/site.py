@@ -489,16 +489,15 @@ def toc_problems(toc) -> list[str]:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv not in (["build"], ["serve"]):
+    """`build` or `serve`, then any of mkdocs's own options (`serve --dev-addr 127.0.0.1:8001`)."""
+    cmd, *options = (sys.argv[1:] if argv is None else argv) or [""]
+    if cmd not in ("build", "serve"):
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
-    start = time.perf_counter()
-    args = ["build", "--strict"] if argv == ["build"] else ["serve", "--strict", "--dev-addr", "127.0.0.1:8000"]
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # material's banner about MkDocs 2, on every run
-    code = subprocess.call([sys.executable, "-m", "mkdocs", *args, "--config-file", str(ROOT / "mkdocs.yml")],
-                           cwd=ROOT, env=env)
-    if code == 0 and argv == ["build"]:
+    start, env = time.perf_counter(), {**os.environ, "NO_MKDOCS_2_WARNING": "1"}  # material's banner, every run
+    code = subprocess.call([sys.executable, "-m", "mkdocs", cmd, "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
+                            *options], cwd=ROOT, env=env)
+    if code == 0 and cmd == "build":
         print(f"site built in {time.perf_counter() - start:.1f} s: build/site/index.html")
     return code
 
