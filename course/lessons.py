@@ -237,33 +237,28 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course.lessons", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p_run = sub.add_parser("run", help="execute lessons (cached)")
-    p_run.add_argument("lessons", nargs="*")
-    p_run.add_argument("--force", action="store_true", help="execute even when cached")
-    sub.add_parser("pair", help="rewrite every lesson's .ipynb from its .py").add_argument(
-        "--force", action="store_true", help="overwrite a .ipynb edited outside jupytext")
-    sub.add_parser("check-pairs", help="fail if a .ipynb has drifted from its .py")
+    parser.add_argument("cmd", choices=["run", "pair", "check-pairs"])
+    parser.add_argument("lessons", nargs="*", help="run: the lessons to execute (default: all)")
+    parser.add_argument("--force", action="store_true", help="run: even when cached; pair: overwrite edited notebooks")
     args = parser.parse_args(argv)
     try:
-        if args.cmd == "pair":
-            for path in all_lessons():
-                twin = shown(path.with_suffix(".ipynb"))
-                print(f"wrote {twin}" if pair(path, args.force) else f"{twin} already in sync")
-        elif args.cmd == "check-pairs":
-            problems = [p for path in all_lessons() for p in pair_problems(path)]
-            for p in problems:
-                print(f"drift: {p}", file=sys.stderr)
+        if args.cmd == "check-pairs":
+            problems = [f"drift: {p}" for path in all_lessons() for p in pair_problems(path)]
             if problems:
-                print("Run `make pair` to rewrite the notebooks from the lessons' .py files.", file=sys.stderr)
+                print("\n".join(problems + ["Run `make pair` to rewrite the notebooks from the lessons' .py files."]),
+                      file=sys.stderr)
                 return 1
             print(f"{len(all_lessons())} lesson notebooks are in sync with their .py files")
-        else:
-            for path in [find(r) for r in args.lessons] or all_lessons():
-                start = time.perf_counter()
-                out, executed = run(path, force=args.force)
-                what = f"executed in {time.perf_counter() - start:.1f} s" if executed else "unchanged (cached)"
-                print(f"{shown(path)}: {what} -> {shown(out)}")
+            return 0
+        for path in all_lessons() if args.cmd == "pair" else [find(r) for r in args.lessons] or all_lessons():
+            start = time.perf_counter()
+            if args.cmd == "pair":
+                twin = shown(path.with_suffix(".ipynb"))
+                print(f"wrote {twin}" if pair(path, args.force) else f"{twin} already in sync")
+                continue
+            out, executed = run(path, force=args.force)
+            what = f"executed in {time.perf_counter() - start:.1f} s" if executed else "unchanged (cached)"
+            print(f"{shown(path)}: {what} -> {shown(out)}")
     except LessonError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
