@@ -1,4 +1,4 @@
-# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint 2f013b8ac62f7783).
+# GENERATED from solutions/l03_cnn_hooks.py by `make stubs` (fingerprint 910386cb650c26fb).
 # This file is yours to edit: replace each `raise NotImplementedError(...)` with your answer,
 # then run `make grade`.
 """Lesson 03 - a CNN, a device callback, PyTorch hooks and telemetry, and initialisation.
@@ -305,7 +305,7 @@ class ProgressCallback(Callback):
         if self.bar:
             from tqdm.auto import tqdm
             self.pbar = tqdm(total=len(self.data.train_dl) + len(self.data.valid_dl), leave=False,
-                             desc=f"epoch {self.epoch} of {self.epochs}", unit="batch")
+                             desc=f"epoch {self.epoch + 1} of {self.epochs}", unit="batch")
 
     def after_loss(self):
         if self.in_train:
@@ -322,7 +322,7 @@ class ProgressCallback(Callback):
         if self.pbar is not None:
             self.pbar.close()
         loss = f"{self.ema.value:.4f}" if self.ema.n else "-"
-        self.report(f"epoch {self.epoch} of {self.epochs}: running training loss {loss}")
+        self.report(f"epoch {self.epoch + 1} of {self.epochs}: running training loss {loss}")
 
     def after_fit(self):
         if getattr(self, "pbar", None) is not None:
