@@ -149,8 +149,8 @@ with torch.no_grad():
     normed = norm_affine(acts, mean, var, torch.ones(8, 1, 1), torch.zeros(8, 1, 1))
 after_mean, after_var = batch_stats(normed)
 print("activations (512, 8, 14, 14); per channel:")
-rows = {"mean before": mean, "std  before": var.sqrt(), "mean after ": after_mean, "std  after ": after_var.sqrt()}
-for what, t in rows.items():
+summary = {"mean before": mean, "std  before": var.sqrt(), "mean after ": after_mean, "std  after ": after_var.sqrt()}
+for what, t in summary.items():
     print(f"  {what}", [round(v, 2) + 0.0 for v in t.flatten().tolist()])  # + 0.0: no "-0.0"
 
 fig, axs = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
@@ -245,11 +245,11 @@ print(f"a plain tensor attribute is not saved ({list(plain.state_dict())}) and d
 show_source(compare_with_torch)
 set_seed(1)
 shapes = [(2, 3, 1, 1), (2, 8, 14, 14), (32, 16, 7, 7), (7, 5, 3, 2), (64, 64, 2, 2)]
-rows = [(1.0, 3.0, shape) for shape in shapes] + [(m, 1.0, (32, 16, 7, 7)) for m in (100.0, 1000.0)]
+settings = [(1.0, 3.0, shape) for shape in shapes] + [(m, 1.0, (32, 16, 7, 7)) for m in (100.0, 1000.0)]
 print(f"{'input, shape':>30s} " + " ".join(f"{k:>10s}" for k in compare_with_torch(BatchNorm, shapes[0])))
-for mean, std, shape in rows:
-    d = compare_with_torch(BatchNorm, shape, mean=mean, std=std)
-    print(f"{f'mean {mean:g}, std {std:g}, {shape}':>30s} " + " ".join(f"{v:10.1e}" for v in d.values()))
+for m, sd, shape in settings:
+    d = compare_with_torch(BatchNorm, shape, mean=m, std=sd)
+    print(f"{f'mean {m:g}, std {sd:g}, {shape}':>30s} " + " ".join(f"{v:10.1e}" for v in d.values()))
 
 # %% [markdown]
 # At mean 1 everything agrees to about $10^{-6}$ or better, except the gradients of `mults`, which
@@ -652,10 +652,10 @@ show_source(debias_factor)
 factors = [debias_factor([0.1] * t) for t in (1, 2, 10, 30)]
 print("debias factor after 1, 2, 10, 30 steps of momentum 0.1: " + ", ".join(f"{f:.3f}" for f in factors))
 s, c, m1 = 0.1 * (1 + 3), 0.1 * 2, 0.1  # the averages after one update from zero
-d = debias_factor([m1])
+db = debias_factor([m1])
 print(f"averages: sums {s:.2f}, count {c:.2f}  ->  mean {s / c:.2f} (right: 2)")
-print(f"both debiased by {d:.2f}: mean {(s / d) / (c / d):.2f} (the factor cancels)")
-print(f"sums debiased, count not: mean {(s / d) / c:.2f} (ten times too large)")
+print(f"both debiased by {db:.2f}: mean {(s / db) / (c / db):.2f} (the factor cancels)")
+print(f"sums debiased, count not: mean {(s / db) / c:.2f} (ten times too large)")
 
 # %% [markdown]
 # So the layer needs no debiasing at all - fast.ai's final version has none - and debiasing some
@@ -669,8 +669,8 @@ print(f"sums debiased, count not: mean {(s / d) / c:.2f} (ten times too large)")
 # Put together. In training, `update_stats` returns this step's averages with the gradient of the
 # current batch's share (older shares are constants), so gradients flow through the statistics as in
 # batch norm; the buffers store the averages without a gradient. *Exercise `04-rbn-update`,
-# Exercise `04-rbn-forward`*. Below, `clamp_var` on its own, then the three awkward channels through
-# the whole layer:
+# Exercise `04-rbn-forward`*. Below, `clamp_var` on its own, then the two channels above and one
+# with mean 10,000 (section 1's worst case) through the whole layer:
 
 # %%
 show_source(clamp_var)
