@@ -450,7 +450,7 @@ for eps in (1e-5, 1e-2, 1e-1):
 # %%
 bs2 = dict(bs=2, lr=0.4, epochs=1, n_train=4000)
 seed_table(train, {f"nn.BatchNorm2d, eps {eps:g}": dict(norm=partial(nn.BatchNorm2d, eps=eps), **bs2)
-                   for eps in (1e-5, 1e-2, 1e-1)})
+                   for eps in (1e-5, 1e-2, 1e-1)});
 
 # %% [markdown]
 # Compare the means against the spreads, and all of them with section 3's accuracies at batch size
@@ -726,7 +726,7 @@ print(f"the first output that is not finite: step {first_bad}")
 # %%
 seed_table(train, {label: dict(norm=norm, **bs2) for label, norm in [
     ("BatchNorm, eps 1e-5", BatchNorm), ("RunningBatchNorm", RunningBatchNorm),
-    ("TranscriptRunningBatchNorm", TranscriptRunningBatchNorm)]})
+    ("TranscriptRunningBatchNorm", TranscriptRunningBatchNorm)]});
 
 # %% [markdown]
 # On the same 2,000 steps RunningBatchNorm trains where batch norm (ours here; section 4 has
