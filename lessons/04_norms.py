@@ -129,9 +129,10 @@ for shift in (0.0, 100.0, 1000.0, 1e4):
     print(f"{shift:8.0f} {shortcut.item():16.4f} {two_pass.item():11.4f} {exact.item():9.4f}")
 
 # %% [markdown]
-# At a mean of 10,000 the squares are near $10^8$, where neighbouring float32 numbers are 8 apart:
-# a variance of 1 is below the rounding, and the shortcut can even come out **negative**, whose
-# square root is `nan`. Large means are not exotic (a ReLU that is almost always on, an input never
+# At a mean of 1000 the shortcut is already wrong in the third decimal. At 10,000 the squares are
+# near $10^8$, where neighbouring float32 numbers are 8 apart: a variance of 1 is below the rounding
+# and the shortcut returns 0. It can also come out **negative**, whose square root is `nan`
+# (section 6 shows it). Large means are not exotic (a ReLU that is almost always on, an input never
 # normalised), so our `batch_stats` takes two passes. For half-precision activations (bfloat16 keeps
 # about three significant digits) it takes the statistics in float32: `upcast`.
 #
@@ -218,9 +219,8 @@ ax.legend(fontsize=8);
 # `adds` from a small base class, `Norm`; `BatchNorm` adds the buffers.
 #
 # *Exercise `04-batchnorm-init`, Exercise `04-batchnorm-update`, Exercise `04-batchnorm-forward`*. In
-# training, `forward` normalises with the statistics `update_stats` returns, and autograd carries
-# the gradient through them. A batch with one value per channel is refused, as PyTorch does
-# (section 4).
+# training, `forward` normalises with the statistics `update_stats` returns, and autograd carries the
+# gradient through them. A batch with one value per channel is refused, as PyTorch does (section 4).
 
 # %%
 show_source(Norm, BatchNorm)
@@ -252,20 +252,19 @@ for m, sd, shape in settings:
     print(f"{f'mean {m:g}, std {sd:g}, {shape}':>30s} " + " ".join(f"{v:10.1e}" for v in d.values()))
 
 # %% [markdown]
-# At mean 1 everything agrees to about $10^{-6}$ or better, except the gradients of `mults`, which
-# are sums over hundreds of values per channel and so add up the outputs' rounding. At mean 1000 a
-# float32 input keeps only about four digits after the decimal point, so no float32 layer can do
-# much better than the last row.
+# At mean 1 everything agrees to about $10^{-6}$ or better, except the gradients of `mults` and
+# `adds`: sums over hundreds to over a thousand values per channel, added in different orders by the
+# two layers. At mean 1000 float32 keeps only about four digits after the decimal point, in the input
+# and in each layer's channel means; the outputs inherit that, and the gradient of `mults` sums it.
 #
 # Two details make the agreement possible. The layer normalises with the biased variance (divide by
 # $n = N \cdot H \cdot W$), as the paper says, but PyTorch stores the **unbiased** one (divide by
 # $n - 1$) in `running_var`: evaluation needs an estimate of the population's variance. The factor
-# $n / (n-1)$ is negligible for large batches and 2 for two values (below). The second detail is
-# the gradient. The lecture's notebook computed the batch statistics under
-# `torch.no_grad()` (and normalised with `x.var`, the unbiased variance). The outputs are still
-# normalised, but autograd treats $\mu$ and $\sigma$ as constants and the gradient misses the terms
-# that come through them. `NoGradBatchNorm` (in `solutions/l04_variants.py`, kept for comparison) is
-# that version:
+# $n / (n-1)$ is negligible for large batches and 2 for two values (below). The second detail is the
+# gradient. The lecture's notebook computed the batch statistics under `torch.no_grad()` (and
+# normalised with `x.var`, the unbiased variance). The outputs are still normalised, but autograd
+# treats $\mu$ and $\sigma$ as constants and the gradient misses the terms that come through them.
+# `NoGradBatchNorm` (in `solutions/l04_variants.py`, kept for comparison) is that version:
 
 # %%
 for shape in [(512, 8, 14, 14), (32, 64, 2, 2), (2, 64, 1, 1)]:
@@ -304,8 +303,8 @@ print(f"bfloat16 input: ours {y1.dtype}, nn.BatchNorm2d {y2.dtype}; max output d
 # *Exercise `04-conv-layer`*: lesson 03's layer with a norm after the activation, and no conv bias
 # when there is a norm: the norm's `adds` is a bias. (With the norm straight after the convolution,
 # as in the paper, subtracting the channel mean cancels a conv bias outright; `conv_layer`, like the
-# lecture's, puts the activation in between and drops the bias all the same.) Lesson 03's `init_cnn`
-# recurses, so it finds the convs inside these blocks.
+# lecture's, puts the activation in between and drops it all the same: from the second layer on, the
+# previous norm's `adds` shift each channel.) Lesson 03's `init_cnn` recurses into these blocks.
 
 # %%
 show_source(conv_layer, init_cnn)
@@ -369,14 +368,15 @@ bn_table = seed_table(train, {"BatchNorm (ours)": dict(norm=BatchNorm), "nn.Batc
                               "NoGradBatchNorm (notebook's)": dict(norm=NoGradBatchNorm)})
 
 # %% [markdown]
-# Two epochs on 10,000 images at learning rate 1.0 (40 steps of 512). Ours and PyTorch's differ
-# only by rounding, which grows over the run to about the size of the spread between seeds. The
-# no-grad row shows what the gradient through the statistics is worth: a lower mean, a larger spread
-# (fast.ai's notebook: 0.9707 no-grad, 0.9813 `nn.BatchNorm2d`, 3 epochs on all 50,000 images).
+# Two epochs on 10,000 images at learning rate 1.0 (40 steps of 512). Ours and PyTorch's differ only
+# by rounding at each step, yet end a few thousandths apart on each seed: rounding grows over a run,
+# here to less than the spread between seeds. The no-grad row shows what the gradient through the
+# statistics is worth: each seed below all batch-norm seeds, and a much larger spread (fast.ai's
+# notebook: 0.9707 no-grad, 0.9813 `nn.BatchNorm2d`, 3 epochs on all 50,000 images).
 #
 # One longer run: all 50,000 images, three epochs, the learning rate rising linearly from 0.6 to 2.0
-# over the first 30% and falling to 0.1 over the rest - a warm-up that lets batch norm take a larger
-# peak learning rate (fast.ai: 0.9877 after 8 epochs of this).
+# over the first 30% and falling to 0.1 over the rest - a warm-up, so that the peak, twice section
+# 3's rate, does not hit the freshly initialised weights (fast.ai: 0.9877 after 8 epochs of this).
 
 # %%
 warmup = combine_scheds([0.3, 0.7], [sched_lin(0.6, 2.0), sched_lin(2.0, 0.1)])
@@ -400,12 +400,12 @@ for layer in (BatchNorm(4), nn.BatchNorm2d(4)):
         print(f"{type(layer).__name__}: ValueError: {e}")
 
 # %% [markdown]
-# **Batch size 2.** After normalising, two values are always $\pm 1$ (the biased standard deviation
-# of two numbers is half their distance), unless they are so close that $\epsilon$ dominates. The
-# amplification $1/\sqrt{\sigma^2 + \epsilon}$ swings with every batch: when the two images agree,
-# $\sigma^2$ is tiny and the layer multiplies by up to $1/\sqrt{\epsilon}$ - in the backward pass
-# too. `batch_vars` hooks the input of each batch norm of a fresh model; over 300 random batches of
-# 2 and 20 of 512:
+# **Batch size 2.** On a 1 x 1 map a channel then has two values, and after normalising they are
+# always $\pm 1$ (the biased standard deviation of two numbers is half their distance), unless they
+# are so close that $\epsilon$ dominates. The amplification $1/\sqrt{\sigma^2 + \epsilon}$ swings
+# with every batch: when the two images agree, $\sigma^2$ is tiny and the layer multiplies by up to
+# $1/\sqrt{\epsilon}$ - in the backward pass too. `batch_vars` hooks the input of each batch norm
+# of a fresh model; over 300 random batches of 2 and 20 of 512:
 
 # %%
 show_source(batch_vars)
@@ -453,11 +453,12 @@ seed_table(train, {f"nn.BatchNorm2d, eps {eps:g}": dict(norm=partial(nn.BatchNor
                    for eps in (1e-5, 1e-2, 1e-1)});
 
 # %% [markdown]
-# Compare the means against the spreads, and all of them with section 3's accuracies at batch size
-# 512: one pair of images amplified hundreds of times can throw the weights anywhere. The validation
-# loss shows more damage: evaluation uses running averages of batch statistics that jump from one
-# pair to the next - with the default eps its median is by far the largest. A larger eps bounds the
-# blow-up; it does not give batch norm good statistics from two images. Section 6 does.
+# Every row stays far below section 3's accuracies at batch size 512: one pair of images amplified
+# hundreds of times can throw the weights anywhere. A larger eps brings no clear gain in accuracy
+# (0.01 ends below the default on every seed; 0.1's seeds scatter widely). It shows in the validation
+# loss: evaluation uses running averages of batch statistics that jump from one pair to the next,
+# and with the default eps the median loss is by far the largest. A larger eps bounds the blow-up;
+# it does not give batch norm good statistics from two images. Section 6 does.
 #
 # **Recurrent networks.** An RNN applies the same layer at every time step. Batch norm would need
 # statistics per step - steps 1 and 30 need not be distributed alike - and sequences differ in
@@ -490,10 +491,9 @@ print("hidden state statistics:",
 # | instance | H, W | image and channel |
 # | group | C/G, H, W | image and group of channels |
 #
-# Layer, instance and group norm never mix images: they are the same in training and evaluation,
-# need no running statistics and do not care about the batch size. Ours against PyTorch, at mean 1
-# and at the awkward means. *Exercise `04-layernorm`, Exercise `04-instancenorm`,
-# Exercise `04-groupnorm`*.
+# Layer, instance and group norm never mix images: they are the same in training and evaluation, need
+# no running statistics and do not care about the batch size. Ours against PyTorch, at mean 1 and at
+# the awkward means. *Exercise `04-layernorm`, Exercise `04-instancenorm`, Exercise `04-groupnorm`*.
 
 # %%
 show_source(LayerNorm, InstanceNorm, GroupNorm)
@@ -568,10 +568,10 @@ print(f"logits for different images differ by at most {(logits - logits[0]).abs(
 # the 2 x 2 layer before, only the pattern of four values is left.) Instance norm was designed for
 # style transfer, where removing each image's contrast is the point.
 #
-# Layer norm does train - the lecture's verdict: "trains, but worse than batch norm". Section 3's
-# runs at learning rates 0.1, 0.4 and 1.0, with section 3's batch-norm row for reference.
-# (`layer_norm(nf)` returns `LayerNorm()`, which has no per-channel parameters, so that
-# `conv_layer` can pass it the channel count.)
+# Layer norm does train - the lecture's verdict: it trains, but worse than batch norm. In section
+# 3's setting: layer norm at learning rates 0.1, 0.4 and 1.0, batch norm at 0.1, group norm (four
+# groups) at 0.4, and section 3's batch-norm row at 1.0. (`layer_norm(nf)` returns `LayerNorm()`,
+# which has no per-channel parameters, so that `conv_layer` can pass it the channel count.)
 
 # %%
 runs = {"BatchNorm, lr 0.1": dict(norm=BatchNorm, lr=0.1)}
@@ -583,12 +583,12 @@ print(f"{'BatchNorm, lr 1.0 (section 3)':34s} {' '.join(f'{a:6.4f}' for a in acc
 
 # %% [markdown]
 # At learning rate 0.1 layer norm keeps up with batch norm (compare means and spreads); the
-# difference is how hard they can be pushed. At 1.0, batch norm's best, layer norm diverges (a `nan`
-# loss; the accuracy of always answering 0), and its best row, at 0.4, stays below batch norm's at
-# 1.0: it trains, but worse. Layer norm gives the whole layer one mean and variance and a scalar
-# `mults` and `adds`, so it cannot rescale one channel against another. Group norm, with per-channel
-# `mults` and `adds` and four groups, sits between the two without looking at another image - a
-# common choice when batches must be small.
+# difference is how hard they can be pushed. At 1.0, where batch norm does best here, layer norm
+# diverges (a `nan` loss; the accuracy of always answering 0), and its best row, at 0.4, ends below
+# batch norm's at 1.0 on every seed: it trains, but worse. Layer norm gives the whole layer one mean
+# and variance and a scalar `mults` and `adds`, so it cannot rescale one channel against another.
+# Group norm, with per-channel `mults` and `adds`, does no better than layer norm at 0.4 here; its
+# strength is that it never looks at another image - a common choice when batches must be small.
 #
 # ## 6. RunningBatchNorm
 #
@@ -602,7 +602,7 @@ print(f"{'BatchNorm, lr 1.0 (section 3)':34s} {' '.join(f'{a:6.4f}' for a in acc
 # sum $\sum x$, sum of squares $\sum x^2$ and count $n$; the mean is $\bar S / \bar n$ and the
 # variance $\bar Q/\bar n - (\bar S / \bar n)^2$ - section 1's shortcut, now unavoidable, since only
 # sums are kept. It can round **negative**, here inside the layer at batch size 2, on a channel that
-# hardly varies (values near 7, spread 0.001) and on one saturated at `GeneralRelu`'s ceiling 6.0:
+# hardly varies (values near 7, spread 0.001) and on one saturated at 6.0, lesson 03's `maxv` ceiling:
 
 # %%
 set_seed(0)
@@ -625,8 +625,9 @@ for name in ("near 7", "saturated"):
 # *Exercise `04-running-var`*: write `running_mean_var`.
 #
 # **2. A momentum that depends on the batch size.** A batch of 512 tells us more than a batch of
-# 2, so it should count for more: $m_1 = 1 - (1 - m) / \sqrt{\text{bs} - 1}$, $m$ itself at batch
-# size 2, towards 1 for large batches, where the layer becomes almost plain batch norm.
+# 2, so it should count for more: $m_1 = 1 - (1 - m) / \sqrt{\text{bs} - 1}$ (the noise of a batch's
+# statistics shrinks like one over the square root of its size), $m$ itself at batch size 2,
+# towards 1 for large batches, where the layer becomes almost plain batch norm.
 # *Exercise `04-rbn-momentum`*: write `rbn_momentum`.
 
 # %%
@@ -730,9 +731,10 @@ seed_table(train, {label: dict(norm=norm, **bs2) for label, norm in [
 
 # %% [markdown]
 # On the same 2,000 steps RunningBatchNorm trains where batch norm (ours here; section 4 has
-# PyTorch's) does not: compare the gap with the spreads. `TranscriptRunningBatchNorm` goes `nan` as
-# above; with `nan` weights `argmax` picks class 0 for every image, so its accuracy is the share of
-# zeros in the validation set.
+# PyTorch's) does not: compare the gap with the spreads. (Ours ends below section 4's PyTorch row by
+# more than the spreads, though the two agree step by step to rounding: training this unstable turns
+# rounding into different runs.) `TranscriptRunningBatchNorm` goes `nan` as above; with `nan` weights
+# `argmax` picks class 0 for every image, so its accuracy is the share of zeros in the validation set.
 #
 # ### The one-epoch toy problem
 #
@@ -808,7 +810,7 @@ print("FastRunningBatchNorm vs RunningBatchNorm, 30 batches of 2:",
 # %% [markdown]
 # gradcheck passes, and the fast layers agree with the autograd ones to rounding. What one node
 # instead of ten buys, in time per forward and backward pass at the shape of the lesson's second
-# norm layer, at batch sizes 2 and 512 (the median of seven rounds; timings move from run to run):
+# norm layer, at batch sizes 2 and 512:
 
 # %%
 for bs, reps in [(2, 200), (512, 5)]:
@@ -828,8 +830,7 @@ for bs, reps in [(2, 200), (512, 5)]:
 # %% [markdown]
 # At batch size 512 the time goes into passes over the data, and the single node makes fewer. At
 # batch size 2 the tensors are tiny, and the forward pass still makes its small operations; only the
-# backward's are replaced. In a whole network the convolutions take most of the time, so the lesson
-# trains with the layers you write.
+# backward's are replaced. The lesson trains with the layers you write; the fast ones only save time.
 #
 # ## Check your understanding
 #
@@ -879,7 +880,7 @@ for bs, reps in [(2, 200), (512, 5)]:
 #    <details><summary>Answer</summary>
 #
 #    It keeps only sums, so it must use E[x²] - E[x]², which loses the variance when the mean is
-#    large against the spread and can come out negative (section 1's table): below -eps the square
+#    large against the spread and can come out negative (sections 1 and 6): below -eps the square
 #    root gives `nan`. So it clamps the variance at 0. `batch_stats` sees the values themselves.
 #
 #    </details>
