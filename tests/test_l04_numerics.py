@@ -82,12 +82,13 @@ def test_a_trained_running_batch_norm_can_be_copied_and_saved():
     copy.deepcopy(rbn)
 
 
-def test_fast_variants_compute_what_the_autograd_layers_compute():
+@pytest.mark.parametrize("spread, shift", [(1.0, 2.0), (1e-3, 0.0)])  # 1e-3: variance 1e-6, the clamp is on
+def test_fast_variants_compute_what_the_autograd_layers_compute(spread, shift):
     torch.manual_seed(0)
     pairs = [(l04.FastBatchNorm(5), l04.BatchNorm(5), 8), (l04.FastRunningBatchNorm(5), l04.RunningBatchNorm(5), 2)]
     for fast, slow, bs in pairs:
         for step in range(15):
-            x = torch.randn(bs, 5, 3, 3) + 2
+            x = torch.randn(bs, 5, 3, 3) * spread + shift
             x1, x2, g = x.clone().requires_grad_(), x.clone().requires_grad_(), torch.randn_like(x)
             y1, y2 = fast(x1), slow(x2)
             (y1 * g).sum().backward()
@@ -121,3 +122,4 @@ def test_importing_the_module_changes_nothing_global():
             "import solutions.l04_norms, solutions.l04_variants; "
             "assert (torch.get_num_threads(), torch.backends.mkldnn.enabled) == (n, d)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
