@@ -798,7 +798,7 @@ show_source(BatchNormFunction, FastBatchNorm, FastRunningBatchNorm)
 show_source(gradchecked)
 set_seed(0)
 warm_rbn = FastRunningBatchNorm(3)
-warm_rbn(torch.randn(4, 3, 2, 2))  # some history in its averages, clamp still on
+warm_rbn(torch.randn(4, 3, 2, 2))  # some history in its averages (variances near 1: above the clamp)
 print("gradcheck FastBatchNorm:", gradchecked(FastBatchNorm(3), (4, 3, 2, 2)),
       "| FastRunningBatchNorm:", gradchecked(warm_rbn, (2, 3, 2, 2)))
 set_seed(0)
