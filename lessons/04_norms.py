@@ -13,7 +13,6 @@
 #     name: python3
 # ---
 
-
 # %% [markdown]
 # # Lesson 04 - Normalisation from scratch, and RunningBatchNorm at batch size 2
 #
