@@ -134,6 +134,7 @@ LEARNER = {
             os._exit(1)
 
         def interrupts():
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if SIGINT was ignored
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)
 
