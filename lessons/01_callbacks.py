@@ -83,7 +83,7 @@ from IPython.display import Markdown, display
 from torch import nn
 
 from course.seed import set_seed
-from course.show import show_source
+from course.show import show_source, source
 from solutions.l01_callbacks import (
     Items, ModifyingCallback, PrintAfterCallback, PrintStepCallback, ProgressCallback, RunningStats,
     SloppyAdder, SlowCalculator, TemporaryAttrs, covariance, cross_entropy, log_softmax, logsumexp,
@@ -637,12 +637,12 @@ for path in sorted((site / "torch" / "nn").rglob("*.py")):
             print(f"{path.relative_to(site)}:{n}: {line.strip()}")
 
 # %% [markdown]
-# `show_source`, which this lesson uses to show its own library, is little more than
-# `inspect.getsource` plus the file name and line (it also hides the exercise markers, and folds
-# the code of an exercise behind "Show our version"):
+# `show_source`, which this lesson uses to show its own library, starts from `inspect.getsource`:
+# its helper `source` takes the code and drops the exercise markers; `show_source` adds the file
+# name and line and folds the code of an exercise behind "Show our version".
 
 # %%
-show_source(show_source)
+show_source(source)
 
 # %% [markdown]
 # ## 9. Statistics by code
