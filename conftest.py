@@ -14,7 +14,7 @@ threads.configure()  # before torch is imported: the same thread count as the le
 import pytest  # noqa: E402
 
 import course.seed  # noqa: E402
-from course.grade import IMPLS  # noqa: E402
+from course.paths import IMPLS  # noqa: E402
 
 # the grader's plugin: its marker checks reject a malformed `exercise` marker in any run
 pytest_plugins = ["course.grade_plugin"]

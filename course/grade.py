@@ -39,11 +39,10 @@ import psutil
 
 from course import threads
 from course.grade_plugin import DIED_IMPORTING, append_record, module_of, read_report
-from course.paths import ROOT
+from course.paths import IMPLS, ROOT
 from course.procs import kill_session
 from course.stubs import MarkerError, find_regions
 
-IMPLS = ("solutions", "exercises")
 GRACE = 30.0  # seconds past --timeout before the grader kills a test's process as hung
 LESSON = re.compile(r"test_l(\d\d)_")
 STUB = "NotImplementedError: exercise "  # how an untouched stub fails

@@ -4,6 +4,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISES = ROOT / "solutions", ROOT / "exercises"
+IMPLS = (SOLUTIONS.name, EXERCISES.name)  # the packages the graded tests can run against
 
 
 def shown(path: Path) -> Path:

@@ -11,14 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from checks import near, raises, same
+
 CLASSES = ["cat", "dog", "plane", "fish", "building"]
 IMAGE_1 = [0.02, -2.49, -1.75, 2.07, 1.25]
 IMAGE_2 = [-1.42, -3.93, -3.19, 0.63, -0.19]
-
-
-def same(got, expected, what):
-    """Fail, saying both values, unless got == expected."""
-    assert got == expected, f"{what}: got {got!r}, expected {expected!r}"
 
 
 def show(t):
@@ -38,20 +35,6 @@ def close(got, expected, what, rtol=None, atol=None):
     atol = atol if atol is not None else (1e-7 if f64 else 1e-5)
     assert torch.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True), \
         f"{what}: got {show(got)}, expected {show(expected)}"
-
-
-def near(got, expected, what, rel=1e-6, abs=1e-9):
-    """Fail, saying both values, unless the number `got` is within tolerance of `expected`."""
-    assert got == pytest.approx(expected, rel=rel, abs=abs), f"{what}: got {got!r}, expected {expected!r}"
-
-
-def raises(exc, call, what):
-    """Fail, saying what came back, unless `call()` raises `exc`."""
-    try:
-        out = call()
-    except exc:
-        return
-    raise AssertionError(f"{what}: expected {exc.__name__}, got {out!r}")
 
 
 # --- callbacks ------------------------------------------------------------------------------
