@@ -323,6 +323,10 @@ FACTS = r"""({desktop, lesson}) => {
     if (width > el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) + 1)
       problems.push(`output has room for fewer than 100 characters a line: ${cut(el)}`);
   }
+  for (const el of desktop ? [] : document.querySelectorAll("article pre > code, article div.arithmatex")) {
+    if (visible(el) && el.scrollWidth > el.clientWidth + 1 && !getComputedStyle(el).backgroundImage.includes("radial"))
+      problems.push(`scrolls sideways with no shadow to say so: ${cut(el)}`);
+  }
   const mentions = [...document.querySelectorAll("article code")].filter((c) => /^\d\d-[\w-]+$/.test(c.textContent)
       && /[Ee]xercise\s*$/.test(c.previousSibling?.textContent || ""))
     .map((c) => ({id: c.textContent, href: c.closest("a")?.href, anchor: c.closest("a")?.id}));

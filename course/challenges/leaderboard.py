@@ -84,14 +84,14 @@ def challenge_markdown(challenge: ch.Challenge, records: list[dict], ablated: li
         made = (f"course commit `{course['commit'][:10]}`{'' if course.get('clean') else ' (with local changes)'}"
                 if course.get("commit") else "course commit not recorded")
         seeds = ", ".join(f"{run['seed']}: {_pct(run['valid_accuracy'])} in {run['train_seconds']:.1f} s"
-                          + (f" (load {run['load_average']})" if "load_average" in run else "") for run in r["runs"])
+                          + (f" (load average {run['load_average']})" if "load_average" in run else "")
+                          for run in r["runs"])
         out += ["", f"### {r['entry']} {{ #{challenge.name}-{r['entry']} }}", "", f"**{r['summary']}**", "",
                 r["description"] or "", "",
                 f"<small>`{r['source']}`, batch size {first['batch_size']}, {first['epochs']} epoch(s), "
                 f"{first['steps']} steps; per seed: {seeds}; {ch.trained_on(r)} of {r['hardware']['cpu_count']} "
                 f"CPUs, torch {r['versions']['torch']}, Python {r['versions']['python']}, {made}, {r['date'][:10]}; "
-                + ("test set scored" if r["test_accuracy"] else "test set not scored: trained before the judge "
-                   "scored it, and not rerun since") + ".</small>"]
+                + ("test set scored" if r["test_accuracy"] else "test set not scored") + ".</small>"]
     return "\n".join(out)
 
 
