@@ -34,7 +34,7 @@ from mkdocs.utils import get_relative_url
 
 from course import grade
 from course import lessons as runner
-from course.paths import ROOT
+from course.paths import ROOT, SOLUTIONS
 from course.show import BEGIN, END
 from course.stubs import Region, find_regions, make_stub
 from course.stubs import functions as all_functions
@@ -63,6 +63,9 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 GREEK = {"mu": "μ", "sigma": "σ", "epsilon": "ε", "gamma": "γ", "beta": "β", "cdot": "·", "sum": "Σ"}
 
 log = logging.getLogger("mkdocs.course.site")
+# Under `make serve`: the lesson being executed, since when, and the stale lessons after it.
+executing: dict = {"path": None, "since": "", "waiting": []}
+EXECUTING = runner.EXECUTED / "executing.txt"
 
 
 class SiteError(RuntimeError):
@@ -153,13 +156,21 @@ class Lesson:
         return max(5, 5 * round((len(self.markdown().split()) / 150 + lines / 10) / 5))
 
 
+_collected: dict[tuple, list] = {}
+
+
 def all_lessons() -> list[Lesson]:
-    """Every lesson in lessons/ with its graded tests (what `make grade` scores)."""
-    try:
-        collected = grade.collect(ROOT)
-    except grade.GradeError as e:
-        raise SiteError(f"the graded tests cannot be collected: {e}") from None
-    return [Lesson(p, [t for t in collected if t.lesson == p.name[:2]]) for p in runner.all_lessons()]
+    """Every lesson in lessons/ with its graded tests (what `make grade` scores). The tests are collected
+    again only when a graded test or a solution changed: each `make serve` rebuild would pay seconds."""
+    files = [ROOT / "conftest.py", *sorted((ROOT / "tests" / "graded").glob("*.py")), *sorted(SOLUTIONS.glob("*.py"))]
+    key = tuple((f.name, f.stat().st_mtime_ns) for f in files)
+    if key not in _collected:
+        try:
+            _collected.clear()
+            _collected[key] = grade.collect(ROOT)
+        except grade.GradeError as e:
+            raise SiteError(f"the graded tests cannot be collected: {e}") from None
+    return [Lesson(p, [t for t in _collected[key] if t.lesson == p.name[:2]]) for p in runner.all_lessons()]
 
 
 def fence(code: str, lang: str = "python", **attrs) -> str:
@@ -291,12 +302,19 @@ def execute(paths: list[Path], failed: dict | None = None) -> None:
 
     A failure stops the build (SiteError); under `make serve` (`failed` given: path -> digest) it is
     noted beside the notebook for the page to show, and the lesson waits for an edit."""
-    for path in paths:
+    def stale(path: Path) -> bool:
         key = runner.digest(path)
-        if runner.cached(runner.executed_path(path), key) or (failed is not None and failed.get(path) == key):
+        return not runner.cached(runner.executed_path(path), key) and (failed is None or failed.get(path) != key)
+    todo = [path for path in paths if stale(path)]
+    for i, path in enumerate(todo):
+        if not stale(path):  # executed meanwhile (`make lessons` in another terminal)
             continue
+        key = runner.digest(path)
         log.info(f"course: executing lessons/{path.name} ...")
         start = time.perf_counter()
+        if failed is not None:  # the pages' banners name it; the marker file makes `mkdocs serve` rebuild them
+            executing.update(path=path, since=time.strftime("%H:%M:%S"), waiting=todo[i + 1:])
+            EXECUTING.write_text(f"{path.name}\n")
         try:
             runner.run(path)
         except runner.LessonError as e:
@@ -306,6 +324,8 @@ def execute(paths: list[Path], failed: dict | None = None) -> None:
             error_path(path).write_text(f"{key}\n{e}")
             log.error(f"course: lessons/{path.name} failed; its page says why:\n{e}")
             continue
+        finally:
+            executing.update(path=None, waiting=[])
         log.info(f"course: lessons/{path.name} executed in {time.perf_counter() - start:.0f} s")
 
 
@@ -465,15 +485,27 @@ def lesson_markdown(lesson: Lesson, nb, repo_url: str, exercise_pages: dict[str,
             f"`python -m course.lessons run {lesson.number}` shows the same error:\n\n{fence(error, 'text')}"))
     elif nb is None:
         header += ('\n\n!!! warning "Not executed yet: no outputs on this page"\n\n' + indent(
-            "This lesson has changed since it was last executed, or never was. `make serve` executes the "
-            "lessons one after another and this page fills in when this one is done (`make site` executes "
-            "every lesson before it builds)."))
+            "This lesson has changed since it was last executed, or never was. " + progress(lesson.path) +
+            " (`make site` executes every lesson before it builds)."))
     text = "\n\n".join(b for b in body if b).lstrip()
     if text.startswith("# "):  # the lesson's title: the header goes under it
         text = HEADING.sub(lambda m: m[0] + "\n\n" + header, text, count=1)
     else:
         text = f"# {lesson.label}\n\n{header}\n\n{text}"
     return f"---\ntitle: {json.dumps(lesson.label)}\n---\n\n{text}\n"
+
+
+def progress(path: Path) -> str:
+    """Where `make serve`'s executor is, as the page of the lesson at `path` says it."""
+    now, waiting = executing["path"], executing["waiting"]
+    if now is None or (now != path and path not in waiting):
+        return "`make serve` executes the lessons one after another and this page fills in when this one is done."
+    if now == path:
+        return f"`make serve` is executing it now (since {executing['since']}); this page fills in when it is done."
+    ahead = waiting.index(path)
+    then = f"{plural(ahead, 'more lesson')}, then " if ahead else ""
+    return (f"`make serve` is executing lesson {now.name[:2]} now (since {executing['since']}), then {then}this one; "
+            "this page fills in when it is done.")
 
 
 def toc_problems(toc) -> list[str]:

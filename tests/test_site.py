@@ -159,21 +159,28 @@ def test_a_lesson_page_says_it_is_not_executed_yet_or_why_it_failed(monkeypatch,
 
 def test_make_serve_executes_stale_lessons_one_at_a_time_and_notes_failures(monkeypatch, tmp_path, caplog):
     lessons = [tmp_path / "00_good.py", tmp_path / "01_broken.py", tmp_path / "02_done.py"]
-    ran = []
+    ran, banners = [], []
 
     def run(path):
         ran.append(path.name)
+        banners.append([site.progress(p) for p in lessons])  # what the three pages say meanwhile
         if "broken" in path.name:
             raise site.runner.LessonError("01_broken.py, cell 2 failed:\nNameError: boom")
     monkeypatch.setattr(site.runner, "digest", lambda path: "key")
     monkeypatch.setattr(site.runner, "cached", lambda out, key: out.name.startswith(("02", "00")) and ran)
     monkeypatch.setattr(site.runner, "run", run)
     monkeypatch.setattr(site, "error_path", lambda path: tmp_path / f"{path.stem}.error")
+    monkeypatch.setattr(site, "EXECUTING", tmp_path / "executing.txt")
     failed = {}
     with caplog.at_level(logging.INFO, logger="mkdocs.course.site"):
         site.execute(lessons, failed)
         site.execute(lessons, failed)  # nothing changed: nothing runs again, not even the failed lesson
     assert ran == ["00_good.py", "01_broken.py"]
+    assert "is executing it now (since " in banners[0][0] and "lesson 00 now" in banners[0][1]
+    assert "then this one" in banners[0][1] and "then 1 more lesson, then this one" in banners[0][2]
+    assert "is executing it now" in banners[1][1] and "then this one" in banners[1][2]
+    assert "executes the lessons one after another" in site.progress(lessons[0])  # done: nothing executing
+    assert (tmp_path / "executing.txt").read_text() == "01_broken.py\n"  # mkdocs serve watches it
     assert "executing lessons/00_good.py" in caplog.text and "lessons/00_good.py executed in" in caplog.text
     assert "lessons/01_broken.py failed" in caplog.text
     assert (tmp_path / "01_broken.error").read_text() == "key\n01_broken.py, cell 2 failed:\nNameError: boom"
