@@ -329,9 +329,12 @@ def execute(paths: list[Path], failed: dict | None = None) -> None:
         log.info(f"course: lessons/{path.name} executed in {time.perf_counter() - start:.0f} s")
 
 
-def serve_executor() -> None:
+def serve_executor(watching=lambda: True) -> None:
     """`mkdocs serve`'s lesson executor (a thread): executes each lesson once the site is up and again
-    after each edit; mkdocs watches build/executed, so a finished lesson's page fills in."""
+    after each edit; mkdocs watches build/executed, so a finished lesson's page fills in. It starts
+    once `watching()` is true: a file written before mkdocs's watcher starts would not rebuild a page."""
+    while not watching():
+        time.sleep(0.1)
     failed: dict[Path, str] = {}
     while True:
         execute(runner.all_lessons(), failed)

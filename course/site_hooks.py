@@ -95,8 +95,10 @@ def on_page_context(context, page, config, nav):
 
 
 def on_serve(server, config, builder):
-    if not any(t.name == "course-lessons" for t in threading.enumerate()):
-        threading.Thread(target=site.serve_executor, name="course-lessons", daemon=True).start()
     EXECUTED.mkdir(parents=True, exist_ok=True)
     server.watch(str(EXECUTED))
+    if not any(t.name == "course-lessons" for t in threading.enumerate()):
+        # mkdocs starts its file watcher (`server.observer`) after this hook returns
+        threading.Thread(target=site.serve_executor, args=(server.observer.is_alive,), name="course-lessons",
+                         daemon=True).start()
     return server
