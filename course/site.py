@@ -302,14 +302,15 @@ def execute(paths: list[Path], failed: dict | None = None) -> None:
 
     A failure stops the build (SiteError); under `make serve` (`failed` given: path -> digest) it is
     noted beside the notebook for the page to show, and the lesson waits for an edit."""
-    def stale(path: Path) -> bool:
+    def stale(path: Path) -> str | None:
+        """The lesson's digest if it needs executing."""
         key = runner.digest(path)
-        return not runner.cached(runner.executed_path(path), key) and (failed is None or failed.get(path) != key)
+        stale = not runner.cached(runner.executed_path(path), key) and (failed is None or failed.get(path) != key)
+        return key if stale else None
     todo = [path for path in paths if stale(path)]
     for i, path in enumerate(todo):
-        if not stale(path):  # executed meanwhile (`make lessons` in another terminal)
+        if not (key := stale(path)):  # executed meanwhile (`make lessons` in another terminal)
             continue
-        key = runner.digest(path)
         log.info(f"course: executing lessons/{path.name} ...")
         start = time.perf_counter()
         if failed is not None:  # the pages' banners name it; the marker file makes `mkdocs serve` rebuild them
